@@ -1,0 +1,3 @@
+module softphone
+
+go 1.26.7

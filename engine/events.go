@@ -77,6 +77,7 @@ func (r CallRole) String() string {
 // NetworkQuality is the reference's 0–6 network quality scale.
 type NetworkQuality int
 
+// The reference's quality levels.
 const (
 	QualityUnknown   NetworkQuality = 0
 	QualityExcellent NetworkQuality = 1
@@ -160,10 +161,12 @@ type UserReject struct {
 	UserID string `json:"userId"`
 }
 
-// UserNoResponse is onUserNoResponse: UserID did not answer (timed out or
-// offline).
+// UserNoResponse is onUserNoResponse: UserID did not answer. Reason is an
+// engine extension: "timeout" (rang out) or "offline" (not logged in, told at
+// once).
 type UserNoResponse struct {
 	UserID string `json:"userId"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // UserLineBusy is onUserLineBusy: UserID is in or ringing in another call.
@@ -176,9 +179,12 @@ type UserJoin struct {
 	UserID string `json:"userId"`
 }
 
-// UserLeave is onUserLeave: UserID left the current call.
+// UserLeave is onUserLeave: UserID left the current call. Reason is an engine
+// extension: "hangup", "disconnected" (connection lost past the grace period)
+// or "kicked" (logged in elsewhere).
 type UserLeave struct {
 	UserID string `json:"userId"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // CallMediaTypeChanged is onCallMediaTypeChanged.
@@ -222,6 +228,7 @@ type UserNetworkQualityChanged struct {
 // ConnState is the signaling connection state shown by clients.
 type ConnState int
 
+// Connection states.
 const (
 	ConnOffline ConnState = iota
 	ConnConnecting

@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/stats"
+	"github.com/pion/transport/v5"
+	"github.com/pion/webrtc/v4"
+)
+
+// Opus as every browser offers it: payload type 111, 48 kHz, two channels in
+// the SDP (we encode mono; RFC 7587 says the SDP always names 2), in-band FEC.
+var opusCodec = webrtc.RTPCodecParameters{
+	RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType:    webrtc.MimeTypeOpus,
+		ClockRate:   48000,
+		Channels:    2,
+		SDPFmtpLine: "minptime=10;useinbandfec=1",
+		// NACK on audio must be declared on the codec; pion's ConfigureNack
+		// only covers video.
+		RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}},
+	},
+	PayloadType: 111,
+}
+
+// VP8 is registered so a browser peer's video in a video call negotiates and
+// raises onUserVideoAvailable; the terminal client sends no video.
+var vp8Codec = webrtc.RTPCodecParameters{
+	RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType:     webrtc.MimeTypeVP8,
+		ClockRate:    90000,
+		RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}},
+	},
+	PayloadType: 96,
+}
+
+// mediaConfig is what every peer connection of an engine shares.
+type mediaConfig struct {
+	ICEServers []webrtc.ICEServer
+	// Net replaces the host network (pion's vnet in tests); nil is the OS.
+	Net transport.Net
+	// ICE timing: disconnected after, failed after, keepalive every.
+	ICEDisconnected, ICEFailed, ICEKeepalive time.Duration
+	Logger                                   *slog.Logger
+}
+
+// newAPI builds a pion API for one peer connection: its own interceptor
+// registry, so the stats getter it hands back belongs to that connection.
+func newAPI(cfg mediaConfig) (*webrtc.API, *statsHolder, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(opusCodec, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, nil, fmt.Errorf("register opus: %w", err)
+	}
+	if err := m.RegisterCodec(vp8Codec, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, nil, fmt.Errorf("register vp8: %w", err)
+	}
+
+	lf := pionLoggerFactory{log: cfg.Logger}
+	reg := &interceptor.Registry{}
+	// The stats interceptor goes first: registered after the RTCP report
+	// interceptors it never sees the reports' timing and RTT reads 0.
+	holder := &statsHolder{}
+	sf, err := stats.NewInterceptor(stats.WithLoggerFactory(lf))
+	if err != nil {
+		return nil, nil, fmt.Errorf("stats interceptor: %w", err)
+	}
+	sf.OnNewPeerConnection(func(_ string, g stats.Getter) { holder.set(g) })
+	reg.Add(sf)
+
+	gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
+	if err != nil {
+		return nil, nil, fmt.Errorf("nack generator: %w", err)
+	}
+	resp, err := nack.NewResponderInterceptor(nack.WithResponderLoggerFactory(lf))
+	if err != nil {
+		return nil, nil, fmt.Errorf("nack responder: %w", err)
+	}
+	reg.Add(resp)
+	reg.Add(gen)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+
+	rr, err := report.NewReceiverInterceptor(report.WithReceiverLoggerFactory(lf), report.ReceiverInterval(time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("receiver reports: %w", err)
+	}
+	sr, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(lf), report.SenderInterval(time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("sender reports: %w", err)
+	}
+	reg.Add(rr)
+	reg.Add(sr)
+
+	se := webrtc.SettingEngine{LoggerFactory: lf}
+	// No mDNS: candidates stay plain IPs (nothing to resolve on one host, and
+	// no multicast traffic leaving the machine).
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	if cfg.Net != nil {
+		se.SetNet(cfg.Net)
+	}
+	se.SetICETimeouts(cfg.ICEDisconnected, cfg.ICEFailed, cfg.ICEKeepalive)
+
+	api := webrtc.NewAPI(
+		webrtc.WithMediaEngine(m),
+		webrtc.WithInterceptorRegistry(reg),
+		webrtc.WithSettingEngine(se),
+	)
+	return api, holder, nil
+}

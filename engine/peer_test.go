@@ -39,17 +39,22 @@ func testMediaConfig() mediaConfig {
 
 func newPeerPair(t *testing.T, cfg mediaConfig) *peerPair {
 	t.Helper()
+	return newPeerPairNets(t, cfg, cfg)
+}
+
+func newPeerPairNets(t *testing.T, cfgA, cfgB mediaConfig) *peerPair {
+	t.Helper()
 	pp := &peerPair{trackA: newTestTrack(t, "alice"), trackB: newTestTrack(t, "bob"), stop: make(chan struct{})}
 	toA, toB := make(chan signalMsg, 1024), make(chan signalMsg, 1024)
 	var err error
-	pp.a, err = newPeer("alice", "bob", cfg, pp.trackA, false, peerEvents{
+	pp.a, err = newPeer("alice", "bob", cfgA, pp.trackA, false, peerEvents{
 		signal: func(m signalMsg) { toB <- m },
 		audio:  func(*rtp.Packet) { pp.gotA.Add(1) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pp.b, err = newPeer("bob", "alice", cfg, pp.trackB, false, peerEvents{
+	pp.b, err = newPeer("bob", "alice", cfgB, pp.trackB, false, peerEvents{
 		signal: func(m signalMsg) { toA <- m },
 		audio:  func(*rtp.Packet) { pp.gotB.Add(1) },
 	})

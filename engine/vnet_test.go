@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/logging"
+	"github.com/pion/transport/v5/vnet"
+)
+
+// lossyLAN is a virtual network (pion vnet) with two hosts; every packet a
+// host receives passes its loss filter, so tests can set loss or cut the
+// link without touching the machine's network.
+type lossyLAN struct {
+	router       *vnet.Router
+	netA, netB   *vnet.Net
+	lossA, lossB *vnet.LossFilter
+}
+
+func newLossyLAN(t *testing.T) *lossyLAN {
+	t.Helper()
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelDisabled
+	r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: lf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &lossyLAN{router: r}
+	for _, h := range []struct {
+		ip   string
+		net  **vnet.Net
+		loss **vnet.LossFilter
+	}{{"10.0.0.1", &l.netA, &l.lossA}, {"10.0.0.2", &l.netB, &l.lossB}} {
+		n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{h.ip}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := vnet.NewLossFilter(n, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.AddNet(f); err != nil {
+			t.Fatal(err)
+		}
+		*h.net, *h.loss = n, f
+	}
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop() })
+	return l
+}
+
+// setLoss sets the loss percentage in both directions.
+func (l *lossyLAN) setLoss(t *testing.T, pct int) {
+	t.Helper()
+	if err := l.lossA.SetLossRate(pct, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.lossB.SetLossRate(pct, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPeerQualityFollowsTheNetwork: 0 % loss reads Excellent or Good, 10 %
+// reads Poor or worse, a cut link reads Down within 3 s, and the link
+// coming back brings the quality back.
+func TestPeerQualityFollowsTheNetwork(t *testing.T) {
+	lan := newLossyLAN(t)
+	cfgA, cfgB := testMediaConfig(), testMediaConfig()
+	cfgA.Net, cfgB.Net = lan.netA, lan.netB
+	// Different nets per side: build the pair by hand.
+	pp := newPeerPairNets(t, cfgA, cfgB)
+	defer pp.close()
+	waitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 25 })
+
+	// Quality is judged over a 2 s window, as the engine reports it.
+	window := func() NetworkQuality {
+		pp.b.linkStats(time.Now()) // start a fresh window
+		time.Sleep(2 * time.Second)
+		return qualityOf(pp.b.linkStats(time.Now()))
+	}
+	if q := window(); q != QualityExcellent && q != QualityGood {
+		t.Fatalf("0%% loss: %v, want Excellent or Good", q)
+	}
+	lan.setLoss(t, 10)
+	if q := window(); q < QualityPoor {
+		t.Fatalf("10%% loss: %v, want Poor or worse", q)
+	}
+	lan.setLoss(t, 100)
+	cut := time.Now()
+	waitFor(t, "Down after the cut", 4*time.Second, func() bool {
+		return qualityOf(pp.b.linkStats(time.Now())) == QualityDown
+	})
+	if d := time.Since(cut); d > 3*time.Second+250*time.Millisecond {
+		t.Fatalf("Down after %v, want within 3 s", d)
+	}
+	lan.setLoss(t, 0)
+	waitFor(t, "recovery", 30*time.Second, func() bool {
+		q := window()
+		return q == QualityExcellent || q == QualityGood
+	})
+}

@@ -960,7 +960,7 @@ func TestLateResultsForAnEndedCallAreIgnored(t *testing.T) {
 	_, cmd := h.m.Update(keyMsg("r")) // reject in flight
 	h.event(engine.CallCancelled{CallerID: "bob"})
 	h.event(engine.CallReceived{CallerID: "carol"}) // a new call rings
-	h.sendAll(runCmd(cmd)[0])                      // the old reject's answer arrives
+	h.sendAll(runCmd(cmd)[0])                       // the old reject's answer arrives
 	h.wantState(stateIncoming)
 	if h.m.call.caller != "carol" {
 		t.Fatal("the old reject ended the new call")

@@ -66,17 +66,35 @@ func run(ctx context.Context, phone Phone, opts Options, extra ...tea.ProgramOpt
 	if phone == nil {
 		return errors.New("tui: no phone to show: create the engine first")
 	}
-	if opts.Logger == nil {
-		opts.Logger = discardLogger()
-	}
-	if opts.FPS <= 0 {
-		opts.FPS = DefaultFPS
-	}
+	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends actions still in flight once the program is gone
+	return runModel(ctx, phone, newModel(ctx, phone, opts), opts, extra...)
+}
 
-	m := newModel(ctx, phone, opts)
-	safe := &safeModel{inner: m, logger: opts.Logger, logPath: opts.LogPath}
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = discardLogger()
+	}
+	if o.FPS <= 0 {
+		o.FPS = DefaultFPS
+	}
+	return o
+}
+
+// phoneModel is a model that is, or wraps, the phone's Model; tests wrap it
+// to inject faults.
+type phoneModel interface {
+	tea.Model
+	phoneState() *Model
+}
+
+func (m *Model) phoneState() *Model { return m }
+
+// runModel runs the program around model with the bridge from the phone's
+// events, and turns how it ended into Run's result.
+func runModel(ctx context.Context, phone Phone, model phoneModel, opts Options, extra ...tea.ProgramOption) error {
+	safe := &safeModel{inner: model, logger: opts.Logger, logPath: opts.LogPath}
 	progOpts := []tea.ProgramOption{
 		tea.WithContext(ctx),
 		tea.WithFPS(opts.FPS),
@@ -109,8 +127,9 @@ func run(ctx context.Context, phone Phone, opts Options, extra ...tea.ProgramOpt
 	if s, ok := final.(*safeModel); ok {
 		safe = s
 	}
-	m, _ = safe.inner.(*Model)
-	if m != nil {
+	var m *Model
+	if pm, ok := safe.inner.(phoneModel); ok {
+		m = pm.phoneState()
 		hangUpLeftover(ctx, phone, m, opts.Logger)
 	}
 	switch {
@@ -119,9 +138,6 @@ func run(ctx context.Context, phone Phone, opts Options, extra ...tea.ProgramOpt
 	case errors.Is(err, tea.ErrProgramPanic):
 		return fmt.Errorf("%w: the program crashed (details in %s)", ErrInternal, logName(opts.LogPath))
 	case err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled):
-		if cerr := context.Cause(ctx); cerr != nil && !errors.Is(cerr, context.Canceled) {
-			return cerr
-		}
 		return ctx.Err()
 	case err != nil:
 		return fmt.Errorf("tui: %w", err)

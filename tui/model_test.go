@@ -1000,3 +1000,19 @@ func TestOutsideTextCannotReachTheTerminal(t *testing.T) {
 	}
 	h.wantScreen("there”")
 }
+
+func TestResizeSwitchesLayoutAndNeverWraps(t *testing.T) {
+	h := newHarness(t)
+	inCall1to1(h)
+	for _, sz := range []struct{ w, h int }{{80, 24}, {59, 20}, {60, 20}, {120, 40}, {30, 10}, {1, 1}, {200, 5}} {
+		h.sendAll(tea.WindowSizeMsg{Width: sz.w, Height: sz.h})
+		checkFits(t, h.screen(), sz.w, sz.h)
+	}
+	h.sendAll(tea.WindowSizeMsg{Width: 59, Height: 24})
+	if strings.Contains(h.screen(), "softphone  alice") {
+		t.Error("59 columns still use the wide header")
+	}
+	h.wantScreen("» you")
+	h.sendAll(tea.WindowSizeMsg{Width: 60, Height: 24})
+	h.wantScreen("softphone  alice", "» alice (you)")
+}

@@ -146,11 +146,11 @@ func (m *Model) callView(w, h int) []string {
 	var top []string
 	switch m.state {
 	case stateOutgoing:
-		top = m.outgoingView(w - 1)
+		top = m.outgoingView(w)
 	case stateIncoming:
-		top = m.incomingView(w - 1)
+		top = m.incomingView(w)
 	default:
-		top = m.inCallView(w - 1)
+		top = m.inCallView(w)
 	}
 	var pr []string
 	if m.prompt != nil {
@@ -233,9 +233,9 @@ func (m *Model) incomingView(w int) []string {
 		lines = append(lines, "   "+st.Dim.Render("group: ")+c.groupID)
 	}
 	if c.userData != "" {
-		msg := wrap(st.Dim.Render("message: ")+"“"+c.userData+"”", w-3)
+		msg := wrap(st.Dim.Render("message: ")+"“"+c.userData+"”", w-4)
 		if len(msg) > 3 {
-			msg = append(msg[:2], fit(msg[2]+" …", w-3))
+			msg = append(msg[:2], fit(msg[2]+" …", w-4))
 		}
 		for _, l := range msg {
 			lines = append(lines, "   "+l)

@@ -21,6 +21,9 @@ const (
 	defaultActionTimeout = 20 * time.Second
 	// ringEvery is how often the terminal bell rings for an incoming call.
 	ringEvery = 3 * time.Second
+	// enterGuardTime: how long enter does not accept a call that interrupted
+	// typing (see Model.enterGuard).
+	enterGuardTime = 1500 * time.Millisecond
 )
 
 // Messages the model sends itself.
@@ -77,9 +80,13 @@ type Model struct {
 	log    eventLog
 	status statusLine
 
-	prompt     *prompt
-	stash      string // what a dial prompt held when an incoming call closed it
-	confirm    bool   // "hang up and quit?" is asked
+	prompt *prompt
+	stash  string // what a dial prompt held when an incoming call closed it
+	// enterGuard: until then enter does not accept, because the incoming
+	// call closed a prompt the user was typing into and their enter was
+	// meant for the prompt. a still accepts.
+	enterGuard time.Time
+	confirm    bool // "hang up and quit?" is asked
 	showHelp   bool
 	quitting   bool  // leaving: hanging up first, or tea.Quit already sent
 	sigExpired bool  // the ticket expired during a call: show the screen when it ends
@@ -226,6 +233,9 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, keys.Call):
 		m.openPrompt(promptDial)
 	case key.Matches(k, keys.Accept):
+		if k.String() == "enter" && m.now().Before(m.enterGuard) {
+			return nil
+		}
 		return m.accept()
 	case key.Matches(k, keys.Reject):
 		return m.reject()
@@ -671,6 +681,9 @@ func (m *Model) onCallReceived(ev engine.CallReceived) tea.Cmd {
 	}
 	m.call = c
 	m.status = statusLine{}
+	if m.prompt != nil {
+		m.enterGuard = m.now().Add(enterGuardTime)
+	}
 	m.setState(stateIncoming)
 	m.addLog(levelInfo, fmt.Sprintf("incoming %s call from %s", c.media, caller))
 	m.ringGen++

@@ -1016,3 +1016,23 @@ func TestResizeSwitchesLayoutAndNeverWraps(t *testing.T) {
 	h.sendAll(tea.WindowSizeMsg{Width: 60, Height: 24})
 	h.wantScreen("softphone  alice", "» alice (you)")
 }
+
+func TestEnterMeantForThePromptDoesNotAcceptACall(t *testing.T) {
+	h := newHarness(t)
+	h.press("c")
+	h.typeText("bob")
+	h.event(engine.CallReceived{CallerID: "carol"}) // arrives just before enter
+	h.press("enter")
+	h.wantActions()
+	h.wantState(stateIncoming)
+	h.press("a") // a deliberate a still accepts at once
+	h.wantActions("Accept")
+
+	h = newHarness(t)
+	h.press("c")
+	h.typeText("bob")
+	h.event(engine.CallReceived{CallerID: "carol"})
+	h.clock.Advance(2 * time.Second) // once the user has seen the call, enter accepts
+	h.press("enter")
+	h.wantActions("Accept")
+}

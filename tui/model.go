@@ -417,9 +417,17 @@ func (m *Model) onResult(r actionResultMsg) tea.Cmd {
 	if r.err != nil {
 		m.logger.Warn("engine action failed", "action", r.act.String(), "err", r.err)
 	}
+	m.applyResult(r)
 	if r.quit {
+		// Leave even if the hang-up failed; Run tries once more on the
+		// way out for a call that is still up.
 		return tea.Quit
 	}
+	return nil
+}
+
+// applyResult updates the model with what the engine answered.
+func (m *Model) applyResult(r actionResultMsg) {
 	c := m.call
 	same := c != nil && c.seq == r.seq
 	switch r.act {
@@ -430,7 +438,7 @@ func (m *Model) onResult(r actionResultMsg) tea.Cmd {
 				m.endCall(outcomeFailed, 0)
 				m.setStatus(levelError, "Call failed: "+clean(r.err.Error()))
 			}
-			return nil
+			return
 		}
 		if same {
 			for _, p := range c.peers {
@@ -445,7 +453,7 @@ func (m *Model) onResult(r actionResultMsg) tea.Cmd {
 			m.setStatus(levelError, "Could not invite "+joinIDs(r.ids)+": "+clean(r.err.Error()))
 		}
 		if !same {
-			return nil
+			return
 		}
 		for _, id := range r.ids {
 			p := c.peer(id)
@@ -472,7 +480,7 @@ func (m *Model) onResult(r actionResultMsg) tea.Cmd {
 			}
 			m.addLog(levelError, "reject failed: "+clean(r.err.Error()))
 			m.setStatus(levelError, "Could not reject: "+clean(r.err.Error()))
-			return nil
+			return
 		}
 		// The engine's onCallCancelled may come later or not at all; the
 		// call is over for this user now.
@@ -487,7 +495,7 @@ func (m *Model) onResult(r actionResultMsg) tea.Cmd {
 			}
 			m.addLog(levelError, "hang up failed: "+clean(r.err.Error()))
 			m.setStatus(levelError, "Could not hang up: "+clean(r.err.Error()))
-			return nil
+			return
 		}
 		if same && (m.state == stateOutgoing || m.state == stateInCall) {
 			if c.connected.IsZero() {
@@ -503,7 +511,7 @@ func (m *Model) onResult(r actionResultMsg) tea.Cmd {
 		if r.err != nil {
 			m.addLog(levelError, "switch to "+r.media.String()+" failed: "+clean(r.err.Error()))
 			m.setStatus(levelError, "Could not switch to "+r.media.String()+": "+clean(r.err.Error()))
-			return nil
+			return
 		}
 		m.status = statusLine{}
 		if same && c.media != r.media {
@@ -512,13 +520,13 @@ func (m *Model) onResult(r actionResultMsg) tea.Cmd {
 		}
 	case actMute:
 		if r.muteSeq != m.muteSeq {
-			return nil // a later press is on its way; its answer decides
+			return // a later press is on its way; its answer decides
 		}
 		m.mutePending = false
 		if r.err != nil {
 			m.addLog(levelError, "mute failed: "+clean(r.err.Error()))
 			m.setStatus(levelError, "Could not change the microphone: "+clean(r.err.Error()))
-			return nil
+			return
 		}
 		m.muted = r.muted
 		if m.muted {
@@ -527,7 +535,6 @@ func (m *Model) onResult(r actionResultMsg) tea.Cmd {
 			m.addLog(levelInfo, "you unmuted your microphone")
 		}
 	}
-	return nil
 }
 
 // ---- engine events ---------------------------------------------------------

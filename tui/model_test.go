@@ -723,6 +723,9 @@ func TestQuitInCallAsksThenHangsUp(t *testing.T) {
 	if !has[tea.QuitMsg](out) {
 		t.Fatal("no quit after the hang-up finished")
 	}
+	if h.m.call != nil || h.m.state != stateIdle {
+		t.Fatal("the call is still up after hanging up to quit; Run would hang up twice")
+	}
 }
 
 func TestQuitTwiceConfirms(t *testing.T) {
@@ -764,6 +767,9 @@ func TestQuitStillLeavesWhenHangupFails(t *testing.T) {
 	h.press("q")
 	if !has[tea.QuitMsg](h.press("y")) {
 		t.Fatal("a failed hang-up kept the program from quitting")
+	}
+	if h.m.call == nil {
+		t.Fatal("a failed hang-up forgot the call; Run would not try again on the way out")
 	}
 }
 

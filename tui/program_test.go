@@ -256,6 +256,9 @@ func TestProgramSlowEngineDoesNotFreezeKeys(t *testing.T) {
 	if err := tm.wait(); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
+	if got := tm.phone.recorded(); strings.Join(got, ",") != "Accept,Hangup" {
+		t.Errorf("engine actions = %q, want Accept then one Hangup", got)
+	}
 	if bells(tm.vt.output()) == 0 {
 		t.Error("no terminal bell for the incoming call")
 	}

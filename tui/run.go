@@ -94,7 +94,13 @@ func (m *Model) phoneState() *Model { return m }
 // runModel runs the program around model with the bridge from the phone's
 // events, and turns how it ended into Run's result.
 func runModel(ctx context.Context, phone Phone, model phoneModel, opts Options, extra ...tea.ProgramOption) error {
-	safe := &safeModel{inner: model, logger: opts.Logger, logPath: opts.LogPath}
+	// Update logs; the writing happens elsewhere so a slow log file cannot
+	// freeze the UI. Flushed when Run returns.
+	logger, closeLog := newAsyncLogger(opts.Logger)
+	defer closeLog()
+	opts.Logger = logger
+	model.phoneState().logger = logger
+	safe := &safeModel{inner: model, logger: logger, logPath: opts.LogPath}
 	progOpts := []tea.ProgramOption{
 		tea.WithContext(ctx),
 		tea.WithFPS(opts.FPS),

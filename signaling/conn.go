@@ -134,12 +134,13 @@ func (c *conn) enqueue(b []byte) {
 		c.dead = true
 		c.queue = nil
 		c.s.log.Info("disconnecting a client that cannot keep up", "remote", c.remote, "queued", c.s.cfg.SendQueue)
-		// Close the socket now: the read loop ends and the session goes
-		// into its grace period like any dropped connection.
+		// Cut the socket now (a close handshake would queue behind the
+		// blocked write): the read loop ends and the session goes into its
+		// grace period like any dropped connection.
 		c.s.wg.Add(1)
 		go func() {
 			defer c.s.wg.Done()
-			c.ws.Close(CloseSlowClient, "too slow: send queue full")
+			c.ws.CloseNow()
 		}()
 		return
 	}

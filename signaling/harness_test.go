@@ -265,7 +265,12 @@ func (c *tclient) quiet() {
 	}
 	id := c.send(Frame{Type: TypePing})
 	r, ok := c.next()
-	if !ok || r.ID != id {
+	if !ok {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		c.t.Fatalf("%s: no reply to a ping\n%s", c.user, buf)
+	}
+	if r.ID != id {
 		c.t.Fatalf("%s: unexpected push %+v", c.user, r)
 	}
 }

@@ -71,9 +71,8 @@ const (
 	CloseKicked        websocket.StatusCode = 4001
 	CloseTicketExpired websocket.StatusCode = 4002
 	CloseReplaced      websocket.StatusCode = 4003
-	CloseSlowClient    websocket.StatusCode = 4004
-	CloseIdle          websocket.StatusCode = 4005
-	CloseFlooding      websocket.StatusCode = 4006
+	CloseIdle          websocket.StatusCode = 4004
+	CloseFlooding      websocket.StatusCode = 4005
 )
 
 func (c *Config) setDefaults() error {
@@ -333,10 +332,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
+	kill := make([]*websocket.Conn, 0, len(s.conns))
 	for c := range s.conns {
-		c.ws.CloseNow()
+		kill = append(kill, c.ws)
 	}
 	s.mu.Unlock()
+	for _, ws := range kill {
+		ws.CloseNow()
+	}
 	<-done
 	return fmt.Errorf("signaling: shutdown cut short: %w", ctx.Err())
 }
@@ -357,9 +360,10 @@ func (s *Server) sweep() {
 	now := s.clock.Now().UnixNano()
 	idle := int64(s.cfg.IdleTimeout)
 	stuck := int64(s.cfg.WriteTimeout)
+	var kill []*websocket.Conn
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing {
+		s.mu.Unlock()
 		return
 	}
 	for c := range s.conns {
@@ -370,10 +374,16 @@ func (s *Server) sweep() {
 		}
 		if ws := c.writeStart.Load(); ws != 0 && now-ws > stuck {
 			s.log.Info("closing stuck connection", "remote", c.remote, "user", sessUser(c.sess))
-			c.ws.CloseNow()
+			kill = append(kill, c.ws)
 		}
 	}
 	s.armSweep()
+	s.mu.Unlock()
+	// Outside the lock: closing waits for the connection's reader and
+	// writer to let go, and the reader's exit path takes the lock.
+	for _, ws := range kill {
+		ws.CloseNow()
+	}
 }
 
 // connGone runs when a connection's read loop ends.

@@ -24,8 +24,7 @@ type conn struct {
 	lastFill int64
 	strikes  int
 
-	lastRead   atomic.Int64 // clock nanos of the last message received
-	writeStart atomic.Int64 // clock nanos when the current write began; 0 when none
+	lastRead atomic.Int64 // Server.since() of the last message received
 
 	qmu         sync.Mutex
 	queue       [][]byte
@@ -53,7 +52,7 @@ func (c *conn) readLoop() {
 			readBufs.Put(bp)
 			return
 		}
-		c.lastRead.Store(c.s.clock.Now().UnixNano())
+		c.lastRead.Store(c.s.since())
 		switch {
 		case tooBig:
 			if c.allow() {
@@ -99,7 +98,7 @@ func readMessage(r io.Reader, buf []byte, max int) ([]byte, bool, error) {
 // sending far past the limit is disconnected: answering every excess message
 // would let it keep the server busy.
 func (c *conn) allow() bool {
-	now := c.s.clock.Now().UnixNano()
+	now := c.s.since()
 	cfg := &c.s.cfg
 	if now > c.lastFill {
 		c.tokens += float64(now-c.lastFill) / 1e9 * cfg.RateLimit
@@ -191,9 +190,11 @@ func (c *conn) writeLoop() {
 		c.queue = c.queue[1:]
 		c.qmu.Unlock()
 
-		c.writeStart.Store(c.s.clock.Now().UnixNano())
-		err := c.ws.Write(context.Background(), websocket.MessageText, b)
-		c.writeStart.Store(0)
+		// A write the client does not take within WriteTimeout (real time:
+		// this is about the network) closes the connection.
+		ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.WriteTimeout)
+		err := c.ws.Write(ctx, websocket.MessageText, b)
+		cancel()
 		if err != nil {
 			c.qmu.Lock()
 			c.dead = true

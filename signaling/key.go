@@ -138,3 +138,11 @@ func keyFileWarning(path string) string {
 	}
 	return fmt.Sprintf("secret key file %s is readable by other users (mode %04o); run: chmod 600 %s", path, st.Mode().Perm(), path)
 }
+
+// NewSecretKey returns a fresh random key (256 bits, hex encoded), for an
+// in-process server such as `softphone demo` that needs no key file.
+func NewSecretKey() string {
+	var raw [32]byte
+	rand.Read(raw[:])
+	return hex.EncodeToString(raw[:])
+}

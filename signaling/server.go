@@ -43,7 +43,7 @@ type Config struct {
 	// (256). A client that falls further behind is disconnected.
 	SendQueue int
 	// WriteTimeout disconnects a client that does not take a message within
-	// this time (10 s).
+	// this time (10 s, measured in real time).
 	WriteTimeout time.Duration
 	// IdleTimeout disconnects a client that sent nothing for this long
 	// (60 s); clients ping every Heartbeat (20 s) to stay connected.
@@ -148,6 +148,7 @@ type Server struct {
 	out      []outMsg // pushes waiting for the current operation to finish
 	closing  bool
 	sweeper  Timer
+	epoch    time.Time
 	https    []*http.Server
 
 	// wg counts every goroutine the server starts or runs a connection on.
@@ -187,6 +188,7 @@ func NewServer(cfg Config) (*Server, error) {
 		strRooms: make(map[string]*call),
 		conns:    make(map[*conn]struct{}),
 	}
+	s.epoch = s.clock.Now()
 	s.mu.Lock()
 	s.armSweep()
 	s.mu.Unlock()
@@ -247,7 +249,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	defer s.wg.Done()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.wg.Done()
+		}
+	}()
 
 	// Origins are not checked: logins carry a userSig in the first message,
 	// never a cookie, so a foreign web page gains nothing from connecting,
@@ -259,7 +266,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(hardFrameLimit)
 	c := &conn{s: s, ws: ws, remote: r.RemoteAddr, tokens: float64(s.cfg.RateBurst)}
-	now := s.clock.Now().UnixNano()
+	now := s.since()
 	c.lastRead.Store(now)
 	c.lastFill = now
 	s.mu.Lock()
@@ -271,8 +278,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	s.log.Debug("connected", "remote", c.remote)
-	c.readLoop()
-	s.connGone(c)
+	// Read on a fresh goroutine and let the HTTP handler return: the
+	// handler's goroutine grew a large stack serving the handshake and
+	// keeps the request alive, and an idle connection should cost as
+	// little as possible. The hijacked connection is ours now.
+	handedOff = true
+	go func() {
+		defer s.wg.Done()
+		c.readLoop()
+		s.connGone(c)
+	}()
 }
 
 // Stats is a snapshot of the server's load.
@@ -356,35 +371,28 @@ func (s *Server) armSweep() {
 	s.sweeper = s.clock.AfterFunc(sweepEvery, s.sweep)
 }
 
+// sweep closes connections that sent nothing within the idle timeout.
 func (s *Server) sweep() {
-	now := s.clock.Now().UnixNano()
+	now := s.since()
 	idle := int64(s.cfg.IdleTimeout)
-	stuck := int64(s.cfg.WriteTimeout)
-	var kill []*websocket.Conn
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closing {
-		s.mu.Unlock()
 		return
 	}
 	for c := range s.conns {
 		if now-c.lastRead.Load() > idle {
 			s.log.Info("closing idle connection", "remote", c.remote, "user", sessUser(c.sess))
 			c.closeAfterFlush(CloseIdle, "idle: no message within the idle timeout")
-			continue
-		}
-		if ws := c.writeStart.Load(); ws != 0 && now-ws > stuck {
-			s.log.Info("closing stuck connection", "remote", c.remote, "user", sessUser(c.sess))
-			kill = append(kill, c.ws)
 		}
 	}
 	s.armSweep()
-	s.mu.Unlock()
-	// Outside the lock: closing waits for the connection's reader and
-	// writer to let go, and the reader's exit path takes the lock.
-	for _, ws := range kill {
-		ws.CloseNow()
-	}
 }
+
+// since is the time since the server started, on the injected clock. Being
+// a difference of two readings, it follows the monotonic clock and ignores
+// wall-clock steps.
+func (s *Server) since() int64 { return int64(s.clock.Now().Sub(s.epoch)) }
 
 // connGone runs when a connection's read loop ends.
 func (s *Server) connGone(c *conn) {

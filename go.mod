@@ -2,4 +2,4 @@ module softphone
 
 go 1.26.7
 
-require github.com/coder/websocket v1.8.15 // indirect
+require github.com/coder/websocket v1.8.15

@@ -62,7 +62,7 @@ func benchServer(b *testing.B, edit func(*Config)) (*Server, string) {
 // reports cycles/s and the client-measured round-trip latency of the
 // requests (an upper bound of the server's latency per request).
 func BenchmarkCallCycle(b *testing.B) {
-	pairs := 16
+	pairs := 8
 	if s := os.Getenv("SOFTPHONE_BENCH_PAIRS"); s != "" {
 		pairs, _ = strconv.Atoi(s)
 	}

@@ -65,6 +65,8 @@ type Client struct {
 	nextID    uint64
 	stopErr   error // why the client went offline for good
 	closed    bool
+	gone      chan struct{} // closed when the client is offline for good
+	goneOnce  sync.Once
 
 	qmu    sync.Mutex
 	queue  []Event
@@ -107,6 +109,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		up:      make(chan struct{}),
 		pending: make(map[uint64]chan *Frame),
 		notify:  make(chan struct{}, 1),
+		gone:    make(chan struct{}),
 		state:   ConnConnecting,
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -251,11 +254,11 @@ func (c *Client) run(ws *websocket.Conn) {
 		closed, stopErr := c.closed, c.stopErr
 		c.mu.Unlock()
 		if closed {
-			c.offline(ConnOffline, ErrClosed)
+			c.terminate(ErrClosed)
 			return
 		}
 		if stopErr != nil {
-			c.offline(ConnOffline, stopErr)
+			c.terminate(stopErr)
 			return
 		}
 		c.log.Info("signaling connection lost; reconnecting", "user", c.cfg.UserID, "err", err)
@@ -276,7 +279,7 @@ func (c *Client) reconnect() *websocket.Conn {
 		select {
 		case <-c.done:
 			t.Stop()
-			c.offline(ConnOffline, ErrClosed)
+			c.terminate(ErrClosed)
 			return nil
 		case <-t.C:
 		}
@@ -286,9 +289,16 @@ func (c *Client) reconnect() *websocket.Conn {
 			return ws
 		}
 		var se *Error
+		if errors.As(err, &se) && se.Code == CodeSessionReplaced {
+			// Kicked while away: the kicked push was missed, so raise it.
+			c.log.Warn("signaling session taken over by a newer login", "user", c.cfg.UserID)
+			c.emit(Kicked{Message: se.Message})
+			c.terminate(fmt.Errorf("%w (%w)", ErrKicked, err))
+			return nil
+		}
 		if errors.As(err, &se) && (se.Code == CodeBadTicket || se.Code == CodeTicketExpired || se.Code == CodeUnsupportedVersion) {
 			c.log.Warn("signaling login refused; giving up", "user", c.cfg.UserID, "err", err)
-			c.offline(ConnOffline, err)
+			c.terminate(err)
 			return nil
 		}
 		c.log.Debug("reconnect failed", "attempt", attempt, "err", err)
@@ -344,6 +354,13 @@ func (c *Client) serve(ws *websocket.Conn) error {
 		}
 		c.emit(ev)
 	}
+}
+
+// terminate takes the client offline for good: requests fail with err.
+func (c *Client) terminate(err error) {
+	c.setStop(err)
+	c.offline(ConnOffline, err)
+	c.goneOnce.Do(func() { close(c.gone) })
 }
 
 func (c *Client) setStop(err error) {
@@ -446,6 +463,7 @@ func (c *Client) request(ctx context.Context, f *Frame, wait bool) (*Frame, erro
 		}
 		select {
 		case <-up:
+		case <-c.gone: // the loop's first check returns why
 		case <-c.done:
 			return nil, ErrClosed
 		case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -407,4 +408,73 @@ func TestClientConcurrentRequests(t *testing.T) {
 	}
 	for range a.Events() {
 	}
+}
+
+// A client that was away when its user logged in elsewhere must not kick
+// the newer session when it comes back.
+func TestClientKickedWhileAway(t *testing.T) {
+	h := newHarness(t, nil)
+	p := newProxy(t, h.ln.Addr().String())
+	a1 := h.client("alice", p.url(), time.Hour)
+	p.cut(true)
+	nextEvent[ConnEvent](t, a1) // reconnecting
+	waitFor(t, "alice away", func() bool { return h.srv.Stats().Connections == 0 })
+	a2 := h.client("alice", h.url, time.Hour)
+	p.up()
+	nextEvent[Kicked](t, a1)
+	if ev := nextEvent[ConnEvent](t, a1); ev.State != ConnOffline || !errors.Is(ev.Err, ErrKicked) {
+		t.Fatalf("stale client %+v", ev)
+	}
+	ctx, cancel := testCtx()
+	defer cancel()
+	if _, err := a1.Ping(ctx); !errors.Is(err, ErrKicked) {
+		t.Fatalf("request on the stale client: %v", err)
+	}
+	noEvent(t, a2)
+	if a2.State() != ConnConnected {
+		t.Fatalf("new session state %v", a2.State())
+	}
+}
+
+// Requests waiting for a reconnection fail as soon as the client gives up.
+func TestClientWaitingRequestFailsWhenRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	p := newProxy(t, h.ln.Addr().String())
+	a1 := h.client("alice", p.url(), time.Hour)
+	p.cut(true)
+	nextEvent[ConnEvent](t, a1)
+	waitFor(t, "alice away", func() bool { return h.srv.Stats().Connections == 0 })
+	h.client("alice", h.url, time.Hour)
+	ctx, cancel := testCtx()
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := a1.Ping(ctx); done <- err }()
+	p.up()
+	if err := <-done; !errors.Is(err, ErrKicked) {
+		t.Fatalf("waiting request: %v", err)
+	}
+}
+
+func TestNoGoroutineLeakPerConnection(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login("warmup").drop()
+	waitFor(t, "warmup gone", func() bool { return h.srv.Stats().Sessions == 0 })
+	before := runtime.NumGoroutine()
+	for i := 0; i < 3; i++ {
+		a := h.client("alice", h.url, time.Hour)
+		b := h.client("bob", h.url, time.Hour)
+		ctx, cancel := testCtx()
+		info, err := a.Invite(ctx, InviteParams{UserIDs: []string{"bob"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nextEvent[IncomingCall](t, b)
+		b.Accept(ctx, info.CallID)
+		a.Hangup(ctx, info.CallID)
+		cancel()
+		a.Close()
+		b.Close()
+	}
+	waitFor(t, "sessions gone", func() bool { return h.srv.Stats() == Stats{} })
+	waitGoroutines(t, before)
 }

@@ -22,8 +22,9 @@ const (
 	CodeNotLoggedIn        Code = 1007
 	CodeAlreadyLoggedIn    Code = 1008
 
-	CodeBadTicket     Code = 2001
-	CodeTicketExpired Code = 2002
+	CodeBadTicket       Code = 2001
+	CodeTicketExpired   Code = 2002
+	CodeSessionReplaced Code = 2003
 
 	CodeNoSuchCall    Code = 3001
 	CodeNotInvited    Code = 3002
@@ -51,6 +52,7 @@ var codeNames = map[Code]string{
 	CodeAlreadyLoggedIn:    "alreadyLoggedIn",
 	CodeBadTicket:          "badTicket",
 	CodeTicketExpired:      "ticketExpired",
+	CodeSessionReplaced:    "sessionReplaced",
 	CodeNoSuchCall:         "noSuchCall",
 	CodeNotInvited:         "notInvited",
 	CodeWrongState:         "wrongState",
@@ -96,6 +98,9 @@ func (e *Error) Is(target error) bool {
 var (
 	ErrBadTicket     = &Error{Code: CodeBadTicket}
 	ErrTicketExpired = &Error{Code: CodeTicketExpired}
+	// ErrSessionReplaced: a resume was refused because a newer login of
+	// the same user took over meanwhile. The Client reports it as ErrKicked.
+	ErrSessionReplaced = &Error{Code: CodeSessionReplaced}
 	ErrNoSuchCall    = &Error{Code: CodeNoSuchCall}
 	ErrNotInvited    = &Error{Code: CodeNotInvited}
 	ErrWrongState    = &Error{Code: CodeWrongState}

@@ -152,6 +152,13 @@ func (s *Server) login(c *conn, f *Frame) {
 		s.flush(c, b)
 		return
 	}
+	if old != nil && f.Resume != "" {
+		// A client coming back to a session that a newer login replaced
+		// (while this one was away and missed its kicked push) must not
+		// kick the newer one in turn.
+		fail(CodeSessionReplaced, "this session was replaced by a newer login of the same user; log in again without resume to take over")
+		return
+	}
 	if old != nil {
 		s.kick(old)
 	}

@@ -101,18 +101,18 @@ var (
 	// ErrSessionReplaced: a resume was refused because a newer login of
 	// the same user took over meanwhile. The Client reports it as ErrKicked.
 	ErrSessionReplaced = &Error{Code: CodeSessionReplaced}
-	ErrNoSuchCall    = &Error{Code: CodeNoSuchCall}
-	ErrNotInvited    = &Error{Code: CodeNotInvited}
-	ErrWrongState    = &Error{Code: CodeWrongState}
-	ErrBusy          = &Error{Code: CodeBusy}
-	ErrCallFull      = &Error{Code: CodeCallFull}
-	ErrRoomInUse     = &Error{Code: CodeRoomInUse}
-	ErrNotInCall     = &Error{Code: CodeNotInCall}
-	ErrUnavailable   = &Error{Code: CodeUnavailable}
-	ErrAlreadyInCall = &Error{Code: CodeAlreadyInCall}
-	ErrRateLimited   = &Error{Code: CodeRateLimited}
-	ErrInvalid       = &Error{Code: CodeInvalidArgument}
-	ErrShuttingDown  = &Error{Code: CodeShuttingDown}
+	ErrNoSuchCall      = &Error{Code: CodeNoSuchCall}
+	ErrNotInvited      = &Error{Code: CodeNotInvited}
+	ErrWrongState      = &Error{Code: CodeWrongState}
+	ErrBusy            = &Error{Code: CodeBusy}
+	ErrCallFull        = &Error{Code: CodeCallFull}
+	ErrRoomInUse       = &Error{Code: CodeRoomInUse}
+	ErrNotInCall       = &Error{Code: CodeNotInCall}
+	ErrUnavailable     = &Error{Code: CodeUnavailable}
+	ErrAlreadyInCall   = &Error{Code: CodeAlreadyInCall}
+	ErrRateLimited     = &Error{Code: CodeRateLimited}
+	ErrInvalid         = &Error{Code: CodeInvalidArgument}
+	ErrShuttingDown    = &Error{Code: CodeShuttingDown}
 )
 
 // Client-side failures that are not server replies.

@@ -485,11 +485,15 @@ func (c *Client) request(ctx context.Context, f *Frame, wait bool) (*Frame, erro
 		c.forget(f.ID)
 		return nil, fmt.Errorf("signaling: encode %s: %w", f.Type, err)
 	}
-	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+	// The write gets its own deadline, not the caller's context: the
+	// WebSocket library closes the connection when a write's context ends
+	// mid-write, and a caller giving up on one request must not cut the
+	// connection for all of them.
+	wctx, wcancel := context.WithTimeout(context.Background(), c.cfg.RequestTimeout)
+	err = ws.Write(wctx, websocket.MessageText, b)
+	wcancel()
+	if err != nil {
 		c.forget(f.ID)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("signaling: %s: %w", f.Type, ctx.Err())
-		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrConnectionLost, f.Type, err)
 	}
 	select {

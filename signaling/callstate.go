@@ -367,7 +367,7 @@ func (s *Server) startRing(c *call, m *member) {
 		d = m.ringFor
 	}
 	var t Timer
-	t = s.clock.AfterFunc(d, func() {
+	t = s.afterFunc(d, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		// A timer that was stopped or replaced after it fired must not act.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -63,13 +64,30 @@ func (c *conn) readLoop() {
 				c.replyError(0, &Error{CodeMalformed, "binary message: send JSON in text messages"})
 			}
 		default:
-			c.handle(buf)
+			if !c.safeHandle(buf) {
+				readBufs.Put(bp)
+				return
+			}
 		}
 		if cap(buf) <= 64<<10 {
 			*bp = buf[:0]
 			readBufs.Put(bp)
 		}
 	}
+}
+
+// safeHandle handles one message; a panic (a bug, whatever the input) is
+// logged, the client is told, and only this connection is closed.
+func (c *conn) safeHandle(b []byte) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.log.Error("bug: panic while handling a message", "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
+			c.replyError(0, &Error{CodeInternal, "internal server error; closing this connection"})
+			ok = false
+		}
+	}()
+	c.handle(b)
+	return true
 }
 
 // readMessage reads one message into buf; past max bytes it drains the rest

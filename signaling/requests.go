@@ -191,7 +191,7 @@ func (s *Server) armExpiry(sess *session, at time.Time) {
 	stopTimer(&sess.expiryTimer)
 	sess.expiresAt = at
 	var t Timer
-	t = s.clock.AfterFunc(at.Sub(s.clock.Now())+time.Nanosecond, func() {
+	t = s.afterFunc(at.Sub(s.clock.Now())+time.Nanosecond, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.sessions[sess.userID] != sess || sess.expiryTimer != t {

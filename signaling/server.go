@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -366,9 +367,22 @@ func stopTimer(t *Timer) {
 	}
 }
 
+// afterFunc schedules f on the server's clock. A panic in f (a bug) is
+// logged instead of taking the whole server down.
+func (s *Server) afterFunc(d time.Duration, f func()) Timer {
+	return s.clock.AfterFunc(d, func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("bug: panic in a server timer", "panic", r, "stack", string(debug.Stack()))
+			}
+		}()
+		f()
+	})
+}
+
 // armSweep schedules the periodic check for idle and stuck connections.
 func (s *Server) armSweep() {
-	s.sweeper = s.clock.AfterFunc(sweepEvery, s.sweep)
+	s.sweeper = s.afterFunc(sweepEvery, s.sweep)
 }
 
 // sweep closes connections that sent nothing within the idle timeout.
@@ -412,7 +426,7 @@ func (s *Server) connGone(c *conn) {
 	}
 	s.log.Info("connection lost; holding the call for the grace period", "user", sess.userID, "call", sess.call.id, "grace", s.cfg.Grace)
 	var t Timer
-	t = s.clock.AfterFunc(s.cfg.Grace, func() {
+	t = s.afterFunc(s.cfg.Grace, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.sessions[sess.userID] != sess || sess.conn != nil || sess.graceTimer != t {

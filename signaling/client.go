@@ -208,9 +208,15 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, *Frame, error) {
 	}
 }
 
-// online installs a logged-in connection.
-func (c *Client) online(ws *websocket.Conn, reply *Frame) {
+// online installs a logged-in connection; false when the client was
+// closed meanwhile (the connection is then closed too).
+func (c *Client) online(ws *websocket.Conn, reply *Frame) bool {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		ws.CloseNow()
+		return false
+	}
 	c.ws = ws
 	c.state = ConnConnected
 	c.token = reply.Token
@@ -222,6 +228,7 @@ func (c *Client) online(ws *websocket.Conn, reply *Frame) {
 	c.mu.Unlock()
 	c.log.Info("signaling connected", "user", c.cfg.UserID, "resumed", reply.Resumed)
 	c.emit(ConnEvent{State: ConnConnected, Resumed: reply.Resumed, Call: reply.Call})
+	return true
 }
 
 // offline detaches the connection and fails the requests waiting on it.
@@ -285,7 +292,10 @@ func (c *Client) reconnect() *websocket.Conn {
 		}
 		ws, reply, err := c.connect(c.ctx)
 		if err == nil {
-			c.online(ws, reply)
+			if !c.online(ws, reply) {
+				c.terminate(ErrClosed)
+				return nil
+			}
 			return ws
 		}
 		var se *Error
@@ -318,11 +328,27 @@ func (c *Client) serve(ws *websocket.Conn) error {
 	c.wg.Add(1)
 	go c.heartbeatLoop(ws, beat, stopBeat)
 	defer close(stopBeat)
+	var buf []byte
 	for {
-		_, msg, err := ws.Read(c.ctx)
+		// No context deadline per read: Close and the heartbeat close the
+		// connection instead, which ends the read.
+		_, r, err := ws.Reader(context.Background())
 		if err != nil {
 			ws.CloseNow()
 			return err
+		}
+		var tooBig bool
+		buf, tooBig, err = readMessage(r, buf[:0], hardFrameLimit)
+		if err != nil || tooBig {
+			ws.CloseNow()
+			if err == nil {
+				err = errors.New("server sent a message over 1 MiB")
+			}
+			return err
+		}
+		msg := buf
+		if cap(buf) > 64<<10 {
+			buf = nil // do not keep a rare huge buffer
 		}
 		f, err := DecodeFrame(msg)
 		if err != nil {
@@ -385,13 +411,16 @@ func (c *Client) heartbeatLoop(ws *websocket.Conn, every time.Duration, stop cha
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), every)
-		_, err := c.request(ctx, &Frame{Type: TypePing}, false)
-		cancel()
-		if err != nil && !errors.Is(err, ErrConnectionLost) && !errors.Is(err, ErrClosed) {
-			c.log.Info("server did not answer a ping; reconnecting", "err", err)
+		// The watchdog also covers a write stuck on a server that stopped
+		// reading: closing the connection ends it.
+		watchdog := time.AfterFunc(every, func() {
+			c.log.Info("server did not answer a ping in time; reconnecting")
 			ws.CloseNow()
-		}
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		c.request(ctx, &Frame{Type: TypePing}, false)
+		cancel()
+		watchdog.Stop()
 	}
 }
 
@@ -485,14 +514,12 @@ func (c *Client) request(ctx context.Context, f *Frame, wait bool) (*Frame, erro
 		c.forget(f.ID)
 		return nil, fmt.Errorf("signaling: encode %s: %w", f.Type, err)
 	}
-	// The write gets its own deadline, not the caller's context: the
-	// WebSocket library closes the connection when a write's context ends
-	// mid-write, and a caller giving up on one request must not cut the
-	// connection for all of them.
-	wctx, wcancel := context.WithTimeout(context.Background(), c.cfg.RequestTimeout)
-	err = ws.Write(wctx, websocket.MessageText, b)
-	wcancel()
-	if err != nil {
+	// Not the caller's context: the WebSocket library closes the
+	// connection when a write's context ends mid-write, and a caller giving
+	// up on one request must not cut the connection for all of them. A
+	// write to a server that stopped reading ends when the heartbeat gives
+	// up on it, or on Close.
+	if err := ws.Write(context.Background(), websocket.MessageText, b); err != nil {
 		c.forget(f.ID)
 		return nil, fmt.Errorf("%w: %s: %w", ErrConnectionLost, f.Type, err)
 	}

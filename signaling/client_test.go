@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -21,6 +21,8 @@ type proxy struct {
 	target string
 	mu     sync.Mutex
 	down   bool
+	frozen atomic.Bool
+	closed atomic.Bool
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
 }
@@ -63,9 +65,26 @@ func (p *proxy) accept() {
 		p.mu.Unlock()
 		pipe := func(dst, src net.Conn) {
 			defer p.wg.Done()
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
+			defer dst.Close()
+			defer src.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				for p.frozen.Load() { // a link that silently stops carrying data
+					time.Sleep(5 * time.Millisecond)
+					if p.closed.Load() {
+						return
+					}
+				}
+				if n > 0 {
+					if _, werr := dst.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
 		}
 		go pipe(c, s)
 		go pipe(s, c)
@@ -91,6 +110,7 @@ func (p *proxy) up() {
 }
 
 func (p *proxy) close() {
+	p.closed.Store(true)
 	p.ln.Close()
 	p.cut(true)
 	p.wg.Wait()
@@ -477,4 +497,21 @@ func TestNoGoroutineLeakPerConnection(t *testing.T) {
 	}
 	waitFor(t, "sessions gone", func() bool { return h.srv.Stats() == Stats{} })
 	waitGoroutines(t, before)
+}
+
+// A server that silently stops answering (a frozen link, no FIN) is
+// noticed by the heartbeat, and the client reconnects.
+func TestClientHeartbeatDetectsDeadLink(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Heartbeat = time.Second })
+	p := newProxy(t, h.ln.Addr().String())
+	a := h.client("alice", p.url(), time.Hour)
+	p.frozen.Store(true)
+	if ev := nextEvent[ConnEvent](t, a); ev.State != ConnReconnecting {
+		t.Fatalf("%+v", ev)
+	}
+	p.cut(false) // drop the frozen connections so the old server side goes too
+	p.frozen.Store(false)
+	if ev := nextEvent[ConnEvent](t, a); ev.State != ConnConnected {
+		t.Fatalf("%+v", ev)
+	}
 }

@@ -60,6 +60,7 @@ type Client struct {
 	state     ConnState
 	up        chan struct{} // closed while connected; replaced on disconnect
 	token     string
+	session   SessionInfo
 	heartbeat time.Duration
 	pending   map[uint64]chan *Frame
 	nextID    uint64
@@ -133,6 +134,28 @@ func (c *Client) Events() <-chan Event { return c.events }
 
 // UserID is the logged-in user.
 func (c *Client) UserID() string { return c.cfg.UserID }
+
+// SessionInfo is what the server said at the latest login.
+type SessionInfo struct {
+	UserID string
+	// TicketExpires is when the userSig expires; the server ends the
+	// session then (TicketExpired event). Mint a new ticket before.
+	TicketExpires time.Time
+	// ServerTime is the server's clock at login.
+	ServerTime time.Time
+	// Heartbeat is how often the client pings; Grace how long the server
+	// holds a dropped client's place in a call.
+	Heartbeat, Grace time.Duration
+	// MaxCallSize is the most participants in one call, caller included.
+	MaxCallSize int
+}
+
+// Session returns what the server said at the latest login.
+func (c *Client) Session() SessionInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
 
 // State is the current connection state.
 func (c *Client) State() ConnState {
@@ -220,6 +243,14 @@ func (c *Client) online(ws *websocket.Conn, reply *Frame) bool {
 	c.ws = ws
 	c.state = ConnConnected
 	c.token = reply.Token
+	c.session = SessionInfo{
+		UserID:        c.cfg.UserID,
+		TicketExpires: time.Unix(reply.TicketExpires, 0),
+		ServerTime:    time.UnixMilli(reply.ServerTime),
+		Heartbeat:     time.Duration(reply.Heartbeat) * time.Second,
+		Grace:         time.Duration(reply.Grace) * time.Second,
+		MaxCallSize:   reply.MaxCallSize,
+	}
 	c.heartbeat = time.Duration(reply.Heartbeat) * time.Second
 	if c.heartbeat <= 0 {
 		c.heartbeat = 20 * time.Second

@@ -298,6 +298,10 @@ func TestClientKicked(t *testing.T) {
 func TestClientTicketExpires(t *testing.T) {
 	h := newHarness(t, nil)
 	a := h.client("alice", h.url, 30*time.Second)
+	if si := a.Session(); !si.TicketExpires.Equal(testStart.Add(30*time.Second)) || si.MaxCallSize != 9 ||
+		si.Heartbeat != 20*time.Second || si.Grace != 10*time.Second || si.UserID != "alice" {
+		t.Fatalf("session %+v", si)
+	}
 	h.clock.Advance(31 * time.Second)
 	nextEvent[TicketExpired](t, a)
 	if ev := nextEvent[ConnEvent](t, a); ev.State != ConnOffline || !errors.Is(ev.Err, ErrSessionExpired) {

@@ -264,8 +264,17 @@ func DecodeFrame(b []byte) (Frame, error) {
 	return f, nil
 }
 
-// EncodeFrame renders f as one JSON object.
+// EncodeFrame renders f as one JSON object. Zero fields are left out,
+// except the mediaType of "callBegan", which is always written so that
+// clients see voice (0) spelled out.
 func EncodeFrame(f *Frame) ([]byte, error) {
+	if f.Type == TypeCallBegan {
+		type plain Frame
+		return json.Marshal(struct {
+			*plain
+			MediaType MediaType `json:"mediaType"`
+		}{(*plain)(f), f.MediaType})
+	}
 	return json.Marshal(f)
 }
 

@@ -105,3 +105,14 @@ func TestEnumStrings(t *testing.T) {
 		t.Error("unknown values must print their number")
 	}
 }
+
+func TestCallBeganSpellsOutVoice(t *testing.T) {
+	b, err := EncodeFrame(&Frame{Type: TypeCallBegan, CallID: "c", RoomID: &RoomID{1, "1"}, CallRole: RoleCaller})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"callBegan","callId":"c","roomId":{"intRoomId":1,"strRoomId":"1"},"callRole":1,"mediaType":0}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+}

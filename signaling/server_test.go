@@ -699,3 +699,48 @@ func TestNotFound(t *testing.T) {
 		t.Fatalf("GET /wsx: %d %v", resp, err)
 	}
 }
+
+// Unexpected interruption by a lost connection: a ringing callee that does
+// not come back within the grace period stops ringing for the caller; when
+// it logs in again it finds no call (and raises onCallCancelled itself).
+func TestRingingCalleeLostConnection(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b := h.login("alice"), h.login("bob")
+	h.call(a, b)
+	token := b.token
+	b.drop()
+	waitFor(t, "bob away", func() bool { return h.srv.Stats().Connections == 1 })
+	h.clock.Advance(10 * time.Second)
+	if nr := a.expect(TypeUserNoResponse); nr.UserID != "bob" || nr.Reason != ReasonConnectionLost {
+		t.Fatalf("alice got %+v", nr)
+	}
+	if cc := a.expect(TypeCallCancelled); cc.Reason != ReasonNoResponse {
+		t.Fatalf("alice got %+v", cc)
+	}
+	b = h.dial("bob")
+	r := b.ok(Frame{Type: TypeLogin, Version: 1, UserID: "bob", UserSig: h.ticket("bob", time.Hour), Resume: token})
+	if r.Resumed || r.Call != nil {
+		t.Fatalf("bob's login %+v", r)
+	}
+}
+
+// A ringing callee that comes back within the grace period is still ringing
+// and can answer.
+func TestRingingCalleeResumes(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b := h.login("alice"), h.login("bob")
+	id := h.call(a, b)
+	token := b.token
+	b.drop()
+	waitFor(t, "bob away", func() bool { return h.srv.Stats().Connections == 1 })
+	h.clock.Advance(5 * time.Second)
+	b = h.dial("bob")
+	r := b.ok(Frame{Type: TypeLogin, Version: 1, UserID: "bob", UserSig: h.ticket("bob", time.Hour), Resume: token})
+	if p, _ := r.Call.Participant("bob"); !r.Resumed || p.State != StateRinging {
+		t.Fatalf("bob's login %+v", r)
+	}
+	b.ok(Frame{Type: TypeAccept, CallID: id})
+	b.expect(TypeCallBegan)
+	a.expect(TypeUserJoined)
+	a.expect(TypeCallBegan)
+}

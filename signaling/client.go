@@ -337,7 +337,14 @@ func (c *Client) reconnect() *websocket.Conn {
 			c.terminate(fmt.Errorf("%w (%w)", ErrKicked, err))
 			return nil
 		}
-		if errors.As(err, &se) && (se.Code == CodeBadTicket || se.Code == CodeTicketExpired || se.Code == CodeUnsupportedVersion) {
+		if errors.As(err, &se) && se.Code == CodeTicketExpired {
+			// Expired while away: raise what the server would have said.
+			c.log.Warn("signaling ticket expired while reconnecting", "user", c.cfg.UserID)
+			c.emit(TicketExpired{Message: se.Message})
+			c.terminate(fmt.Errorf("%w (%w)", ErrSessionExpired, err))
+			return nil
+		}
+		if errors.As(err, &se) && (se.Code == CodeBadTicket || se.Code == CodeUnsupportedVersion) {
 			c.log.Warn("signaling login refused; giving up", "user", c.cfg.UserID, "err", err)
 			c.terminate(err)
 			return nil

@@ -519,3 +519,21 @@ func TestClientHeartbeatDetectsDeadLink(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 }
+
+// A ticket that expires while the client is away is reported as on the
+// server: TicketExpired, then offline with ErrSessionExpired.
+func TestClientTicketExpiresWhileAway(t *testing.T) {
+	h := newHarness(t, nil)
+	p := newProxy(t, h.ln.Addr().String())
+	a := h.client("alice", p.url(), 30*time.Second)
+	p.cut(true)
+	nextEvent[ConnEvent](t, a)
+	waitFor(t, "alice away", func() bool { return h.srv.Stats().Sessions == 0 })
+	h.clock.Advance(31 * time.Second)
+	p.up()
+	nextEvent[TicketExpired](t, a)
+	ev := nextEvent[ConnEvent](t, a)
+	if ev.State != ConnOffline || !errors.Is(ev.Err, ErrSessionExpired) || !errors.Is(ev.Err, ErrTicketExpired) {
+		t.Fatalf("%+v", ev)
+	}
+}

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -133,7 +134,7 @@ func (s *Server) login(c *conn, f *Frame) {
 		MaxCallSize: s.cfg.MaxCallSize}
 
 	old := s.sessions[f.UserID]
-	if old != nil && f.Resume != "" && f.Resume == old.token {
+	if old != nil && f.Resume != "" && subtle.ConstantTimeCompare([]byte(f.Resume), []byte(old.token)) == 1 {
 		// The same client coming back: take the session over quietly.
 		if prev := old.conn; prev != nil && prev != c {
 			prev.sess = nil

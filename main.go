@@ -6,11 +6,20 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"softphone/signaling"
 )
 
 const usage = `softphone — voice calls in the terminal
@@ -106,13 +115,110 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // ---- serve -----------------------------------------------------------------
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
-	return errors.New("serve: not built yet (issue 2)")
+	fs := newFlagSet("serve", "softphone serve [flags]", stderr)
+	listen := fs.String("listen", "127.0.0.1:7880", "address to listen on (port 0 picks a free port)")
+	appID := fs.Int64("sdk-app-id", signaling.DefaultSDKAppID, "SDKAppID that login tickets must carry")
+	keyFile := fs.String("secret-key-file", "", "file holding the secret key (default: $"+signaling.SecretKeyEnv+", else a key generated on first start in the user config dir)")
+	inviteTimeout := fs.Duration("invite-timeout", 30*time.Second, "how long an invitation rings unless the caller says otherwise (1s-600s)")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key the server speaks wss://")
+	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
+	maxCallSize := fs.Int("max-call-size", 9, "most people in one call, the caller included")
+	grace := fs.Duration("grace", 10*time.Second, "how long a dropped participant keeps its place in a call")
+	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "bad --log-level %q: want debug, info, warn or error\n", *logLevel)
+		return errUsage
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		fmt.Fprintln(stderr, "--tls-cert and --tls-key go together: give both or neither")
+		return errUsage
+	}
+	key, src, err := signaling.LoadSecretKey(*keyFile, os.Getenv, true)
+	if err != nil {
+		return err
+	}
+	if src.Generated {
+		fmt.Fprintf(stderr, "softphone: generated a new secret key in %s (mode 0600); `softphone usersig` reads it from there\n", src.Path)
+	}
+	if src.Warning != "" {
+		fmt.Fprintln(stderr, "softphone: warning:", src.Warning)
+	}
+	cfg := signaling.Config{
+		SecretKey:     key,
+		SDKAppID:      *appID,
+		InviteTimeout: *inviteTimeout,
+		MaxCallSize:   *maxCallSize,
+		Grace:         *grace,
+		Logger:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("load the TLS certificate and key: %w", err)
+		}
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	srv, err := signaling.NewServer(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (another server running? --listen 127.0.0.1:0 picks a free port)", *listen, err)
+	}
+	// Catch the signals before announcing: a script that reads the banner
+	// and at once sends SIGTERM must get a graceful shutdown.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "softphone server listening on %s\n", signaling.WebSocketURL(ln.Addr(), cfg.TLS != nil))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	cfg.Logger.Info("shutting down: telling clients")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	<-served
+	return err
 }
 
 // ---- usersig ---------------------------------------------------------------
 
 func cmdUsersig(args []string, stdout, stderr io.Writer) error {
-	return errors.New("usersig: not built yet (issue 2)")
+	fs := newFlagSet("usersig", "softphone usersig --user ID [flags]", stderr)
+	user := fs.String("user", "", "user ID the ticket is for (1-32 of A-Z a-z 0-9 _ -)")
+	expire := fs.Duration("expire", 168*time.Hour, "how long the ticket stays valid")
+	appID := fs.Int64("sdk-app-id", signaling.DefaultSDKAppID, "SDKAppID of the server")
+	keyFile := fs.String("secret-key-file", "", "file holding the secret key (default: $"+signaling.SecretKeyEnv+", else the key that softphone serve generated)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *user == "" {
+		fmt.Fprintln(stderr, "--user is required")
+		fs.Usage()
+		return errUsage
+	}
+	key, src, err := signaling.LoadSecretKey(*keyFile, os.Getenv, false)
+	if err != nil {
+		return err
+	}
+	if src.Warning != "" {
+		fmt.Fprintln(stderr, "softphone: warning:", src.Warning)
+	}
+	sig, err := signaling.Sign(key, *appID, *user, *expire, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, sig)
+	return nil
 }
 
 // ---- devices ---------------------------------------------------------------

@@ -1,0 +1,522 @@
+package signaling
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// This file answers client requests. Each handler checks everything first
+// and changes state only when the request will succeed, so an error reply
+// never comes with half a change.
+
+// handle processes one message from the client.
+func (c *conn) handle(b []byte) {
+	if !c.allow() {
+		f, _ := DecodeFrame(b)
+		c.replyError(f.ID, &Error{CodeRateLimited, "too many messages: slow down"})
+		return
+	}
+	f, err := DecodeFrame(b)
+	if err != nil {
+		c.replyError(f.ID, &Error{CodeMalformed, err.Error()})
+		return
+	}
+	s := c.s
+	switch f.Type {
+	case TypePing:
+		b, _ := EncodeFrame(&Frame{Type: TypeOK, ID: f.ID, ServerTime: s.clock.Now().UnixMilli()})
+		c.enqueue(b)
+		return
+	case TypeLogin:
+		s.login(c, &f)
+		return
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess := c.sess
+	if sess == nil {
+		c.replyError(f.ID, &Error{CodeNotLoggedIn, "log in first"})
+		return
+	}
+	var reply *Frame
+	var e *Error
+	switch f.Type {
+	case TypeInvite:
+		reply, e = s.invite(sess, &f)
+	case TypeAccept:
+		reply, e = s.answer(sess, &f, evAccept)
+	case TypeReject:
+		reply, e = s.answer(sess, &f, evReject)
+	case TypeHangup:
+		reply, e = s.hangup(sess, &f)
+	case TypeJoin:
+		reply, e = s.join(sess, &f)
+	case TypeInviteMore:
+		reply, e = s.inviteMore(sess, &f)
+	case TypeSwitchMedia:
+		reply, e = s.switchMedia(sess, &f)
+	case TypeRelay:
+		reply, e = s.relay(sess, &f)
+	case TypeSync:
+		reply = &Frame{}
+		if sess.call != nil {
+			reply.Call = s.callInfo(sess.call)
+		}
+	case TypeLogout:
+		s.leaveCall(sess, evHangup, ReasonNone)
+		s.dropSession(sess)
+		c.sess = nil
+		sess.conn = nil
+		reply = &Frame{}
+		defer c.closeAfterFlush(websocket.StatusNormalClosure, "logged out")
+	case TypeOK, TypeError:
+		e = &Error{CodeUnknownType, fmt.Sprintf("%q is a server reply, not a request", f.Type)}
+	default:
+		e = &Error{CodeUnknownType, fmt.Sprintf("unknown request type %q", f.Type)}
+	}
+	var out []byte
+	if e != nil {
+		out, _ = EncodeFrame(&Frame{Type: TypeError, ID: f.ID, Code: e.Code, Message: e.Message})
+	} else {
+		reply.Type, reply.ID = TypeOK, f.ID
+		var err error
+		if out, err = EncodeFrame(reply); err != nil {
+			s.log.Error("encode reply", "err", err)
+			out, _ = EncodeFrame(&Frame{Type: TypeError, ID: f.ID, Code: CodeInternal, Message: "internal error"})
+		}
+	}
+	s.flush(c, out)
+}
+
+// login checks the ticket and starts, resumes or takes over a session.
+func (s *Server) login(c *conn, f *Frame) {
+	fail := func(code Code, msg string) { c.replyError(f.ID, &Error{code, msg}) }
+	if f.Version != ProtocolVersion {
+		fail(CodeUnsupportedVersion, fmt.Sprintf("protocol version %d is not supported: this server speaks version %d", f.Version, ProtocolVersion))
+		return
+	}
+	if !ValidUserID(f.UserID) {
+		fail(CodeInvalidArgument, "userId must be 1-32 characters of A-Z a-z 0-9 _ -")
+		return
+	}
+	now := s.clock.Now()
+	tk, err := VerifyTicket(s.cfg.SecretKey, s.cfg.SDKAppID, f.UserID, f.UserSig, now)
+	if errors.Is(err, ErrTicketExpiredAt) {
+		fail(CodeTicketExpired, err.Error()+"; mint a new one")
+		return
+	}
+	if err != nil {
+		fail(CodeBadTicket, err.Error())
+		return
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		fail(CodeShuttingDown, "the server is shutting down")
+		return
+	}
+	if c.sess != nil {
+		fail(CodeAlreadyLoggedIn, "already logged in on this connection")
+		return
+	}
+	reply := &Frame{Type: TypeOK, ID: f.ID, Version: ProtocolVersion, UserID: f.UserID,
+		ServerTime: now.UnixMilli(), TicketExpires: tk.ExpiresAt().Unix(),
+		Heartbeat: int(s.cfg.Heartbeat / time.Second), Grace: int(s.cfg.Grace / time.Second),
+		MaxCallSize: s.cfg.MaxCallSize}
+
+	old := s.sessions[f.UserID]
+	if old != nil && f.Resume != "" && subtle.ConstantTimeCompare([]byte(f.Resume), []byte(old.token)) == 1 {
+		// The same client coming back: take the session over quietly.
+		if prev := old.conn; prev != nil && prev != c {
+			prev.sess = nil
+			prev.closeAfterFlush(CloseReplaced, "replaced by a newer connection of this session")
+		}
+		old.conn = c
+		c.sess = old
+		stopTimer(&old.graceTimer)
+		s.armExpiry(old, tk.ExpiresAt())
+		reply.Resumed, reply.Token = true, old.token
+		if old.call != nil {
+			reply.Call = s.callInfo(old.call)
+		}
+		s.log.Info("session resumed", "user", f.UserID, "remote", c.remote, "inCall", old.call != nil)
+		b, _ := EncodeFrame(reply)
+		s.flush(c, b)
+		return
+	}
+	if old != nil && f.Resume != "" {
+		// A client coming back to a session that a newer login replaced
+		// (while this one was away and missed its kicked push) must not
+		// kick the newer one in turn.
+		fail(CodeSessionReplaced, "this session was replaced by a newer login of the same user; log in again without resume to take over")
+		return
+	}
+	if old != nil {
+		s.kick(old)
+	}
+	sess := &session{userID: f.UserID, token: newID(16), conn: c}
+	s.sessions[f.UserID] = sess
+	c.sess = sess
+	s.armExpiry(sess, tk.ExpiresAt())
+	reply.Token = sess.token
+	s.log.Info("logged in", "user", f.UserID, "remote", c.remote)
+	b, _ := EncodeFrame(reply)
+	s.flush(c, b)
+}
+
+// kick ends an older session of a user who logged in again elsewhere.
+func (s *Server) kick(old *session) {
+	s.log.Info("kicked offline: logged in elsewhere", "user", old.userID)
+	s.leaveCall(old, evGone, ReasonKicked)
+	if oc := old.conn; oc != nil {
+		s.push(old.userID, &Frame{Type: TypeKicked, Message: "this user ID logged in elsewhere"})
+		oc.sess = nil
+		old.conn = nil
+		s.flush(nil, nil)
+		oc.closeAfterFlush(CloseKicked, "kicked: logged in elsewhere")
+	}
+	s.dropSession(old)
+}
+
+// armExpiry schedules the end of a session when its ticket expires.
+func (s *Server) armExpiry(sess *session, at time.Time) {
+	stopTimer(&sess.expiryTimer)
+	sess.expiresAt = at
+	var t Timer
+	t = s.afterFunc(at.Sub(s.clock.Now())+time.Nanosecond, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.sessions[sess.userID] != sess || sess.expiryTimer != t {
+			return
+		}
+		sess.expiryTimer = nil
+		s.log.Info("ticket expired while online", "user", sess.userID)
+		s.leaveCall(sess, evGone, ReasonTicketExpired)
+		if oc := sess.conn; oc != nil {
+			s.push(sess.userID, &Frame{Type: TypeTicketExpired, Message: "your userSig expired: log in with a new one"})
+			oc.sess = nil
+			sess.conn = nil
+			s.flush(nil, nil)
+			oc.closeAfterFlush(CloseTicketExpired, "userSig expired")
+		}
+		s.dropSession(sess)
+		s.flush(nil, nil)
+	})
+	sess.expiryTimer = t
+}
+
+// invite starts a call.
+func (s *Server) invite(sess *session, f *Frame) (*Frame, *Error) {
+	if s.closing {
+		return nil, &Error{CodeShuttingDown, "the server is shutting down"}
+	}
+	if sess.call != nil {
+		return nil, &Error{CodeBusy, fmt.Sprintf("you are already in call %s: hang up first", sess.call.id)}
+	}
+	if e := s.checkInvitees(sess.userID, f.CalleeIDs, s.cfg.MaxCallSize-1); e != nil {
+		return nil, e
+	}
+	if !f.MediaType.Valid() {
+		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("mediaType %d: want 0 (voice) or 1 (video)", f.MediaType)}
+	}
+	timeout, e := s.inviteTimeout(f.Timeout, s.cfg.InviteTimeout)
+	if e != nil {
+		return nil, e
+	}
+	if len(f.UserData) > maxUserData {
+		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("userData is longer than %d bytes", maxUserData)}
+	}
+	if len(f.GroupID) > maxGroupID {
+		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("groupId is longer than %d bytes", maxGroupID)}
+	}
+	room, e := s.pickRoom(f.RoomID)
+	if e != nil {
+		return nil, e
+	}
+
+	c := &call{id: newID(12), room: room, callerID: sess.userID, groupID: f.GroupID, media: f.MediaType,
+		userData: f.UserData, timeout: timeout, state: callRinging}
+	c.members = make([]*member, 0, 1+len(f.CalleeIDs))
+	c.members = append(c.members, &member{userID: sess.userID, state: StateJoined})
+	for _, id := range f.CalleeIDs {
+		c.members = append(c.members, &member{userID: id})
+	}
+	s.calls[c.id] = c
+	if room.IntRoomID != 0 {
+		s.intRooms[room.IntRoomID] = c
+	}
+	if room.StrRoomID != "" {
+		s.strRooms[room.StrRoomID] = c
+	}
+	sess.call = c
+	s.ring(c, c.members[1:], "", timeout)
+	reply := &Frame{Call: s.callInfo(c)}
+	s.settle(c)
+	s.log.Debug("call placed", "call", c.id, "caller", sess.userID, "callees", f.CalleeIDs)
+	return reply, nil
+}
+
+// ring invites members: free users ring, busy and offline ones are told
+// at once. Ringing comes first so that a busy first invitee cannot end the
+// call before the others were asked.
+func (s *Server) ring(c *call, ms []*member, by string, timeout time.Duration) {
+	var later []*member
+	for _, m := range ms {
+		t := s.sessions[m.userID]
+		if t == nil || t.call != nil {
+			later = append(later, m)
+			continue
+		}
+		m.ringFor = timeout
+		s.apply(c, m, evInvite, ReasonNone, by)
+	}
+	for _, m := range later {
+		if s.sessions[m.userID] == nil {
+			s.apply(c, m, evOffline, ReasonNone, by)
+		} else {
+			s.apply(c, m, evBusy, ReasonNone, by)
+		}
+	}
+}
+
+// checkInvitees validates a list of users to invite.
+func (s *Server) checkInvitees(self string, ids []string, max int) *Error {
+	if len(ids) == 0 {
+		return &Error{CodeInvalidArgument, "calleeIdList is empty: name at least one user"}
+	}
+	if len(ids) > max {
+		return &Error{CodeCallFull, fmt.Sprintf("%d invitees do not fit: a call holds at most %d people, the caller included", len(ids), s.cfg.MaxCallSize)}
+	}
+	for i, id := range ids {
+		if !ValidUserID(id) {
+			return &Error{CodeInvalidArgument, fmt.Sprintf("calleeIdList[%d] %q is not a valid user ID", i, id)}
+		}
+		if id == self {
+			return &Error{CodeInvalidArgument, "you cannot invite yourself"}
+		}
+		for _, prev := range ids[:i] {
+			if prev == id {
+				return &Error{CodeInvalidArgument, fmt.Sprintf("%q is listed twice", id)}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) inviteTimeout(sec int, def time.Duration) (time.Duration, *Error) {
+	if sec == 0 {
+		return def, nil
+	}
+	if sec < 1 || sec > maxTimeoutSeconds {
+		return 0, &Error{CodeInvalidArgument, fmt.Sprintf("timeout %d s is outside 1-%d s", sec, maxTimeoutSeconds)}
+	}
+	return time.Duration(sec) * time.Second, nil
+}
+
+// pickRoom validates a requested room or allocates a free one.
+func (s *Server) pickRoom(want *RoomID) (RoomID, *Error) {
+	if want != nil && !want.IsZero() {
+		r := *want
+		if len(r.StrRoomID) > maxStrRoomID {
+			return r, &Error{CodeInvalidArgument, fmt.Sprintf("strRoomId is longer than %d bytes", maxStrRoomID)}
+		}
+		for i := 0; i < len(r.StrRoomID); i++ {
+			if r.StrRoomID[i] <= ' ' || r.StrRoomID[i] > '~' {
+				return r, &Error{CodeInvalidArgument, "strRoomId must be printable ASCII without spaces"}
+			}
+		}
+		if r.StrRoomID == "" {
+			r.StrRoomID = strconv.FormatUint(uint64(r.IntRoomID), 10)
+		}
+		if (r.IntRoomID != 0 && s.intRooms[r.IntRoomID] != nil) || s.strRooms[r.StrRoomID] != nil {
+			return r, &Error{CodeRoomInUse, "that room is in use by another call"}
+		}
+		return r, nil
+	}
+	var b [4]byte
+	for {
+		rand.Read(b[:])
+		// Positive int32 keeps the number exact in every JSON client.
+		n := binary.LittleEndian.Uint32(b[:]) & 0x7fffffff
+		str := strconv.FormatUint(uint64(n), 10)
+		if n != 0 && s.intRooms[n] == nil && s.strRooms[str] == nil {
+			return RoomID{IntRoomID: n, StrRoomID: str}, nil
+		}
+	}
+}
+
+// findCall returns the live call and the user's entry in it.
+func (s *Server) findCall(sess *session, id string) (*call, *member, *Error) {
+	if id == "" {
+		return nil, nil, &Error{CodeInvalidArgument, "callId is missing"}
+	}
+	c := s.calls[id]
+	if c == nil {
+		return nil, nil, &Error{CodeNoSuchCall, "no such call: it ended or never existed"}
+	}
+	return c, c.member(sess.userID), nil
+}
+
+// answer accepts or rejects an invitation.
+func (s *Server) answer(sess *session, f *Frame, ev callEvent) (*Frame, *Error) {
+	c, m, e := s.findCall(sess, f.CallID)
+	if e != nil {
+		return nil, e
+	}
+	if m == nil {
+		return nil, &Error{CodeNotInvited, "you were not invited to this call"}
+	}
+	if _, e := transition(m.state, ev); e != nil {
+		return nil, e
+	}
+	s.apply(c, m, ev, ReasonNone, "")
+	s.settle(c)
+	if ev == evAccept {
+		return &Frame{Call: s.callInfo(c)}, nil
+	}
+	return &Frame{}, nil
+}
+
+// hangup leaves a call, declines it while ringing, or cancels it when the
+// caller is alone in it.
+func (s *Server) hangup(sess *session, f *Frame) (*Frame, *Error) {
+	c, m, e := s.findCall(sess, f.CallID)
+	if e != nil {
+		return nil, e
+	}
+	if m == nil {
+		return nil, &Error{CodeNotInvited, "you are not in this call"}
+	}
+	if _, e := transition(m.state, evHangup); e != nil {
+		return nil, e
+	}
+	if m.state == StateJoined && c.state == callRinging && m.userID == c.callerID {
+		// The caller hanging up before anyone answered cancels the call.
+		c.lastOutcome = ReasonCanceled
+	}
+	s.apply(c, m, evHangup, ReasonNone, "")
+	s.settle(c)
+	return &Frame{}, nil
+}
+
+// join brings an invited user (back) into a live call.
+func (s *Server) join(sess *session, f *Frame) (*Frame, *Error) {
+	c, m, e := s.findCall(sess, f.CallID)
+	if e != nil {
+		return nil, e
+	}
+	if m == nil {
+		return nil, &Error{CodeNotInvited, "you were not invited to this call"}
+	}
+	if _, e := transition(m.state, evJoin); e != nil {
+		return nil, e
+	}
+	if sess.call != nil && sess.call != c {
+		return nil, &Error{CodeBusy, fmt.Sprintf("you are in call %s: hang up first", sess.call.id)}
+	}
+	if m.state != StateRinging {
+		if j, r := c.counts(); j+r >= s.cfg.MaxCallSize {
+			return nil, &Error{CodeCallFull, fmt.Sprintf("the call is full (%d people)", s.cfg.MaxCallSize)}
+		}
+	}
+	s.apply(c, m, evJoin, ReasonNone, "")
+	s.settle(c)
+	return &Frame{Call: s.callInfo(c)}, nil
+}
+
+// inviteMore invites more users into a live call.
+func (s *Server) inviteMore(sess *session, f *Frame) (*Frame, *Error) {
+	c, m, e := s.findCall(sess, f.CallID)
+	if e != nil {
+		return nil, e
+	}
+	if m == nil || m.state != StateJoined {
+		return nil, &Error{CodeNotInCall, "only a joined participant may invite"}
+	}
+	j, r := c.counts()
+	if e := s.checkInvitees(sess.userID, f.CalleeIDs, s.cfg.MaxCallSize-j-r); e != nil {
+		return nil, e
+	}
+	for _, id := range f.CalleeIDs {
+		if o := c.member(id); o != nil && o.state.Active() {
+			return nil, &Error{CodeAlreadyInCall, fmt.Sprintf("%s is already %s in this call", id, o.state)}
+		}
+	}
+	timeout, e := s.inviteTimeout(f.Timeout, c.timeout)
+	if e != nil {
+		return nil, e
+	}
+	ms := make([]*member, 0, len(f.CalleeIDs))
+	for _, id := range f.CalleeIDs {
+		o := c.member(id)
+		if o == nil {
+			o = &member{userID: id}
+			c.members = append(c.members, o)
+		}
+		ms = append(ms, o)
+	}
+	s.ring(c, ms, sess.userID, timeout)
+	reply := &Frame{Call: s.callInfo(c)}
+	s.settle(c)
+	return reply, nil
+}
+
+// switchMedia changes the call's media type and tells everyone in it.
+func (s *Server) switchMedia(sess *session, f *Frame) (*Frame, *Error) {
+	c, m, e := s.findCall(sess, f.CallID)
+	if e != nil {
+		return nil, e
+	}
+	if m == nil || m.state != StateJoined {
+		return nil, &Error{CodeNotInCall, "only a joined participant may switch the media type"}
+	}
+	if !f.MediaType.Valid() {
+		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("mediaType %d: want 0 (voice) or 1 (video)", f.MediaType)}
+	}
+	if f.MediaType == c.media {
+		return &Frame{}, nil
+	}
+	old := c.media
+	c.media = f.MediaType
+	s.pushOthers(c, "", "", false, &Frame{Type: TypeMediaChanged, CallID: c.id,
+		OldMediaType: mediaPtr(old), NewMediaType: mediaPtr(c.media), By: sess.userID})
+	return &Frame{}, nil
+}
+
+// relay forwards an opaque payload to one participant, or to every other
+// joined participant when "to" is empty.
+func (s *Server) relay(sess *session, f *Frame) (*Frame, *Error) {
+	c, m, e := s.findCall(sess, f.CallID)
+	if e != nil {
+		return nil, e
+	}
+	if m == nil || !m.state.Active() {
+		return nil, &Error{CodeNotInCall, "only a participant may relay in this call"}
+	}
+	if len(f.Payload) == 0 {
+		return nil, &Error{CodeInvalidArgument, "payload is missing"}
+	}
+	out := &Frame{Type: TypeRelayed, CallID: c.id, From: sess.userID, Payload: f.Payload}
+	if f.To == "" {
+		s.pushOthers(c, sess.userID, "", true, out)
+		return &Frame{}, nil
+	}
+	t := c.member(f.To)
+	if t == nil || !t.state.Active() || f.To == sess.userID {
+		return nil, &Error{CodeNotInCall, fmt.Sprintf("%s is not a participant of this call", f.To)}
+	}
+	if ts := s.sessions[f.To]; ts == nil || ts.conn == nil {
+		return nil, &Error{CodeUnavailable, fmt.Sprintf("%s is reconnecting; try again when they are back", f.To)}
+	}
+	s.push(f.To, out)
+	return &Frame{}, nil
+}

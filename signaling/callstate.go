@@ -297,7 +297,7 @@ func (s *Server) settle(c *call) {
 			for _, m := range c.members {
 				if m.state == StateJoined && !m.begun {
 					m.begun = true
-					s.push(m.userID, &Frame{Type: TypeCallBegan, CallID: c.id, RoomID: &c.room, MediaType: c.media, CallRole: c.role(m.userID)})
+					s.push(m.userID, &Frame{Type: TypeCallBegan, CallID: c.id, RoomID: &c.room, MediaType: c.media, CallRole: c.role(m.userID), Call: s.callInfo(c)})
 				}
 			}
 		case joined == 1 && ringing > 0:

@@ -74,6 +74,10 @@ type CallBegan struct {
 	RoomID    RoomID
 	MediaType MediaType
 	Role      CallRole
+	// Call is the call as it stands at that moment (who is joined), in
+	// order with the userJoined/userLeft pushes that follow, so a client
+	// knows its peers without racing the accept reply.
+	Call *CallInfo
 }
 
 // UserInvited is the push "userInvited": By invited UserID into the call.
@@ -90,6 +94,19 @@ type UserJoined struct {
 type UserLeft struct {
 	CallID, UserID string
 	Reason         Reason
+}
+
+// UserAway is the push "userAway": a joined participant's connection
+// dropped; the server holds their place for the grace period. Media may
+// still flow; a client that also sees the media stop can treat them as gone
+// without waiting for the grace period.
+type UserAway struct {
+	CallID, UserID string
+}
+
+// UserBack is the push "userBack": an away participant reconnected in time.
+type UserBack struct {
+	CallID, UserID string
 }
 
 // UserRejected is the push "userRejected" (reference onUserReject).
@@ -158,6 +175,8 @@ func (CallBegan) EventType() string      { return TypeCallBegan }
 func (UserInvited) EventType() string    { return TypeUserInvited }
 func (UserJoined) EventType() string     { return TypeUserJoined }
 func (UserLeft) EventType() string       { return TypeUserLeft }
+func (UserAway) EventType() string       { return TypeUserAway }
+func (UserBack) EventType() string       { return TypeUserBack }
 func (UserRejected) EventType() string   { return TypeUserRejected }
 func (UserNoResponse) EventType() string { return TypeUserNoResponse }
 func (UserLineBusy) EventType() string   { return TypeUserLineBusy }
@@ -183,13 +202,17 @@ func PushEvent(f *Frame) (ev Event, ok bool) {
 		if f.RoomID != nil {
 			room = *f.RoomID
 		}
-		return CallBegan{CallID: f.CallID, RoomID: room, MediaType: f.MediaType, Role: f.CallRole}, true
+		return CallBegan{CallID: f.CallID, RoomID: room, MediaType: f.MediaType, Role: f.CallRole, Call: f.Call}, true
 	case TypeUserInvited:
 		return UserInvited{CallID: f.CallID, UserID: f.UserID, By: f.By}, true
 	case TypeUserJoined:
 		return UserJoined{CallID: f.CallID, UserID: f.UserID}, true
 	case TypeUserLeft:
 		return UserLeft{CallID: f.CallID, UserID: f.UserID, Reason: f.Reason}, true
+	case TypeUserAway:
+		return UserAway{CallID: f.CallID, UserID: f.UserID}, true
+	case TypeUserBack:
+		return UserBack{CallID: f.CallID, UserID: f.UserID}, true
 	case TypeUserRejected:
 		return UserRejected{CallID: f.CallID, UserID: f.UserID}, true
 	case TypeUserNoResponse:

@@ -41,6 +41,8 @@ const (
 	TypeUserInvited    = "userInvited"
 	TypeUserJoined     = "userJoined"
 	TypeUserLeft       = "userLeft"
+	TypeUserAway       = "userAway"
+	TypeUserBack       = "userBack"
 	TypeUserRejected   = "userRejected"
 	TypeUserNoResponse = "userNoResponse"
 	TypeUserLineBusy   = "userLineBusy"

@@ -136,6 +136,7 @@ func (s *Server) login(c *conn, f *Frame) {
 	old := s.sessions[f.UserID]
 	if old != nil && f.Resume != "" && subtle.ConstantTimeCompare([]byte(f.Resume), []byte(old.token)) == 1 {
 		// The same client coming back: take the session over quietly.
+		wasAway := old.conn == nil
 		if prev := old.conn; prev != nil && prev != c {
 			prev.sess = nil
 			prev.closeAfterFlush(CloseReplaced, "replaced by a newer connection of this session")
@@ -147,6 +148,9 @@ func (s *Server) login(c *conn, f *Frame) {
 		reply.Resumed, reply.Token = true, old.token
 		if old.call != nil {
 			reply.Call = s.callInfo(old.call)
+			if m := old.call.member(old.userID); wasAway && m != nil && m.state == StateJoined {
+				s.pushOthers(old.call, old.userID, "", true, &Frame{Type: TypeUserBack, CallID: old.call.id, UserID: old.userID})
+			}
 		}
 		s.log.Info("session resumed", "user", f.UserID, "remote", c.remote, "inCall", old.call != nil)
 		b, _ := EncodeFrame(reply)

@@ -425,6 +425,10 @@ func (s *Server) connGone(c *conn) {
 		return
 	}
 	s.log.Info("connection lost; holding the call for the grace period", "user", sess.userID, "call", sess.call.id, "grace", s.cfg.Grace)
+	if m := sess.call.member(sess.userID); m != nil && m.state == StateJoined {
+		s.pushOthers(sess.call, sess.userID, "", true, &Frame{Type: TypeUserAway, CallID: sess.call.id, UserID: sess.userID})
+		s.flush(nil, nil)
+	}
 	var t Timer
 	t = s.afterFunc(s.cfg.Grace, func() {
 		s.mu.Lock()

@@ -202,7 +202,8 @@ func TestConnectedCallAndHangup(t *testing.T) {
 	if !r.Call.Active || strings.Join(r.Call.Joined(), ",") != "alice,bob" {
 		t.Fatalf("accept reply %+v", r.Call)
 	}
-	if cb := b.expect(TypeCallBegan); cb.CallRole != RoleCalled || cb.RoomID == nil || *cb.RoomID != r.Call.RoomID {
+	if cb := b.expect(TypeCallBegan); cb.CallRole != RoleCalled || cb.RoomID == nil || *cb.RoomID != r.Call.RoomID ||
+		cb.Call == nil || strings.Join(cb.Call.Joined(), ",") != "alice,bob" {
 		t.Fatalf("callee callBegan %+v", cb)
 	}
 	if uj := a.expect(TypeUserJoined); uj.UserID != "bob" {
@@ -579,12 +580,14 @@ func TestGraceResumeAndExpiry(t *testing.T) {
 	id := h.connect(a, b)
 	token := b.token
 	b.drop()
-	waitFor(t, "bob away", func() bool { return h.srv.Stats().Connections == 1 })
+	if ua := a.expect(TypeUserAway); ua.UserID != "bob" || ua.CallID != id {
+		t.Fatalf("alice got %+v, want userAway bob", ua)
+	}
 	if r := a.ok(Frame{Type: TypeSync}); !r.Call.Participants[1].Away {
 		t.Fatalf("bob should be away: %+v", r.Call)
 	}
 	h.clock.Advance(9 * time.Second)
-	a.quiet() // still within the grace period: nobody is told anything
+	a.quiet() // still within the grace period: bob has not left
 
 	// bob comes back with his resume token and finds his call.
 	b = h.dial("bob")
@@ -595,6 +598,9 @@ func TestGraceResumeAndExpiry(t *testing.T) {
 	if p, _ := r.Call.Participant("bob"); p.State != StateJoined || p.Away {
 		t.Fatalf("bob in snapshot %+v", p)
 	}
+	if ub := a.expect(TypeUserBack); ub.UserID != "bob" || ub.CallID != id {
+		t.Fatalf("alice got %+v, want userBack bob", ub)
+	}
 	h.clock.Advance(5 * time.Second) // the old grace timer must not fire
 	a.quiet()
 	b.ok(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`1`)})
@@ -602,7 +608,7 @@ func TestGraceResumeAndExpiry(t *testing.T) {
 
 	// Dropped again, and this time not back in time.
 	b.drop()
-	waitFor(t, "bob away", func() bool { return h.srv.Stats().Connections == 1 })
+	a.expect(TypeUserAway)
 	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob", Payload: json.RawMessage(`1`)}, CodeUnavailable)
 	h.clock.Advance(10 * time.Second)
 	if ul := a.expect(TypeUserLeft); ul.UserID != "bob" || ul.Reason != ReasonConnectionLost {

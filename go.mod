@@ -1,3 +1,5 @@
 module softphone
 
 go 1.26.7
+
+require gopkg.in/hraban/opus.v2 v2.0.0-20230925203106-0188a62cb302

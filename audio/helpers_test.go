@@ -2,6 +2,9 @@ package audio
 
 import (
 	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -59,4 +62,59 @@ func toneFrames(t testing.TB, hz, amp float64, n int) [][]int16 {
 		tone.Read(out[i])
 	}
 	return out
+}
+
+// writeWAVFile writes pcm (48 kHz mono) to dir/name and returns the path.
+func writeWAVFile(t testing.TB, dir, name string, pcm []int16) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	w, err := CreateWAV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; off < len(pcm); off += FrameSamples {
+		if err := w.Write(pcm[off:min(off+FrameSamples, len(pcm))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// toneWAV writes seconds of a hz sine at amplitude amp and returns the path.
+func toneWAV(t testing.TB, dir string, hz, amp, seconds float64) string {
+	t.Helper()
+	var pcm []int16
+	for _, f := range toneFrames(t, hz, amp, int(seconds*50)) {
+		pcm = append(pcm, f...)
+	}
+	return writeWAVFile(t, dir, "tone.wav", pcm)
+}
+
+// speechLike returns seconds of a signal with speech's broad spectrum and
+// syllable rhythm: low-passed noise under a 4 Hz envelope, around -20 dBFS.
+// It makes the encoder spend its full bitrate, unlike a pure tone.
+func speechLike(seconds float64) []int16 {
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := int(seconds * SampleRate)
+	pcm := make([]int16, n)
+	var lp float64
+	for i := range pcm {
+		lp += 0.15 * (rng.NormFloat64() - lp)
+		env := 0.55 + 0.45*math.Sin(2*math.Pi*4*float64(i)/SampleRate)
+		pcm[i] = clamp16(lp * env * 0.5 * 32767)
+	}
+	return pcm
+}
+
+// writeFile writes b to dir/name and returns the path.
+func writeFile(t testing.TB, dir, name string, b []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -39,6 +39,9 @@ const (
 	// baseBuckets × baseBucketLen is the window over which the buffer
 	// tracks the smallest transit time, the path's fixed delay. A window
 	// lets it follow clock drift and route changes.
+	// lateResync consecutive late packets (200 ms of audio) mean the
+	// timeline is wrong, not the network jittery: the buffer re-anchors.
+	lateResync    = 10
 	baseBuckets   = 4
 	baseBucketLen = 5 * SampleRate / 2 // 2.5 s
 )
@@ -262,6 +265,7 @@ type JitterBuffer struct {
 	nextSeq    int64
 	playTS     int64
 	emptyRun   uint64 // frames concealed with nothing buffered, not yet classified
+	lateStreak int    // consecutive late packets
 	lastSkipTS int64
 
 	slots [jbSlots]jbSlot
@@ -301,9 +305,8 @@ func (jb *JitterBuffer) restart(ssrc uint32, seq uint16, ts uint32) {
 	jb.base.reset()
 	jb.started = false
 	jb.emptyRun = 0
-	for i := range jb.slots {
-		jb.slots[i].valid = false
-	}
+	jb.lateStreak = 0
+	jb.clearSlots()
 }
 
 // Push adds a received RTP packet: its sequence number, timestamp, SSRC and
@@ -382,26 +385,41 @@ func (jb *JitterBuffer) Push(now time.Time, seq uint16, ts uint32, ssrc uint32, 
 	jb.raiseTarget(jb.jitterTarget())
 
 	if jb.started {
+		late := false
 		switch {
 		case ext < jb.nextSeq:
 			// Its turn came and went; it was counted lost then.
-			jb.stats.Late++
+			late = true
 			if ext >= jb.startSeq && jb.stats.Lost > 0 {
 				jb.stats.Lost--
 			}
-			jb.lateGrow(nowS, transit)
-			return
 		case extTS < jb.playTS:
 			// Its time passed while the buffer ran dry.
-			jb.stats.Late++
+			late = true
 			jb.markLost(ext - jb.nextSeq - jb.dropBelow(ext))
 			jb.nextSeq = ext + 1
-			jb.lateGrow(nowS, transit)
-			return
 		case ext >= jb.nextSeq+jbSlots:
 			jb.overflow(ext)
 		}
+		if late {
+			jb.stats.Late++
+			jb.lateStreak++
+			if jb.lateStreak < lateResync {
+				jb.lateGrow(nowS, transit)
+				return
+			}
+			// Everything arrives late: the path's delay jumped by more
+			// than buffering can absorb, or the sender's timestamps
+			// jumped back. Re-anchor the timeline on this packet.
+			jb.stats.Resyncs++
+			jb.markLost(0)
+			jb.stats.Skipped += uint64(jb.clearSlots())
+			jb.base.reset()
+			jb.base.add(nowS, transit)
+			jb.started = false
+		}
 	}
+	jb.lateStreak = 0
 
 	s := &jb.slots[mod(ext, jbSlots)]
 	s.valid = true
@@ -443,16 +461,22 @@ func (jb *JitterBuffer) markLost(n int64) {
 	jb.emptyRun = 0
 }
 
-// overflow makes room for packet ext, far ahead of the playout: the buffer
-// drops what it holds and restarts the playout from the new packet.
-func (jb *JitterBuffer) overflow(ext int64) {
-	var dropped int64
+// clearSlots empties the buffer and returns how many packets it dropped.
+func (jb *JitterBuffer) clearSlots() int64 {
+	var n int64
 	for i := range jb.slots {
 		if jb.slots[i].valid {
 			jb.slots[i].valid = false
-			dropped++
+			n++
 		}
 	}
+	return n
+}
+
+// overflow makes room for packet ext, far ahead of the playout: the buffer
+// drops what it holds and restarts the playout from the new packet.
+func (jb *JitterBuffer) overflow(ext int64) {
+	dropped := jb.clearSlots()
 	jb.stats.Skipped += uint64(dropped)
 	jb.markLost(ext - jb.nextSeq - dropped)
 	jb.stats.Resyncs++

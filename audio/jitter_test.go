@@ -312,6 +312,31 @@ func TestJitterLatePacketGrowsTarget(t *testing.T) {
 	}
 }
 
+func TestJitterDelayJumpResyncs(t *testing.T) {
+	// The path's delay jumps by 400 ms for good (beyond the 200 ms the
+	// buffer may grow to): after a short burst of late packets the buffer
+	// re-anchors instead of dropping everything for 10 s.
+	spec := streamSpec{n: 1000, ssrc: 4, delay: func(i int) time.Duration {
+		if i >= 300 {
+			return 430 * time.Millisecond
+		}
+		return 30 * time.Millisecond
+	}}
+	jb := NewJitterBuffer()
+	res := simulate(t, jb, spec.packets(), 9*time.Millisecond, 21*time.Second)
+	st := res.stats
+	if st.Resyncs != 1 || st.Late > lateResync {
+		t.Errorf("resyncs %d late %d, want 1 and at most %d (%+v)", st.Resyncs, st.Late, lateResync, st)
+	}
+	if len(res.played) < 1000-lateResync-1 {
+		t.Errorf("played %d of 1000", len(res.played))
+	}
+	wantInOrder(t, res.ids())
+	if _, hi, _ := res.delays(10 * time.Second); hi > 40*time.Millisecond {
+		t.Errorf("buffer delay up to %v after the jump, want the target again", hi)
+	}
+}
+
 func TestJitterWrapAround(t *testing.T) {
 	spec := streamSpec{n: 600, seq0: 65535 - 250, ts0: ^uint32(0) - 300*FrameSamples + 17, ssrc: 5}
 	jb := NewJitterBuffer()

@@ -38,6 +38,10 @@ type Remote struct {
 	concealRun int
 	arrival    time.Time // arrival of the first packet decoded into the current frame
 
+	// tracePlayout, when set (benchmarks), receives every PlayoutDelay
+	// measurement.
+	tracePlayout func(time.Duration)
+
 	level        atomic.Int32
 	decodeErrors atomic.Uint64
 	delay        atomic.Int64 // PlayoutDelay EWMA, ns
@@ -126,6 +130,9 @@ func (r *Remote) played(at time.Time) {
 		return
 	}
 	d := int64(at.Sub(r.arrival))
+	if r.tracePlayout != nil {
+		r.tracePlayout(time.Duration(d))
+	}
 	old := r.delay.Load()
 	if old == 0 {
 		r.delay.Store(d)

@@ -1,0 +1,352 @@
+package audio
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/gen2brain/malgo"
+)
+
+// Ring sizes between the device callbacks and the pipeline loops.
+const (
+	// captureRingSamples holds 85 ms: the capture loop may fall that far
+	// behind before the oldest audio is dropped.
+	captureRingSamples = 4096
+	// playbackRingSamples holds 170 ms; the playout keeps it nearly empty.
+	playbackRingSamples = 8192
+	// playbackLowWater is the fill level below which the playback callback
+	// asks the playout loop for another frame: it leaves 20 ms of margin
+	// before an underrun.
+	playbackLowWater = FrameSamples
+)
+
+// device is one opened capture or playback device. Its data callback runs
+// on a C thread owned by miniaudio: it only moves samples through the ring,
+// stamps the time and wakes the pipeline loop with a non-blocking send.
+type device struct {
+	kind    malgo.DeviceType
+	backend Backend
+	name    string
+	dev     *malgo.Device
+	ring    *Ring
+	wake    chan struct{}
+
+	lastCallback atomic.Int64 // time.Now().UnixNano() of the last data callback
+	closing      atomic.Bool
+	stopped      atomic.Bool // stopped by itself: unplugged, server gone
+
+	// onCallback, when set (tests), runs at the start of every data callback.
+	onCallback func()
+}
+
+func newDevice(kind malgo.DeviceType, b Backend, name string) *device {
+	size := captureRingSamples
+	if kind == malgo.Playback {
+		size = playbackRingSamples
+	}
+	return &device{kind: kind, backend: b, name: name, ring: NewRing(size), wake: make(chan struct{}, 1)}
+}
+
+// bytesToSamples views S16 device memory as samples, without copying or
+// allocating. miniaudio's S16 is native-endian, like int16.
+func bytesToSamples(b []byte) []int16 {
+	if len(b) < 2 {
+		return nil
+	}
+	return unsafe.Slice((*int16)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/2)
+}
+
+// captureData is the capture callback: copy the C buffer into the ring
+// (never keep it: it is C memory reused by the next callback) and wake the
+// capture loop.
+func (d *device) captureData(_, in []byte, _ uint32) {
+	if d.onCallback != nil {
+		d.onCallback()
+	}
+	d.lastCallback.Store(time.Now().UnixNano())
+	d.ring.Write(bytesToSamples(in))
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// playbackData is the playback callback: fill the C buffer from the ring
+// (silence on underrun) and ask the playout loop for more when low.
+func (d *device) playbackData(out, _ []byte, _ uint32) {
+	if d.onCallback != nil {
+		d.onCallback()
+	}
+	d.lastCallback.Store(time.Now().UnixNano())
+	d.ring.ReadFull(bytesToSamples(out))
+	if d.ring.Len() < playbackLowWater {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// deviceStopped is the stop callback. A stop we did not ask for (device
+// unplugged, sound server gone) is flagged for the pipeline, which falls
+// back to its own clock.
+func (d *device) deviceStopped() {
+	if d.closing.Load() {
+		return
+	}
+	d.stopped.Store(true)
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// open initializes and starts the device on ctx; id nil means the default.
+func (d *device) open(ctx *malgo.AllocatedContext, id *malgo.DeviceID) error {
+	cfg := malgo.DefaultDeviceConfig(d.kind)
+	cfg.SampleRate = SampleRate
+	cfg.PeriodSizeInFrames = PeriodSamples
+	cfg.Periods = 2
+	cfg.PerformanceProfile = malgo.LowLatency
+	// The device id is handed to C inside a C struct, so it must live in
+	// C memory (cgo forbids Go pointers there).
+	var cid unsafe.Pointer
+	if id != nil {
+		cid = id.Pointer()
+		defer cFree(cid)
+	}
+	callbacks := malgo.DeviceCallbacks{Stop: d.deviceStopped}
+	if d.kind == malgo.Capture {
+		cfg.Capture.Format = malgo.FormatS16
+		cfg.Capture.Channels = 1
+		cfg.Capture.DeviceID = cid
+		cfg.Pulse.StreamNameCapture = "softphone microphone"
+		callbacks.Data = d.captureData
+	} else {
+		cfg.Playback.Format = malgo.FormatS16
+		cfg.Playback.Channels = 1
+		cfg.Playback.DeviceID = cid
+		cfg.Pulse.StreamNamePlayback = "softphone speaker"
+		callbacks.Data = d.playbackData
+		// Start with one frame queued so the first callbacks do not count
+		// as underruns while the playout loop starts.
+		d.ring.Write(make([]int16, FrameSamples))
+	}
+	dev, err := malgo.InitDevice(ctx.Context, cfg, callbacks)
+	if err != nil {
+		return err
+	}
+	if err := dev.Start(); err != nil {
+		dev.Uninit()
+		return err
+	}
+	d.dev = dev
+	return nil
+}
+
+// close stops and frees the device; after it returns no callback runs.
+func (d *device) close() {
+	if d == nil || d.dev == nil {
+		return
+	}
+	d.closing.Store(true)
+	d.dev.Uninit()
+	d.dev = nil
+}
+
+// deviceSet is what openDevices opened: up to two devices and the contexts
+// they live on.
+type deviceSet struct {
+	capture, playback *device
+	contexts          []*malgo.AllocatedContext
+	warning           string
+}
+
+func (s *deviceSet) close() {
+	if s == nil {
+		return
+	}
+	s.capture.close()
+	s.playback.close()
+	for _, c := range s.contexts {
+		freeContext(c)
+	}
+	s.contexts = nil
+}
+
+// roleNames are how messages name a device kind.
+var roleNames = map[malgo.DeviceType][2]string{
+	malgo.Capture:  {"capture", "microphone"},
+	malgo.Playback: {"playback", "speaker"},
+}
+
+// openDevices opens the capture and playback devices that mic and spk ask
+// for, each on the first backend where it works. A named device that exists
+// nowhere, or exists and fails, is an error; a default device that works
+// nowhere falls back to the null backend with a warning.
+func openDevices(backends []Backend, mic MicSpec, spk SpeakerSpec, logger *slog.Logger) (*deviceSet, error) {
+	set := &deviceSet{}
+	ctxs := map[Backend]*malgo.AllocatedContext{}
+	ctxErr := map[Backend]error{}
+	used := map[Backend]bool{}
+	getCtx := func(b Backend) (*malgo.AllocatedContext, error) {
+		if c, ok := ctxs[b]; ok {
+			return c, nil
+		}
+		if err, ok := ctxErr[b]; ok {
+			return nil, err
+		}
+		c, err := initContext(b, logger)
+		if err != nil {
+			ctxErr[b] = err
+			return nil, err
+		}
+		ctxs[b] = c
+		return c, nil
+	}
+	fail := func(err error) (*deviceSet, error) {
+		set.capture.close()
+		set.playback.close()
+		for _, c := range ctxs {
+			freeContext(c)
+		}
+		return nil, err
+	}
+
+	type role struct {
+		kind malgo.DeviceType
+		name string // "" for the default device
+		dst  **device
+	}
+	var roles []role
+	if mic.Kind == SourceDefault || mic.Kind == SourceDevice {
+		roles = append(roles, role{malgo.Capture, mic.Name, &set.capture})
+	}
+	if spk.Kind == SinkDefault || spk.Kind == SinkDevice {
+		roles = append(roles, role{malgo.Playback, spk.Name, &set.playback})
+	}
+	var missing []string
+	var reasons []string
+	for _, r := range roles {
+		words := roleNames[r.kind]
+		var why []string
+		for _, b := range backends {
+			ctx, err := getCtx(b)
+			if err != nil {
+				why = append(why, b.String()+": not available")
+				continue
+			}
+			var id *malgo.DeviceID
+			name := "default " + words[0] + " device"
+			devs, lerr := listDevices(ctx, b, r.kind)
+			if r.name != "" {
+				if lerr != nil {
+					why = append(why, fmt.Sprintf("%v: cannot list devices: %v", b, lerr))
+					continue
+				}
+				d, err := matchDevice(devs, r.name)
+				if errors.Is(err, ErrAmbiguousDevice) {
+					return fail(fmt.Errorf("--%s on %v: %w", words[1], b, err))
+				}
+				if err != nil {
+					why = append(why, fmt.Sprintf("%v: no match", b))
+					continue
+				}
+				id, name = &d.id, d.Name
+			} else {
+				for _, d := range devs {
+					if d.Default {
+						name = d.Name
+					}
+				}
+			}
+			dev := newDevice(r.kind, b, name)
+			if err := dev.open(ctx, id); err != nil {
+				if r.name != "" {
+					return fail(fmt.Errorf("%w: opening %s %q on %v: %v; is another program holding it?", ErrDevice, words[1], name, b, err))
+				}
+				why = append(why, fmt.Sprintf("%v: no working default device", b))
+				logger.Debug("audio device failed", "backend", b.String(), "kind", words[0], "err", err)
+				continue
+			}
+			logger.Info("audio device opened", "backend", b.String(), "kind", words[0], "name", name)
+			*r.dst = dev
+			used[b] = true
+			break
+		}
+		if *r.dst != nil {
+			continue
+		}
+		if r.name != "" {
+			return fail(fmt.Errorf("%w: no %s device matches %q (%s); run `softphone devices` to see the names", ErrDeviceNotFound, words[0], r.name, strings.Join(why, "; ")))
+		}
+		// Nothing works: the null device keeps the clock running.
+		missing = append(missing, words[1])
+		reasons = append(reasons, why...)
+		ctx, err := getCtx(BackendNull)
+		dev := newDevice(r.kind, BackendNull, "null "+words[1])
+		if err == nil {
+			err = dev.open(ctx, nil)
+		}
+		if err != nil {
+			// Without even the null device the pipeline's own clock
+			// stands in (see Pipeline); nothing is lost but the name.
+			logger.Warn("null audio device failed", "kind", words[0], "err", err)
+			continue
+		}
+		*r.dst = dev
+		used[BackendNull] = true
+	}
+	for b, c := range ctxs {
+		if used[b] {
+			set.contexts = append(set.contexts, c)
+		} else {
+			freeContext(c)
+		}
+	}
+	set.warning = noDeviceWarning(missing, reasons)
+	return set, nil
+}
+
+// noDeviceWarning explains a fallback to the null device, for the TUI's
+// header and headless mode.
+func noDeviceWarning(missing, reasons []string) string {
+	if len(missing) == 0 {
+		return ""
+	}
+	uniq := reasons[:0:0]
+	for _, r := range reasons {
+		dup := false
+		for _, u := range uniq {
+			dup = dup || u == r
+		}
+		if !dup {
+			uniq = append(uniq, r)
+		}
+	}
+	why := ""
+	if len(uniq) > 0 {
+		why = " (" + strings.Join(uniq, "; ") + ")"
+	}
+	var effect string
+	switch {
+	case len(missing) == 2:
+		effect = "No microphone or speaker found" + why + ": running on the null audio device. Calls still connect and the others' meters work, but they hear silence from you and you hear nothing."
+	case missing[0] == "microphone":
+		effect = "No microphone found" + why + ": the others hear silence from you; you still hear them."
+	default:
+		effect = "No speaker found" + why + ": you will not hear the others (their meters still work); they still hear you."
+	}
+	return effect + " Run `softphone devices` to check, or pick a device with --mic / --speaker."
+}
+
+// errNoDevice reports whether err means a device was asked for by name and
+// not found or ambiguous.
+func errNoDevice(err error) bool {
+	return errorsIsAny(err, ErrDeviceNotFound, ErrAmbiguousDevice)
+}

@@ -1,0 +1,643 @@
+package audio
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Pipeline.
+type Config struct {
+	// Mic is the --mic value (see ParseMic); empty means default.
+	Mic string
+	// Speaker is the --speaker value (see ParseSpeaker); empty means default.
+	Speaker string
+	// Bitrate is the Opus bitrate in bit/s; 0 means DefaultBitrate.
+	Bitrate int
+	// DTX turns on Opus discontinuous transmission (off by default: a
+	// steady packet stream keeps every peer's jitter buffer and NAT
+	// bindings fresh, and costs little at 32 kbit/s).
+	DTX bool
+	// Logger receives diagnostics; nil discards them. Nothing is ever
+	// written to stdout or stderr.
+	Logger *slog.Logger
+	// Backends are the device backends to try, in order; nil means
+	// DefaultBackends. Tests pass []Backend{BackendNull} or a PulseAudio
+	// server of their own.
+	Backends []Backend
+	// OnPacket receives every encoded 20 ms Opus frame (see
+	// SetPacketHandler); it may be nil and set later.
+	OnPacket func(Packet)
+	// OnWarning, if set, is called (on a pipeline goroutine; it must not
+	// block) whenever Warning changes: a device stopped, a recording
+	// failed.
+	OnWarning func(warning string)
+}
+
+// PipelineStats are the local side's counters.
+type PipelineStats struct {
+	// Capture is the microphone ring: Overruns means the capture loop fell
+	// more than 85 ms behind the device and old audio was dropped.
+	Capture RingStats
+	// Playback is the speaker ring: Underruns means the device wanted
+	// audio the playout had not produced yet, and played silence.
+	Playback RingStats
+	// CaptureDelay is the measured time from the capture callback that
+	// completed a frame to its encoded packet being handed over (a
+	// running average; zero without a capture device).
+	CaptureDelay time.Duration
+	// FramesSent counts encoded frames handed to the packet handler.
+	FramesSent uint64
+	// FramesPlayed counts 20 ms frames the playout produced.
+	FramesPlayed uint64
+	// EncodeErrors counts frames the encoder failed on (not sent).
+	EncodeErrors uint64
+}
+
+// Packet is one encoded 20 ms Opus frame of the microphone.
+type Packet struct {
+	// Payload is the Opus packet. It is only valid during the handler
+	// call; copy it to keep it.
+	Payload []byte
+	// Dropped is how many 20 ms frames of microphone audio were lost just
+	// before this one (the capture loop fell behind the device, or the
+	// machine stalled). The sender must advance its RTP sequence number
+	// and timestamp over them, or every later packet looks late to the
+	// receiver: with pion, set media.Sample.PrevDroppedPackets to it.
+	Dropped int
+}
+
+// maxCatchUp is the most frames a clock-driven loop produces at once after
+// falling behind (a stalled machine); further behind, it skips ahead and
+// reports the skipped frames as dropped instead of bursting.
+const maxCatchUp = 50
+
+// maxPlaybackBurst is the most frames the playout writes to the playback
+// ring at once: the ring only needs topping up.
+const maxPlaybackBurst = 5
+
+// frameClock counts 20 ms frames due since start, for the loops that run on
+// the pipeline's own clock (generator microphones, wav and none speakers).
+type frameClock struct {
+	start time.Time
+	n     int64
+}
+
+// due returns how many frames are due at now, and how many were skipped
+// because the loop fell more than maxCatchUp frames behind.
+func (c *frameClock) due(now time.Time) (due, skipped int) {
+	want := int64(now.Sub(c.start)/FrameDuration) + 1
+	d := want - c.n
+	if d > maxCatchUp {
+		skipped = int(d - maxCatchUp)
+		d = maxCatchUp
+	}
+	if d <= 0 {
+		return 0, 0
+	}
+	c.n = want
+	return int(d), skipped
+}
+
+// Pipeline owns the local media path: microphone → Opus frames for the
+// engine on one side, remote RTP payloads → jitter buffers → decode → mix →
+// speaker on the other, with meters, statistics and the ringtone. It runs
+// two goroutines, clocked by the devices (or by its own 20 ms clock when a
+// side has no device). All methods are safe for concurrent use.
+type Pipeline struct {
+	logger   *slog.Logger
+	mic      MicSpec
+	spk      SpeakerSpec
+	devs     *deviceSet
+	micName  string
+	spkName  string
+	src      source // nil when the microphone is a device
+	echo     *echoSource
+	wav      *WAVWriter
+	enc      *Encoder
+	mixer    *Mixer
+	ringtone Ringtone
+	onWarn   func(string)
+
+	handler      atomic.Pointer[func(Packet)]
+	muted        atomic.Bool
+	expectedLoss atomic.Int32
+	bitrate      atomic.Int32
+	ringPattern  atomic.Int32
+	localLevel   atomic.Int32
+	warning      atomic.Pointer[string]
+
+	captureDelay atomic.Int64
+	framesSent   atomic.Uint64
+	framesPlayed atomic.Uint64
+	encodeErrors atomic.Uint64
+
+	remotesMu sync.Mutex
+	remotes   atomic.Pointer[[]*Remote]
+
+	cs captureState
+	ps playoutState
+
+	// traceCapture, when set (benchmarks), receives every CaptureDelay
+	// measurement.
+	traceCapture func(time.Duration)
+
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open builds and starts a pipeline. Bad --mic/--speaker values, a named
+// device that does not exist, an unreadable wav:PATH or an uncreatable
+// recording are errors. No usable device at all is not: the pipeline runs
+// on the null device and Warning says so.
+func Open(cfg Config) (*Pipeline, error) {
+	p, err := newPipeline(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.start()
+	return p, nil
+}
+
+// newPipeline builds a pipeline, devices opened and running, without
+// starting its goroutines (benchmarks drive its steps directly).
+func newPipeline(cfg Config) (*Pipeline, error) {
+	mic, err := ParseMic(cfg.Mic)
+	if err != nil {
+		return nil, err
+	}
+	spk, err := ParseSpeaker(cfg.Speaker)
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	bitrate := cfg.Bitrate
+	if bitrate == 0 {
+		bitrate = DefaultBitrate
+	}
+	enc, err := NewEncoder(bitrate)
+	if err != nil {
+		return nil, err
+	}
+	if err := enc.SetDTX(cfg.DTX); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{
+		logger: logger,
+		mic:    mic,
+		spk:    spk,
+		enc:    enc,
+		mixer:  NewMixer(),
+		onWarn: cfg.OnWarning,
+		done:   make(chan struct{}),
+	}
+	p.expectedLoss.Store(DefaultExpectedLoss)
+	p.bitrate.Store(int32(bitrate))
+	p.cs.loss, p.cs.bitrate = DefaultExpectedLoss, int32(bitrate)
+	p.remotes.Store(&[]*Remote{})
+	if cfg.OnPacket != nil {
+		p.SetPacketHandler(cfg.OnPacket)
+	}
+
+	switch mic.Kind {
+	case SourceTone:
+		tone, err := NewTone(mic.Hz, DefaultToneAmplitude)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --mic %v: %v", ErrBadSpec, mic, err)
+		}
+		p.src = &toneSource{tone: tone, hz: mic.Hz}
+	case SourceWAV:
+		s, err := openWAVSource(mic.Path)
+		if err != nil {
+			return nil, err
+		}
+		p.src = s
+	case SourceSilence:
+		p.src = silenceSource{}
+	case SourceEcho:
+		p.echo = newEchoSource()
+		p.src = p.echo
+	}
+	if spk.Kind == SinkWAV {
+		w, err := CreateWAV(spk.Path)
+		if err != nil {
+			return nil, fmt.Errorf("--speaker wav:%s: %w", spk.Path, err)
+		}
+		p.wav = w
+	}
+
+	backends := cfg.Backends
+	if backends == nil {
+		backends = DefaultBackends()
+	}
+	p.devs, err = openDevices(backends, mic, spk, logger)
+	if err != nil {
+		if p.wav != nil {
+			p.wav.Close()
+		}
+		return nil, err
+	}
+	if p.devs.warning != "" {
+		logger.Warn("audio: " + p.devs.warning)
+		p.setWarning(p.devs.warning)
+	}
+	if p.src != nil {
+		p.micName = p.src.name()
+	} else if d := p.devs.capture; d != nil {
+		p.micName = fmt.Sprintf("%s (%v)", d.name, d.backend)
+	} else {
+		p.micName = "silence (no device)"
+		p.src = silenceSource{}
+	}
+	switch {
+	case spk.Kind == SinkNone:
+		p.spkName = "none"
+	case spk.Kind == SinkWAV:
+		p.spkName = "wav " + spk.Path
+	case p.devs.playback != nil:
+		p.spkName = fmt.Sprintf("%s (%v)", p.devs.playback.name, p.devs.playback.backend)
+	default:
+		p.spkName = "none (no device)"
+	}
+
+	return p, nil
+}
+
+// start runs the capture and playout goroutines.
+func (p *Pipeline) start() {
+	p.wg.Add(2)
+	go p.captureLoop()
+	go p.playoutLoop()
+}
+
+// MicName describes the microphone in use, for a header line.
+func (p *Pipeline) MicName() string { return p.micName }
+
+// SpeakerName describes the speaker in use, for a header line.
+func (p *Pipeline) SpeakerName() string { return p.spkName }
+
+// Warning returns a sentence for the user when audio is degraded (no
+// device, a device stopped, a recording failed), or "" when all is well.
+func (p *Pipeline) Warning() string {
+	if w := p.warning.Load(); w != nil {
+		return *w
+	}
+	return ""
+}
+
+func (p *Pipeline) setWarning(w string) {
+	if old := p.warning.Load(); old != nil && *old != "" {
+		w = *old + " " + w
+	}
+	p.warning.Store(&w)
+	if p.onWarn != nil {
+		p.onWarn(w)
+	}
+}
+
+// SetPacketHandler sets the function that receives every encoded 20 ms Opus
+// frame (nil: stop sending). It runs on the capture goroutine: it must not
+// block for long, and the payload is only valid during the call (copy it to
+// keep it). pion's TrackLocalStaticSample.WriteSample copies, so the
+// engine can write the same frame to every peer directly.
+func (p *Pipeline) SetPacketHandler(fn func(Packet)) {
+	if fn == nil {
+		p.handler.Store(nil)
+		return
+	}
+	p.handler.Store(&fn)
+}
+
+// SetMuted mutes or unmutes the microphone. A muted microphone still sends
+// a frame every 20 ms, of digital silence: Opus codes it in a few bytes, and
+// a steady stream keeps the peers' jitter buffers, sequence numbers and
+// timestamps continuous, so unmuting is instant and glitch-free. The local
+// level reads 0 while muted.
+func (p *Pipeline) SetMuted(muted bool) { p.muted.Store(muted) }
+
+// Muted reports whether the microphone is muted.
+func (p *Pipeline) Muted() bool { return p.muted.Load() }
+
+// SetExpectedLoss tells the encoder the packet loss to plan for, in percent
+// (the engine feeds it from network statistics); more loss buys more FEC.
+func (p *Pipeline) SetExpectedLoss(pct int) {
+	p.expectedLoss.Store(int32(max(0, min(pct, 100))))
+}
+
+// SetBitrate changes the encoder's bitrate, in bit/s.
+func (p *Pipeline) SetBitrate(bps int) error {
+	if bps < MinBitrate || bps > MaxBitrate {
+		return fmt.Errorf("%w: bitrate %d bit/s is outside %d..%d", ErrCodec, bps, MinBitrate, MaxBitrate)
+	}
+	p.bitrate.Store(int32(bps))
+	return nil
+}
+
+// LocalLevel returns the 0–100 level of the last 20 ms of the microphone
+// (0 while muted).
+func (p *Pipeline) LocalLevel() int { return int(p.localLevel.Load()) }
+
+// Ring starts, changes or stops the ringtone mixed into the speaker.
+func (p *Pipeline) Ring(pattern RingPattern) { p.ringPattern.Store(int32(pattern)) }
+
+// AddRemote creates the receive side of a remote participant (or returns
+// the existing one for id).
+func (p *Pipeline) AddRemote(id string) (*Remote, error) {
+	select {
+	case <-p.done:
+		return nil, ErrClosed
+	default:
+	}
+	p.remotesMu.Lock()
+	defer p.remotesMu.Unlock()
+	old := *p.remotes.Load()
+	for _, r := range old {
+		if r.id == id {
+			return r, nil
+		}
+	}
+	r, err := newRemote(id, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	// Copy on write: the playout loop reads the slice without a lock.
+	next := append(old[:len(old):len(old)], r)
+	p.remotes.Store(&next)
+	return r, nil
+}
+
+// Remote returns the remote participant id, or nil.
+func (p *Pipeline) Remote(id string) *Remote {
+	for _, r := range *p.remotes.Load() {
+		if r.id == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// RemoveRemote removes a remote participant; unknown ids are ignored.
+func (p *Pipeline) RemoveRemote(id string) {
+	p.remotesMu.Lock()
+	defer p.remotesMu.Unlock()
+	old := *p.remotes.Load()
+	next := make([]*Remote, 0, len(old))
+	for _, r := range old {
+		if r.id != id {
+			next = append(next, r)
+		}
+	}
+	p.remotes.Store(&next)
+}
+
+// Stats returns the local side's counters.
+func (p *Pipeline) Stats() PipelineStats {
+	st := PipelineStats{
+		CaptureDelay: time.Duration(p.captureDelay.Load()),
+		FramesSent:   p.framesSent.Load(),
+		FramesPlayed: p.framesPlayed.Load(),
+		EncodeErrors: p.encodeErrors.Load(),
+	}
+	if d := p.devs.capture; d != nil {
+		st.Capture = d.ring.Stats()
+	}
+	if d := p.devs.playback; d != nil {
+		st.Playback = d.ring.Stats()
+	}
+	return st
+}
+
+// Close stops the devices and goroutines and finishes the recording. It
+// returns the recording's error, if any. It is safe to call more than once.
+func (p *Pipeline) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.done)
+		p.wg.Wait()
+		p.devs.close()
+		if p.wav != nil {
+			p.closeErr = p.wav.Close()
+		}
+	})
+	return p.closeErr
+}
+
+// captureState is owned by the capture goroutine.
+type captureState struct {
+	frame   [FrameSamples]int16
+	pkt     [MaxPayload]byte
+	loss    int32 // expected loss the encoder was last told
+	bitrate int32 // bitrate the encoder was last told
+	dropped int   // frames lost since the last packet
+	// ringDropped is the capture ring's Dropped counter already turned
+	// into dropped frames; the remainder carries over.
+	ringDropped uint64
+}
+
+// sendFrame processes p.cs.frame, the next 20 ms of microphone: mute, meter,
+// encode, hand over. It does not allocate.
+func (p *Pipeline) sendFrame() {
+	cs := &p.cs
+	if p.muted.Load() {
+		clear(cs.frame[:])
+	}
+	p.localLevel.Store(int32(Level(cs.frame[:])))
+	if l := p.expectedLoss.Load(); l != cs.loss {
+		cs.loss = l
+		if err := p.enc.SetExpectedLoss(int(l)); err != nil {
+			p.logger.Warn("audio: setting expected loss", "err", err)
+		}
+	}
+	if b := p.bitrate.Load(); b != cs.bitrate {
+		cs.bitrate = b
+		if err := p.enc.SetBitrate(int(b)); err != nil {
+			p.logger.Warn("audio: setting bitrate", "err", err)
+		}
+	}
+	h := p.handler.Load()
+	if h == nil {
+		return
+	}
+	n, err := p.enc.Encode(cs.frame[:], cs.pkt[:])
+	if err != nil {
+		if c := p.encodeErrors.Add(1); c == 1 || c%500 == 0 {
+			p.logger.Warn("audio: encoding failed", "err", err, "count", c)
+		}
+		return
+	}
+	(*h)(Packet{Payload: cs.pkt[:n], Dropped: cs.dropped})
+	cs.dropped = 0
+	p.framesSent.Add(1)
+}
+
+// captureDevice moves every complete frame out of the capture ring and sends
+// it. It does not allocate.
+func (p *Pipeline) captureDevice(dev *device) {
+	if d := dev.ring.dropped.Load(); d-p.cs.ringDropped >= FrameSamples {
+		frames := (d - p.cs.ringDropped) / FrameSamples
+		p.cs.dropped += int(frames)
+		p.cs.ringDropped += frames * FrameSamples
+	}
+	for dev.ring.Len() >= FrameSamples {
+		dev.ring.Read(p.cs.frame[:])
+		left := dev.ring.Len()
+		p.sendFrame()
+		p.noteCaptureDelay(dev, left)
+	}
+}
+
+// captureLoop produces one encoded frame per 20 ms: from the capture
+// device's ring when it fills, or from the generator on the pipeline clock.
+func (p *Pipeline) captureLoop() {
+	defer p.wg.Done()
+	dev := p.devs.capture
+	if dev != nil && p.src == nil {
+		for !dev.stopped.Load() {
+			select {
+			case <-p.done:
+				return
+			case <-dev.wake:
+			}
+			p.captureDevice(dev)
+		}
+		p.logger.Warn("audio: capture device stopped", "device", dev.name)
+		p.setWarning(fmt.Sprintf("The microphone %q stopped (unplugged?): sending silence.", dev.name))
+		p.src = silenceSource{}
+	}
+
+	ticker := time.NewTicker(FrameDuration)
+	defer ticker.Stop()
+	clock := frameClock{start: time.Now()}
+	for {
+		n, skipped := clock.due(time.Now())
+		p.cs.dropped += skipped
+		for ; n > 0; n-- {
+			p.src.read(p.cs.frame[:])
+			p.sendFrame()
+		}
+		select {
+		case <-p.done:
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// noteCaptureDelay measures how long the frame just sent took from the
+// device callback that completed it: the time since the last callback, plus
+// the audio that arrived after the frame (left samples still in the ring).
+func (p *Pipeline) noteCaptureDelay(dev *device, left int) {
+	last := dev.lastCallback.Load()
+	if last == 0 {
+		return
+	}
+	d := time.Now().UnixNano() - last + int64(samplesToDuration(int64(left)))
+	if p.traceCapture != nil {
+		p.traceCapture(time.Duration(d))
+	}
+	old := p.captureDelay.Load()
+	if old == 0 {
+		p.captureDelay.Store(d)
+		return
+	}
+	p.captureDelay.Store(old + (d-old)/16)
+}
+
+// playoutState is owned by the playout goroutine.
+type playoutState struct {
+	out, tmp [FrameSamples]int16
+	pattern  RingPattern
+}
+
+// mixFrame produces the next 20 ms for the speaker into p.ps.out: every
+// remote's frame mixed, the echo line fed, the ringtone added. It does not
+// allocate.
+func (p *Pipeline) mixFrame(now time.Time) {
+	ps := &p.ps
+	for _, r := range *p.remotes.Load() {
+		r.pull(now, ps.tmp[:])
+		p.mixer.Add(ps.tmp[:])
+	}
+	p.mixer.Mix(ps.out[:])
+	if p.echo != nil {
+		p.echo.ring.Write(ps.out[:])
+	}
+	if want := RingPattern(p.ringPattern.Load()); want != ps.pattern {
+		ps.pattern = want
+		p.ringtone.Reset(want)
+	}
+	if ps.pattern != RingOff {
+		p.ringtone.Read(ps.tmp[:])
+		for i := range ps.out {
+			ps.out[i] = clamp16(float64(int32(ps.out[i]) + int32(ps.tmp[i])))
+		}
+	}
+}
+
+// framePlayed records that p.ps.out reached the speaker path.
+func (p *Pipeline) framePlayed() {
+	p.framesPlayed.Add(1)
+	if remotes := *p.remotes.Load(); len(remotes) > 0 {
+		at := time.Now()
+		for _, r := range remotes {
+			r.played(at)
+		}
+	}
+}
+
+// playDevice tops the playback ring up to its low-water mark. It does not
+// allocate.
+func (p *Pipeline) playDevice(dev *device) {
+	for i := 0; i < maxPlaybackBurst && dev.ring.Len() < playbackLowWater; i++ {
+		p.mixFrame(time.Now())
+		dev.ring.Write(p.ps.out[:])
+		p.framePlayed()
+	}
+}
+
+// playoutLoop produces one mixed frame per 20 ms: when the playback device's
+// ring runs low, or on the pipeline clock for wav and none speakers.
+func (p *Pipeline) playoutLoop() {
+	defer p.wg.Done()
+	dev := p.devs.playback
+	if dev != nil {
+		for !dev.stopped.Load() {
+			select {
+			case <-p.done:
+				return
+			case <-dev.wake:
+			}
+			p.playDevice(dev)
+		}
+		p.logger.Warn("audio: playback device stopped", "device", dev.name)
+		p.setWarning(fmt.Sprintf("The speaker %q stopped (unplugged?): you will not hear the others.", dev.name))
+	}
+
+	ticker := time.NewTicker(FrameDuration)
+	defer ticker.Stop()
+	clock := frameClock{start: time.Now()}
+	for {
+		n, _ := clock.due(time.Now())
+		for ; n > 0; n-- {
+			p.mixFrame(time.Now())
+			if p.wav != nil && p.wav.Err() == nil {
+				if err := p.wav.Write(p.ps.out[:]); err != nil {
+					p.logger.Error("audio: recording failed", "err", err)
+					p.setWarning(fmt.Sprintf("Recording stopped: %v.", err))
+				}
+			}
+			p.framePlayed()
+		}
+		select {
+		case <-p.done:
+			return
+		case <-ticker.C:
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package audio
+
+import (
+	"fmt"
+	"math"
+)
+
+// Tone is a sine generator: the tone:HZ microphone and test signals.
+type Tone struct {
+	step  float64 // phase increment per sample, in cycles
+	phase float64 // current phase, in cycles [0,1)
+	amp   float64 // peak amplitude in sample units
+}
+
+// DefaultToneAmplitude is the amplitude of the tone:HZ source: 0.25 of full
+// scale, -12 dBFS, a meter reading of 80.
+const DefaultToneAmplitude = 0.25
+
+// NewTone returns a sine generator of hz hertz with a peak amplitude of
+// amplitude × full scale. hz must lie strictly between 0 and the Nyquist
+// frequency (24 kHz) and amplitude within 0..1.
+func NewTone(hz, amplitude float64) (*Tone, error) {
+	if !(hz > 0 && hz < SampleRate/2) {
+		return nil, fmt.Errorf("tone of %g Hz: the frequency must be between 0 and %d Hz", hz, SampleRate/2)
+	}
+	if !(amplitude >= 0 && amplitude <= 1) {
+		return nil, fmt.Errorf("tone amplitude %g: must be between 0 and 1", amplitude)
+	}
+	return &Tone{step: hz / SampleRate, amp: amplitude * math.MaxInt16}, nil
+}
+
+// Read fills pcm with the next samples of the tone, continuing the phase of
+// the previous call.
+func (t *Tone) Read(pcm []int16) {
+	for i := range pcm {
+		pcm[i] = int16(math.Round(t.amp * math.Sin(2*math.Pi*t.phase)))
+		t.phase += t.step
+		if t.phase >= 1 {
+			t.phase--
+		}
+	}
+}

@@ -16,12 +16,15 @@ import (
 // signalMsg is what two peers exchange through the server's relay to set up
 // and repair their connection (trickle ICE, RFC 8838).
 type signalMsg struct {
-	// Kind is "offer", "answer", "candidate" or "renegotiate".
+	// Kind is "offer", "answer", "candidate" or "renegotiate" (the peer
+	// connection), or "media" (mute state, for onUserAudioAvailable).
 	Kind      string                   `json:"kind"`
 	SDP       string                   `json:"sdp,omitempty"`
 	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
 	// ICERestart on "renegotiate" asks the offerer for new ICE credentials.
 	ICERestart bool `json:"iceRestart,omitempty"`
+	// Muted on "media" tells the others whether this user's mic is muted.
+	Muted bool `json:"muted,omitempty"`
 }
 
 // isOfferer is the glare rule: of two peers, the one with the smaller user id
@@ -514,6 +517,22 @@ func (p *peer) linkStats(now time.Time) linkStats {
 		ls.Jitter = time.Duration(s.InboundRTPStreamStats.Jitter * float64(time.Second))
 	}
 	ls.RTT = p.rtt()
+	return ls
+}
+
+// liveness reads whether media is arriving, without starting a new loss
+// window: for the quick Down checks between full reports.
+func (p *peer) liveness(now time.Time) linkStats {
+	p.rx.mu.Lock()
+	ls := linkStats{HaveData: p.rx.haveData}
+	if p.rx.haveData {
+		ls.SinceMedia = now.Sub(p.rx.lastArrival)
+	}
+	p.rx.mu.Unlock()
+	switch p.pc.ICEConnectionState() {
+	case webrtc.ICEConnectionStateFailed, webrtc.ICEConnectionStateClosed:
+		ls.Failed = true
+	}
 	return ls
 }
 

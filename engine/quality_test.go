@@ -23,7 +23,8 @@ func TestQualityMapping(t *testing.T) {
 		{"jittery", linkStats{HaveData: true, Jitter: 60 * ms}, QualityPoor},
 		{"worst wins", linkStats{HaveData: true, LossPct: 0.5, RTT: 600 * ms, Jitter: 1 * ms}, QualityVbad},
 		{"silent 3s", linkStats{HaveData: true, SinceMedia: 3 * time.Second}, QualityDown},
-		{"silent 2.9s", linkStats{HaveData: true, SinceMedia: 2900 * ms}, QualityExcellent},
+		{"silent 2.5s", linkStats{HaveData: true, SinceMedia: 2500 * ms}, QualityDown},
+		{"silent 2.4s", linkStats{HaveData: true, SinceMedia: 2400 * ms}, QualityExcellent},
 		{"ice failed", linkStats{HaveData: true, Failed: true}, QualityDown},
 	}
 	for _, c := range cases {

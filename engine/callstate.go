@@ -1,0 +1,586 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"softphone/audio"
+	"softphone/signaling"
+)
+
+// This file is the client's call state machine: one switch over the pushes
+// of the call server (onSignal), a handful of named states, and the one
+// place calls end (endCall). Everything here runs with Engine.mu held.
+
+// callState is where this user stands.
+type callState int
+
+const (
+	// stateIdle: no call.
+	stateIdle callState = iota
+	// stateDialing: this user is in a call nobody else has joined yet (it
+	// placed the call, or joined one where the others are still ringing).
+	stateDialing
+	// stateIncoming: an invitation is ringing here.
+	stateIncoming
+	// stateInCall: the call began (onCallBegin) and media flows.
+	stateInCall
+)
+
+func (s callState) String() string {
+	switch s {
+	case stateIdle:
+		return "idle"
+	case stateDialing:
+		return "dialing"
+	case stateIncoming:
+		return "incoming"
+	case stateInCall:
+		return "in call"
+	}
+	return fmt.Sprintf("callState(%d)", int(s))
+}
+
+// activeCall is this user's current call.
+type activeCall struct {
+	id       string
+	room     RoomID
+	media    MediaType
+	role     CallRole
+	callerID string
+	invitees []string
+	groupID  string
+	userData string
+	began    time.Time // when onCallBegin was raised; zero before
+	remotes  map[string]*remoteUser
+	// hangupWanted: hung up before the server told us the call's id.
+	hangupWanted bool
+	// selfQuality is this user's last published network quality.
+	selfQuality NetworkQuality
+}
+
+func newActiveCall(self string, role CallRole) *activeCall {
+	c := &activeCall{role: role, remotes: map[string]*remoteUser{}}
+	if role == RoleCaller {
+		c.callerID = self
+	}
+	return c
+}
+
+func callFromInfo(self string, info *signaling.CallInfo) *activeCall {
+	role := RoleCalled
+	if info.CallerID == self {
+		role = RoleCaller
+	}
+	c := newActiveCall(self, role)
+	c.id, c.room, c.media = info.CallID, RoomID(info.RoomID), MediaType(info.MediaType)
+	c.callerID, c.invitees, c.groupID, c.userData = info.CallerID, info.CalleeIDs, info.GroupID, info.UserData
+	return c
+}
+
+// remoteUser is another joined participant and the media link to them.
+type remoteUser struct {
+	id   string
+	peer *peer
+	rx   *audio.Remote
+	// away: the server says their connection dropped (grace period).
+	away      bool
+	awaySince time.Time
+	// muted: they told us their mic is muted.
+	muted bool
+	// Last values raised, so events fire on changes only.
+	audioAvail bool
+	videoAvail bool
+	quality    NetworkQuality
+	ice        webrtc.ICEConnectionState
+}
+
+// setState moves to st and sets the ringtone for it.
+func (e *Engine) setState(st callState) {
+	if e.st == st {
+		return
+	}
+	e.log.Debug("call state", "from", e.st, "to", st)
+	e.st = st
+	switch st {
+	case stateDialing:
+		if e.call != nil && e.call.role == RoleCaller {
+			e.pipe.Ring(audio.RingOutgoing)
+		} else {
+			e.pipe.Ring(audio.RingOff)
+		}
+	case stateIncoming:
+		e.pipe.Ring(audio.RingIncoming)
+	default:
+		e.pipe.Ring(audio.RingOff)
+	}
+}
+
+// callFor returns the current call if id names it. A call placed a moment
+// ago whose id the invite reply has not brought yet takes the id of the
+// first push about it: this user can be in one call only, so it is ours.
+func (e *Engine) callFor(id string) *activeCall {
+	c := e.call
+	switch {
+	case c == nil || id == "" || e.finished.has(id):
+		return nil
+	case c.id == id:
+		return c
+	case c.id == "" && e.st == stateDialing:
+		c.id = id
+		return c
+	}
+	return nil
+}
+
+// endHow says who ended a call, which decides the event's callerId.
+type endHow int
+
+const (
+	endLocal  endHow = iota // this user hung up, cancelled or rejected
+	endServer               // the server said so (callCancelled/callEnded)
+	endLost                 // the connection was lost, or kicked, expired
+)
+
+// endCall is where every call ends: it raises exactly one onCallEnd (the
+// call had begun for us) or onCallCancelled (it had not), tears down media
+// and returns to idle. reason is the server's reason, used for the
+// reference's callerId rule: the caller's id when we are a callee and the
+// caller cancelled, our own id otherwise.
+func (e *Engine) endCall(c *activeCall, how endHow, reason signaling.Reason) {
+	if c == nil || e.call != c {
+		return
+	}
+	if !c.began.IsZero() {
+		e.events.publish(CallEnd{
+			RoomID: c.room, CallMediaType: c.media, CallRole: c.role,
+			TotalTime: roundSeconds(time.Since(c.began)), CallID: c.id,
+		})
+	} else {
+		callerID := e.cfg.UserID
+		if how == endServer && c.role == RoleCalled && reason == signaling.ReasonCanceled {
+			callerID = c.callerID
+		}
+		e.events.publish(CallCancelled{CallerID: callerID})
+	}
+	for id := range c.remotes {
+		e.dropRemote(c, id)
+	}
+	if c.id != "" {
+		e.finished.add(c.id)
+	}
+	e.log.Info("call over", "call", c.id, "how", how, "reason", reason)
+	e.call = nil
+	e.setState(stateIdle)
+}
+
+func roundSeconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond).Milliseconds()) / 1000
+}
+
+// onSignal is the state machine: one push (or connection change) from the
+// server, applied to where this user stands.
+func (e *Engine) onSignal(ev signaling.Event) {
+	switch v := ev.(type) {
+	case signaling.ConnEvent:
+		e.onConn(v)
+
+	case signaling.IncomingCall:
+		switch e.st {
+		case stateIdle:
+			c := callFromInfo(e.cfg.UserID, &v.CallInfo)
+			e.call = c
+			e.setState(stateIncoming)
+			e.events.publish(CallReceived{
+				CallerID: c.callerID, CalleeIDList: nonNil(c.invitees), GroupID: c.groupID,
+				CallMediaType: c.media, UserData: c.userData, CallID: c.id,
+			})
+			if e.cfg.AutoAnswer {
+				e.autoAnswer()
+			}
+		default:
+			// The server makes a user in a call busy; an invitation now is
+			// from a call we already left locally. Say no.
+			e.log.Info("declining an invitation while in a call", "call", v.CallID, "state", e.st)
+			if e.client != nil {
+				client, id := e.client, v.CallID
+				e.wg.Add(1)
+				go func() {
+					defer e.wg.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					_ = client.Reject(ctx, id)
+				}()
+			}
+		}
+
+	case signaling.CallBegan:
+		c := e.callFor(v.CallID)
+		if c == nil && e.st == stateIdle && v.Call != nil && !e.finished.has(v.CallID) {
+			// Joined with join (the reply may still be on its way).
+			c = callFromInfo(e.cfg.UserID, v.Call)
+			e.call = c
+		}
+		if c == nil {
+			return
+		}
+		c.room, c.media, c.role = RoomID(v.RoomID), MediaType(v.MediaType), CallRole(v.Role)
+		if c.began.IsZero() {
+			c.began = time.Now()
+		}
+		e.setState(stateInCall)
+		e.events.publish(CallBegin{RoomID: c.room, CallMediaType: c.media, CallRole: c.role, CallID: c.id})
+		if v.Call != nil {
+			for _, id := range v.Call.Joined() {
+				e.addRemote(c, id)
+			}
+		}
+		for _, r := range c.remotes {
+			e.startMedia(c, r)
+		}
+		if e.muted {
+			e.relays.sendAll(c.id, mediaStateMsg(true))
+		}
+
+	case signaling.UserJoined:
+		if c := e.callFor(v.CallID); c != nil {
+			e.addRemote(c, v.UserID)
+		}
+
+	case signaling.UserLeft:
+		if c := e.callFor(v.CallID); c != nil {
+			if r := c.remotes[v.UserID]; r != nil {
+				e.dropRemote(c, v.UserID)
+				e.events.publish(UserLeave{UserID: v.UserID, Reason: leaveReason(v.Reason)})
+			}
+		}
+
+	case signaling.UserAway:
+		if c := e.callFor(v.CallID); c != nil {
+			if r := c.remotes[v.UserID]; r != nil && !r.away {
+				r.away, r.awaySince = true, time.Now()
+				e.checkVanished(c, r, time.Now())
+			}
+		}
+
+	case signaling.UserBack:
+		if c := e.callFor(v.CallID); c != nil {
+			if r := c.remotes[v.UserID]; r != nil {
+				r.away = false
+			} else if e.st == stateInCall {
+				// We had given them up; they are still in the call.
+				e.addRemote(c, v.UserID)
+			}
+		}
+
+	case signaling.UserRejected:
+		if e.callFor(v.CallID) != nil {
+			e.events.publish(UserReject{UserID: v.UserID})
+		}
+
+	case signaling.UserNoResponse:
+		if e.callFor(v.CallID) != nil {
+			reason := "timeout"
+			if v.Reason == signaling.ReasonOffline {
+				reason = "offline"
+			}
+			e.events.publish(UserNoResponse{UserID: v.UserID, Reason: reason})
+		}
+
+	case signaling.UserLineBusy:
+		if e.callFor(v.CallID) != nil {
+			e.events.publish(UserLineBusy{UserID: v.UserID})
+		}
+
+	case signaling.UserInvited:
+		if c := e.callFor(v.CallID); c != nil {
+			c.invitees = appendNew(c.invitees, v.UserID)
+		}
+
+	case signaling.CallCancelled:
+		if c := e.callFor(v.CallID); c != nil {
+			e.endCall(c, endServer, v.Reason)
+		}
+
+	case signaling.CallEnded:
+		if c := e.callFor(v.CallID); c != nil {
+			e.endCall(c, endServer, v.Reason)
+		}
+
+	case signaling.MediaChanged:
+		if c := e.callFor(v.CallID); c != nil && MediaType(v.New) != c.media {
+			old := c.media
+			c.media = MediaType(v.New)
+			e.events.publish(CallMediaTypeChanged{OldCallMediaType: old, NewCallMediaType: c.media})
+			for _, r := range c.remotes {
+				if r.peer != nil {
+					r.peer.setVideo(c.media == MediaVideo)
+				}
+			}
+		}
+
+	case signaling.Relayed:
+		e.onRelay(v)
+
+	case signaling.Kicked:
+		e.loggedIn = false
+		e.endCall(e.call, endLost, signaling.ReasonKicked)
+		e.events.publish(KickedOffline{})
+
+	case signaling.TicketExpired:
+		e.loggedIn = false
+		e.endCall(e.call, endLost, signaling.ReasonTicketExpired)
+		e.events.publish(UserSigExpired{})
+
+	case signaling.ServerShutdown:
+		e.log.Warn("the call server is shutting down", "message", v.Message)
+		e.events.publish(ErrorEvent{Code: int(signaling.CodeShuttingDown), Message: "the call server is shutting down; reconnecting"})
+	}
+}
+
+// onConn follows the connection: a reconnect must not drop the call, but
+// pushes sent while we were away are lost, so the snapshot that comes with
+// every connect is the truth about our call.
+func (e *Engine) onConn(v signaling.ConnEvent) {
+	var st ConnState
+	switch v.State {
+	case signaling.ConnConnected:
+		st = ConnConnected
+	case signaling.ConnReconnecting:
+		st = ConnReconnecting
+	case signaling.ConnConnecting:
+		st = ConnConnecting
+	default:
+		st = ConnOffline
+	}
+	if st != e.conn {
+		e.conn = st
+		e.events.publish(ConnectionChanged{State: st})
+	}
+	switch st {
+	case ConnConnected:
+		e.reconcile(v.Call)
+	case ConnOffline:
+		e.loggedIn = false
+		e.endCall(e.call, endLost, signaling.ReasonConnectionLost)
+	}
+}
+
+// reconcile brings our call in line with the server's snapshot after a
+// (re)connect.
+func (e *Engine) reconcile(snap *signaling.CallInfo) {
+	c := e.call
+	if c == nil {
+		return
+	}
+	if c.id == "" {
+		return // the invite reply will bring the id
+	}
+	if snap == nil || snap.CallID != c.id {
+		e.endCall(c, endLost, signaling.ReasonConnectionLost)
+		return
+	}
+	me, ok := snap.Participant(e.cfg.UserID)
+	if !ok || !me.State.Active() {
+		e.endCall(c, endLost, signaling.ReasonConnectionLost)
+		return
+	}
+	if e.st != stateInCall {
+		return
+	}
+	joined := map[string]bool{}
+	for _, p := range snap.Participants {
+		if p.State == signaling.StateJoined && p.UserID != e.cfg.UserID {
+			joined[p.UserID] = true
+			e.addRemote(c, p.UserID)
+			if r := c.remotes[p.UserID]; r != nil {
+				r.away = p.Away
+			}
+		}
+	}
+	for id := range c.remotes {
+		if !joined[id] {
+			e.dropRemote(c, id)
+			e.events.publish(UserLeave{UserID: id, Reason: "hangup"})
+		}
+	}
+}
+
+// addRemote starts the media link to a joined participant and raises
+// onUserJoin, once per participation.
+func (e *Engine) addRemote(c *activeCall, id string) {
+	if id == e.cfg.UserID || c.remotes[id] != nil {
+		return
+	}
+	r := &remoteUser{id: id}
+	c.remotes[id] = r
+	e.events.publish(UserJoin{UserID: id})
+	if e.st != stateInCall {
+		// A caller hears of the first join just before callBegan; the
+		// media link starts then.
+		return
+	}
+	e.startMedia(c, r)
+}
+
+// startMedia creates the audio receiver and the peer connection for r.
+func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
+	if r.peer != nil {
+		return
+	}
+	rx, err := e.pipe.AddRemote(r.id)
+	if err != nil {
+		e.mediaError(r.id, err)
+		return
+	}
+	r.rx = rx
+	callID, id := c.id, r.id
+	p, err := newPeer(e.cfg.UserID, id, e.media, e.track, c.media == MediaVideo, peerEvents{
+		signal: func(m signalMsg) {
+			b, err := json.Marshal(m)
+			if err != nil {
+				return
+			}
+			e.relays.send(callID, id, b)
+		},
+		audio: func(pkt *rtp.Packet) {
+			rx.Push(pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload)
+		},
+		video: func(on bool) { e.onRemoteVideo(callID, id, on) },
+		state: func(s webrtc.ICEConnectionState) { e.onICE(callID, id, s) },
+	})
+	if err != nil {
+		e.pipe.RemoveRemote(id)
+		r.rx = nil
+		e.mediaError(id, err)
+		return
+	}
+	r.peer = p
+}
+
+func (e *Engine) mediaError(id string, err error) {
+	e.log.Error("media link", "peer", id, "err", err)
+	e.events.publish(ErrorEvent{Code: CodeMedia, Message: fmt.Sprintf("media link to %s: %v", id, err)})
+}
+
+// dropRemote ends the media link to id. The peer connection closes in the
+// background: closing waits for pion's goroutines, which may be calling
+// back into the engine.
+func (e *Engine) dropRemote(c *activeCall, id string) {
+	r := c.remotes[id]
+	if r == nil {
+		return
+	}
+	delete(c.remotes, id)
+	if r.rx != nil {
+		e.pipe.RemoveRemote(id)
+	}
+	if p := r.peer; p != nil {
+		e.peerWG.Add(1)
+		go func() {
+			defer e.peerWG.Done()
+			p.close()
+		}()
+	}
+}
+
+// onRelay takes a message another participant sent us through the server.
+func (e *Engine) onRelay(v signaling.Relayed) {
+	c := e.callFor(v.CallID)
+	if c == nil {
+		return
+	}
+	var m signalMsg
+	if err := json.Unmarshal(v.Payload, &m); err != nil {
+		e.log.Warn("bad relay payload", "from", v.From, "err", err)
+		return
+	}
+	r := c.remotes[v.From]
+	if r == nil {
+		return // not (or no longer) joined: nothing to set up
+	}
+	if m.Kind == "media" {
+		r.muted = m.Muted
+		e.updateAudioAvailable(r, time.Now())
+		return
+	}
+	if r.peer == nil {
+		if e.st != stateInCall {
+			return
+		}
+		e.startMedia(c, r)
+		if r.peer == nil {
+			return
+		}
+	}
+	r.peer.handle(m)
+}
+
+func (e *Engine) onRemoteVideo(callID, id string, on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.callFor(callID)
+	if c == nil {
+		return
+	}
+	if r := c.remotes[id]; r != nil && r.videoAvail != on {
+		r.videoAvail = on
+		e.events.publish(UserVideoAvailable{UserID: id, IsVideoAvailable: on})
+	}
+}
+
+func (e *Engine) onICE(callID, id string, s webrtc.ICEConnectionState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c := e.callFor(callID); c != nil {
+		if r := c.remotes[id]; r != nil {
+			r.ice = s
+		}
+	}
+}
+
+// autoAnswer accepts the ringing call in the background.
+func (e *Engine) autoAnswer() {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := e.Accept(ctx); err != nil {
+			e.log.Warn("auto-answer", "err", err)
+		}
+	}()
+}
+
+func leaveReason(r signaling.Reason) string {
+	switch r {
+	case signaling.ReasonConnectionLost:
+		return "disconnected"
+	case signaling.ReasonKicked:
+		return "kicked"
+	case "":
+		return "hangup"
+	}
+	return string(r)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func appendNew(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}

@@ -1,0 +1,627 @@
+// Package engine turns the signaling client and the audio pipeline into
+// calls: one pion PeerConnection per remote participant (full mesh), Opus
+// audio from the audio package, and every event of the reference call-event
+// interface (shared/reference/TUICallEvent.md) on one ordered stream.
+//
+// The engine knows nothing of terminals: the TUI and the headless mode both
+// drive it through the same methods and read the same events.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/transport/v5"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"softphone/audio"
+	"softphone/signaling"
+)
+
+// Config configures an Engine. Zero fields take the defaults named on them.
+type Config struct {
+	// ServerURL is the call server's WebSocket URL (ws://HOST:PORT/ws).
+	ServerURL string
+	// UserID and UserSig are the login.
+	UserID  string
+	UserSig string
+	// Mic and Speaker are the --mic and --speaker specs (audio.ParseMic,
+	// audio.ParseSpeaker); empty means the default devices.
+	Mic, Speaker string
+	// AudioBackends are the audio systems to try (audio.DefaultBackends).
+	AudioBackends []audio.Backend
+	// ICEServers are STUN/TURN servers; none are needed on one host or LAN.
+	ICEServers []webrtc.ICEServer
+	// Net replaces the host network for media (pion's vnet in tests).
+	Net transport.Net
+	// HTTPClient dials the server (http.DefaultClient); set one with a
+	// private CA for wss://.
+	HTTPClient *http.Client
+	// AutoAnswer accepts every incoming call.
+	AutoAnswer bool
+	// Logger receives the engine's, the signaling client's and pion's logs
+	// (discarded). Nothing is written to stdout or stderr.
+	Logger *slog.Logger
+	// VolumeInterval is the onUserVoiceVolumeChanged period (300 ms).
+	VolumeInterval time.Duration
+	// QualityInterval is the onUserNetworkQualityChanged period (2 s).
+	QualityInterval time.Duration
+	// ReconnectMin and ReconnectMax bound the signaling reconnect backoff
+	// (200 ms, 5 s).
+	ReconnectMin, ReconnectMax time.Duration
+}
+
+// Engine is one logged-in softphone user: its audio, its calls and its
+// events. All methods are safe for concurrent use.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	media  mediaConfig
+	pipe   *audio.Pipeline
+	track  *webrtc.TrackLocalStaticSample
+	events *eventStream
+	relays *relayQueue
+
+	mu       sync.Mutex
+	client   *signaling.Client
+	loggedIn bool // a session the server has not ended (kicked, expired)
+	conn     ConnState
+	st       callState
+	call     *activeCall
+	finished recentSet // calls over for us: late pushes about them are ignored
+	muted    bool
+	closed   bool
+
+	loopDone chan struct{} // closed when the signaling loop ends
+	stop     chan struct{} // closed by Close
+	wg       sync.WaitGroup
+	peerWG   sync.WaitGroup // peers being closed in the background
+}
+
+// New opens the audio devices and prepares the engine. It does not contact
+// the server: Login does. With no usable audio device the engine still
+// starts, on the null backend, and says so in an onAudioDeviceChanged
+// warning.
+func New(cfg Config) (*Engine, error) {
+	if !signaling.ValidUserID(cfg.UserID) {
+		return nil, invalidError("user id %q: use 1 to 32 letters, digits, _ or -", cfg.UserID)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.VolumeInterval <= 0 {
+		cfg.VolumeInterval = 300 * time.Millisecond
+	}
+	if cfg.QualityInterval <= 0 {
+		cfg.QualityInterval = 2 * time.Second
+	}
+	e := &Engine{
+		cfg: cfg,
+		log: cfg.Logger.With("user", cfg.UserID),
+		media: mediaConfig{
+			ICEServers: cfg.ICEServers,
+			Net:        cfg.Net,
+			// Keepalives every 500 ms notice a dead path within 2 s; the
+			// restart logic then tries new ICE credentials.
+			ICEDisconnected: 2 * time.Second,
+			ICEFailed:       10 * time.Second,
+			ICEKeepalive:    500 * time.Millisecond,
+			Logger:          cfg.Logger.With("user", cfg.UserID),
+		},
+		events:   newEventStream(),
+		finished: newRecentSet(64),
+		stop:     make(chan struct{}),
+	}
+	e.relays = newRelayQueue(e.log)
+
+	track, err := webrtc.NewTrackLocalStaticSample(opusCodec.RTPCodecCapability, "audio", "softphone-"+cfg.UserID)
+	if err != nil {
+		return nil, &Error{Code: CodeMedia, Message: "create the audio track: " + err.Error(), err: err}
+	}
+	e.track = track
+
+	pipe, err := audio.Open(audio.Config{
+		Mic:      cfg.Mic,
+		Speaker:  cfg.Speaker,
+		Logger:   cfg.Logger.With("user", cfg.UserID),
+		Backends: cfg.AudioBackends,
+		OnPacket: e.sendAudio,
+		OnWarning: func(string) {
+			e.publishDevice()
+		},
+	})
+	if err != nil {
+		e.events.stop(0)
+		e.relays.close()
+		return nil, &Error{Code: CodeMedia, Message: "audio: " + err.Error(), err: err}
+	}
+	e.pipe = pipe
+	e.publishDevice()
+	e.events.publish(ConnectionChanged{State: ConnOffline})
+
+	e.wg.Add(1)
+	go e.meters()
+	return e, nil
+}
+
+// sendAudio writes one encoded 20 ms frame to the shared track, which pion
+// sends to every connected peer: encoded once, whatever the call size.
+func (e *Engine) sendAudio(p audio.Packet) {
+	dropped := p.Dropped
+	if dropped > 0xffff {
+		dropped = 0xffff
+	}
+	// Before any peer is connected the track has no bindings and this is
+	// a cheap no-op.
+	_ = e.track.WriteSample(media.Sample{Data: p.Payload, Duration: 20 * time.Millisecond, PrevDroppedPackets: uint16(dropped)})
+}
+
+func (e *Engine) publishDevice() {
+	e.events.publish(AudioDeviceChanged{Mic: e.pipe.MicName(), Speaker: e.pipe.SpeakerName(), Warning: e.pipe.Warning()})
+}
+
+// Events is the engine's ordered event stream. Call-state events are never
+// dropped; volume and network-quality events are coalesced when the reader
+// is slow. Read it until it is closed (by Close).
+func (e *Engine) Events() <-chan Event { return e.events.out }
+
+// UserID is the logged-in user.
+func (e *Engine) UserID() string { return e.cfg.UserID }
+
+// ServerURL is the call server's URL.
+func (e *Engine) ServerURL() string { return e.cfg.ServerURL }
+
+// AudioStats are the local audio pipeline's counters (for diagnostics and
+// the load test).
+func (e *Engine) AudioStats() audio.PipelineStats { return e.pipe.Stats() }
+
+// RemoteAudioStats returns the receive statistics of every remote user in
+// the current call.
+func (e *Engine) RemoteAudioStats() map[string]audio.RemoteStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]audio.RemoteStats{}
+	if e.call != nil {
+		for id, r := range e.call.remotes {
+			if r.rx != nil {
+				out[id] = r.rx.Stats()
+			}
+		}
+	}
+	return out
+}
+
+// Login connects to the call server and logs in. It fails with a coded
+// *Error: a bad or expired userSig (2001, 2002), an unreachable server
+// (6005).
+func (e *Engine) Login(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	if e.client != nil {
+		e.mu.Unlock()
+		return stateError("already logged in")
+	}
+	e.conn = ConnConnecting
+	e.mu.Unlock()
+	e.events.publish(ConnectionChanged{State: ConnConnecting})
+
+	client, err := signaling.Dial(ctx, signaling.ClientConfig{
+		URL:          e.cfg.ServerURL,
+		UserID:       e.cfg.UserID,
+		UserSig:      e.cfg.UserSig,
+		Logger:       e.cfg.Logger.With("user", e.cfg.UserID),
+		HTTPClient:   e.cfg.HTTPClient,
+		ReconnectMin: e.cfg.ReconnectMin,
+		ReconnectMax: e.cfg.ReconnectMax,
+	})
+	if err != nil {
+		e.mu.Lock()
+		e.conn = ConnOffline
+		e.mu.Unlock()
+		e.events.publish(ConnectionChanged{State: ConnOffline})
+		return wrapError("log in", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		_ = client.Close()
+		return ErrClosed
+	}
+	e.client = client
+	e.loggedIn = true
+	e.relays.setClient(client)
+	e.loopDone = make(chan struct{})
+	e.wg.Add(1)
+	go e.loop(client, e.loopDone)
+	return nil
+}
+
+// loop applies the server's pushes, in order, to the call state.
+func (e *Engine) loop(client *signaling.Client, done chan struct{}) {
+	defer e.wg.Done()
+	defer close(done)
+	for ev := range client.Events() {
+		e.mu.Lock()
+		e.onSignal(ev)
+		e.mu.Unlock()
+	}
+}
+
+// Logout leaves any call (hanging up) and logs out.
+func (e *Engine) Logout(ctx context.Context) error {
+	e.mu.Lock()
+	client, done := e.client, e.loopDone
+	if client == nil {
+		e.mu.Unlock()
+		return nil
+	}
+	if e.call != nil {
+		e.endCall(e.call, endLocal, signaling.ReasonHangup)
+	}
+	e.client = nil
+	e.loggedIn = false
+	e.mu.Unlock()
+
+	e.relays.setClient(nil)
+	err := client.Close() // logs out: the server ends our calls at once
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	e.mu.Lock()
+	e.conn = ConnOffline
+	e.mu.Unlock()
+	e.events.publish(ConnectionChanged{State: ConnOffline})
+	if err != nil && !errors.Is(err, signaling.ErrClosed) {
+		return wrapError("log out", err)
+	}
+	return nil
+}
+
+// Close hangs up, logs out, closes the audio devices and stops every
+// goroutine. Events is closed after the last call-state event is read (or
+// after 2 s if nobody reads).
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = e.Logout(ctx)
+
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	close(e.stop)
+	e.wg.Wait()
+	e.peerWG.Wait()
+	e.relays.close()
+	err := e.pipe.Close()
+	e.events.stop(2 * time.Second)
+	if err != nil {
+		return &Error{Code: CodeMedia, Message: "closing audio: " + err.Error(), err: err}
+	}
+	return nil
+}
+
+// ready returns the client for an action, or why there is none. e.mu held.
+func (e *Engine) ready() (*signaling.Client, error) {
+	switch {
+	case e.closed:
+		return nil, ErrClosed
+	case e.client == nil || !e.loggedIn:
+		return nil, ErrNotLoggedIn
+	}
+	return e.client, nil
+}
+
+// cleanUsers validates and de-duplicates invitees.
+func (e *Engine) cleanUsers(users []string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, u := range users {
+		u = strings.TrimSpace(u)
+		switch {
+		case u == "":
+			continue
+		case !signaling.ValidUserID(u):
+			return nil, invalidError("user id %q: use 1 to 32 letters, digits, _ or -", u)
+		case u == e.cfg.UserID:
+			return nil, invalidError("you cannot call yourself")
+		case seen[u]:
+			continue
+		}
+		seen[u] = true
+		out = append(out, u)
+	}
+	if len(out) == 0 {
+		return nil, invalidError("name at least one user to call")
+	}
+	return out, nil
+}
+
+// Call invites one user (a 1:1 call) or several (a group call). It returns
+// once the server has the invitation; what happens next comes as events
+// (onUserJoin and onCallBegin, or onUserReject / onUserNoResponse /
+// onUserLineBusy and onCallCancelled).
+func (e *Engine) Call(ctx context.Context, userIDs []string, p CallParams) error {
+	users, err := e.cleanUsers(userIDs)
+	if err != nil {
+		return err
+	}
+	if p.MediaType != MediaVoice && p.MediaType != MediaVideo {
+		return invalidError("media type %d: want 0 (voice) or 1 (video)", int(p.MediaType))
+	}
+	if p.Timeout != 0 && (p.Timeout < time.Second || p.Timeout > 600*time.Second) {
+		return invalidError("timeout %v: want 1 s to 600 s", p.Timeout)
+	}
+	e.mu.Lock()
+	client, err := e.ready()
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	if e.st != stateIdle {
+		e.mu.Unlock()
+		return stateError("already in a call (%s)", e.st)
+	}
+	c := newActiveCall(e.cfg.UserID, RoleCaller)
+	c.media, c.invitees, c.groupID, c.userData = p.MediaType, users, p.GroupID, p.UserData
+	e.call = c
+	e.setState(stateDialing)
+	e.mu.Unlock()
+
+	info, err := client.Invite(ctx, signaling.InviteParams{
+		UserIDs:   users,
+		GroupID:   p.GroupID,
+		MediaType: signaling.MediaType(p.MediaType),
+		UserData:  p.UserData,
+		Timeout:   p.Timeout,
+		RoomID:    signaling.RoomID{IntRoomID: p.RoomID.IntRoomID, StrRoomID: p.RoomID.StrRoomID},
+	})
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		if e.call == c {
+			e.call = nil
+			e.setState(stateIdle)
+		}
+		return wrapError("call", err)
+	}
+	if c.id == "" {
+		c.id = info.CallID
+	}
+	c.room = RoomID(info.RoomID)
+	if c.hangupWanted && !e.finished.has(info.CallID) {
+		// Hung up while the invitation was on its way.
+		e.finished.add(info.CallID)
+		e.hangupAsync(client, info.CallID)
+	}
+	return nil
+}
+
+// Accept answers the incoming call. onCallBegin follows.
+func (e *Engine) Accept(ctx context.Context) error {
+	e.mu.Lock()
+	client, err := e.ready()
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	if e.st != stateIncoming {
+		e.mu.Unlock()
+		return stateError("no incoming call to accept")
+	}
+	id := e.call.id
+	e.mu.Unlock()
+	if _, err := client.Accept(ctx, id); err != nil {
+		return wrapError("accept", err)
+	}
+	return nil
+}
+
+// Reject declines the incoming call (onCallCancelled with this user's id).
+func (e *Engine) Reject(ctx context.Context) error {
+	e.mu.Lock()
+	client, err := e.ready()
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	if e.st != stateIncoming {
+		e.mu.Unlock()
+		return stateError("no incoming call to reject")
+	}
+	id := e.call.id
+	e.endCall(e.call, endLocal, signaling.ReasonRejected)
+	e.mu.Unlock()
+	return ignoreGone(client.Reject(ctx, id), "reject")
+}
+
+// Hangup leaves the current call (onCallEnd), cancels an outgoing call that
+// is still ringing (onCallCancelled), or rejects an incoming one.
+func (e *Engine) Hangup(ctx context.Context) error {
+	e.mu.Lock()
+	client, err := e.ready()
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	c := e.call
+	if c == nil {
+		e.mu.Unlock()
+		return stateError("no call to hang up")
+	}
+	id := c.id
+	reason := signaling.ReasonHangup
+	if e.st == stateIncoming {
+		reason = signaling.ReasonRejected
+	}
+	if id == "" {
+		c.hangupWanted = true // Call sends the hangup when the id arrives
+	}
+	e.endCall(c, endLocal, reason)
+	e.mu.Unlock()
+	if id == "" {
+		return nil
+	}
+	if reason == signaling.ReasonRejected {
+		return ignoreGone(client.Reject(ctx, id), "reject")
+	}
+	return ignoreGone(client.Hangup(ctx, id), "hang up")
+}
+
+// ignoreGone treats "that call is already over" as success: the local side
+// has already ended it.
+func ignoreGone(err error, what string) error {
+	if err == nil || errors.Is(err, signaling.ErrNoSuchCall) || errors.Is(err, signaling.ErrWrongState) || errors.Is(err, signaling.ErrNotInvited) {
+		return nil
+	}
+	return wrapError(what, err)
+}
+
+// hangupAsync tells the server we left a call, without holding anyone up.
+func (e *Engine) hangupAsync(client *signaling.Client, id string) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := client.Hangup(ctx, id); err != nil && ignoreGone(err, "") != nil {
+			e.log.Warn("hang up", "call", id, "err", err)
+		}
+	}()
+}
+
+// Invite invites more users into the current call.
+func (e *Engine) Invite(ctx context.Context, userIDs []string) error {
+	users, err := e.cleanUsers(userIDs)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	client, err := e.ready()
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	if e.call == nil || e.call.id == "" || (e.st != stateInCall && e.st != stateDialing) {
+		e.mu.Unlock()
+		return stateError("not in a call: place one with call")
+	}
+	id := e.call.id
+	e.mu.Unlock()
+	if _, err := client.InviteMore(ctx, id, users, 0); err != nil {
+		return wrapError("invite", err)
+	}
+	return nil
+}
+
+// Join enters a live call this user was invited to (accepting it if it is
+// ringing, or coming back after leaving it).
+func (e *Engine) Join(ctx context.Context, callID string) error {
+	if callID == "" {
+		return invalidError("join: give a call id")
+	}
+	e.mu.Lock()
+	client, err := e.ready()
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	switch {
+	case e.st == stateIncoming && e.call.id == callID:
+		e.mu.Unlock()
+		return e.Accept(ctx)
+	case e.st != stateIdle:
+		e.mu.Unlock()
+		return stateError("already in a call (%s)", e.st)
+	}
+	e.mu.Unlock()
+	info, err := client.Join(ctx, callID)
+	if err != nil {
+		return wrapError("join", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.st == stateIdle && e.call == nil && !e.finished.has(info.CallID) {
+		// Joined a call where nobody else is in yet: wait for them as a
+		// caller waits. onCallBegin comes when someone joins.
+		c := callFromInfo(e.cfg.UserID, info)
+		e.call = c
+		e.setState(stateDialing)
+	}
+	return nil
+}
+
+// SwitchMediaType asks to switch the call between voice and video
+// (onCallMediaTypeChanged follows, for everyone).
+func (e *Engine) SwitchMediaType(ctx context.Context, t MediaType) error {
+	if t != MediaVoice && t != MediaVideo {
+		return invalidError("media type %d: want 0 (voice) or 1 (video)", int(t))
+	}
+	e.mu.Lock()
+	client, err := e.ready()
+	if err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	if e.call == nil || e.call.id == "" || e.st == stateIncoming {
+		e.mu.Unlock()
+		return stateError("not in a call")
+	}
+	id, cur := e.call.id, e.call.media
+	e.mu.Unlock()
+	if cur == t {
+		return nil
+	}
+	if err := client.SwitchMedia(ctx, id, signaling.MediaType(t)); err != nil {
+		return wrapError("switch media", err)
+	}
+	return nil
+}
+
+// SetMicMuted mutes or unmutes the microphone. The others in the call get
+// onUserAudioAvailable for this user; so does this user's own stream. It
+// holds across calls.
+func (e *Engine) SetMicMuted(muted bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if e.muted == muted {
+		return nil
+	}
+	e.muted = muted
+	e.pipe.SetMuted(muted)
+	e.events.publish(UserAudioAvailable{UserID: e.cfg.UserID, IsAudioAvailable: !muted})
+	if e.call != nil && e.call.id != "" && e.st == stateInCall {
+		e.relays.sendAll(e.call.id, mediaStateMsg(muted))
+	}
+	return nil
+}
+
+// MicMuted reports whether the microphone is muted.
+func (e *Engine) MicMuted() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.muted
+}
+
+// String describes the engine for logs.
+func (e *Engine) String() string { return fmt.Sprintf("engine(%s)", e.cfg.UserID) }

@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"softphone/signaling"
+)
+
+// mediaStateMsg is the relay payload that tells the others our mic state.
+func mediaStateMsg(muted bool) json.RawMessage {
+	b, _ := json.Marshal(signalMsg{Kind: "media", Muted: muted})
+	return b
+}
+
+// vanishAfter is how long a participant whose signaling connection dropped
+// (userAway) may also send no media before we call them gone: a killed
+// process drops both at once, a network blip on one path does not.
+const vanishAfter = 2 * time.Second
+
+// meters publishes volume every VolumeInterval and network quality every
+// QualityInterval while in a call, and checks four times a second for
+// links that went down (Down is raised at once, not at the next period) and
+// for participants who vanished.
+func (e *Engine) meters() {
+	defer e.wg.Done()
+	vol := time.NewTicker(e.cfg.VolumeInterval)
+	defer vol.Stop()
+	check := time.NewTicker(250 * time.Millisecond)
+	defer check.Stop()
+	lastFull := time.Now()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-vol.C:
+			e.mu.Lock()
+			e.publishVolume()
+			e.mu.Unlock()
+		case now := <-check.C:
+			full := now.Sub(lastFull) >= e.cfg.QualityInterval
+			if full {
+				lastFull = now
+			}
+			e.mu.Lock()
+			e.checkLinks(now, full)
+			e.mu.Unlock()
+		}
+	}
+}
+
+// publishVolume raises onUserVoiceVolumeChanged: this user and every
+// remote, 0–100. e.mu held.
+func (e *Engine) publishVolume() {
+	c := e.call
+	if c == nil || e.st != stateInCall {
+		return
+	}
+	m := make(map[string]int, len(c.remotes)+1)
+	m[e.cfg.UserID] = e.pipe.LocalLevel()
+	for id, r := range c.remotes {
+		if r.rx != nil {
+			m[id] = r.rx.Level()
+		} else {
+			m[id] = 0
+		}
+	}
+	e.events.publish(UserVoiceVolumeChanged{VolumeMap: m})
+}
+
+// checkLinks updates network quality, audio availability and vanished
+// participants. full starts a new measurement window and publishes the
+// quality map; otherwise it is published only if a link went Down or came
+// back. e.mu held.
+func (e *Engine) checkLinks(now time.Time, full bool) {
+	c := e.call
+	if c == nil || e.st != stateInCall {
+		return
+	}
+	changed := false
+	var uplink []linkStats
+	allDown := len(c.remotes) > 0
+	maxLoss := 0.0
+	for _, r := range c.remotes {
+		if e.checkVanished(c, r, now) {
+			continue
+		}
+		e.updateAudioAvailable(r, now)
+		var q NetworkQuality
+		if r.peer == nil {
+			q = QualityUnknown
+		} else if full {
+			q = qualityOf(r.peer.linkStats(now))
+			up := r.peer.uplinkStats()
+			uplink = append(uplink, up)
+			maxLoss = max(maxLoss, up.LossPct)
+		} else {
+			q = r.quality
+			if qualityOf(r.peer.liveness(now)) == QualityDown {
+				q = QualityDown
+			} else if r.quality == QualityDown {
+				q = QualityUnknown // back: graded at the next full check
+			}
+		}
+		if q != QualityDown {
+			allDown = false
+		}
+		if (q == QualityDown) != (r.quality == QualityDown) {
+			changed = true
+		}
+		r.quality = q
+	}
+	if c != e.call {
+		return // a vanished participant ended the call
+	}
+	if full {
+		// Opus FEC is sized for the loss the others report hearing.
+		e.pipe.SetExpectedLoss(int(maxLoss + 0.5))
+	}
+	if !full && !changed {
+		return
+	}
+	self := QualityUnknown
+	switch {
+	case allDown:
+		self = QualityDown
+	default:
+		for _, up := range uplink {
+			if q := qualityOf(up); q > self && q != QualityDown {
+				self = q
+			}
+		}
+		if !full {
+			self = c.selfQuality
+		}
+	}
+	c.selfQuality = self
+	m := make(map[string]NetworkQuality, len(c.remotes)+1)
+	m[e.cfg.UserID] = self
+	for id, r := range c.remotes {
+		m[id] = r.quality
+	}
+	e.events.publish(UserNetworkQualityChanged{NetworkQuality: m})
+}
+
+// updateAudioAvailable raises onUserAudioAvailable when a remote's audio
+// starts, stops (no media for the Down timeout) or is muted. e.mu held.
+func (e *Engine) updateAudioAvailable(r *remoteUser, now time.Time) {
+	receiving := false
+	if r.peer != nil {
+		ls := r.peer.liveness(now)
+		receiving = ls.HaveData && ls.SinceMedia < mediaTimeout
+	}
+	avail := receiving && !r.muted
+	if avail != r.audioAvail {
+		r.audioAvail = avail
+		e.events.publish(UserAudioAvailable{UserID: r.id, IsAudioAvailable: avail})
+	}
+}
+
+// checkVanished treats an away participant whose media also stopped as
+// gone: onUserLeave now, not after the server's grace period; a 1:1 call
+// then ends. It reports whether r was removed. e.mu held.
+func (e *Engine) checkVanished(c *activeCall, r *remoteUser, now time.Time) bool {
+	if !r.away || now.Sub(r.awaySince) < 0 {
+		return false
+	}
+	silent := now.Sub(r.awaySince)
+	if r.peer != nil {
+		if ls := r.peer.liveness(now); ls.HaveData {
+			silent = min(silent, ls.SinceMedia)
+		}
+	}
+	if silent < vanishAfter {
+		return false
+	}
+	e.log.Info("participant vanished: connection and media gone", "peer", r.id)
+	e.dropRemote(c, r.id)
+	e.events.publish(UserLeave{UserID: r.id, Reason: "disconnected"})
+	if len(c.remotes) == 0 && e.client != nil {
+		// Alone now: leave rather than wait for the server's grace period.
+		id := c.id
+		e.endCall(c, endLocal, signaling.ReasonHangup)
+		e.hangupAsync(e.client, id)
+	}
+	return true
+}
+
+// relayQueue sends relay messages to the server in order, without making
+// pion's callbacks or the state machine wait for the network.
+type relayQueue struct {
+	log    *slog.Logger
+	mu     sync.Mutex
+	client *signaling.Client
+	items  []relayItem
+	wake   chan struct{}
+	done   chan struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type relayItem struct {
+	callID, to string // to "" means every other joined participant
+	payload    json.RawMessage
+}
+
+func newRelayQueue(log *slog.Logger) *relayQueue {
+	q := &relayQueue{log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	q.wg.Add(1)
+	go q.run()
+	return q
+}
+
+func (q *relayQueue) setClient(c *signaling.Client) {
+	q.mu.Lock()
+	q.client = c
+	q.mu.Unlock()
+}
+
+func (q *relayQueue) send(callID, to string, payload json.RawMessage) {
+	q.mu.Lock()
+	if !q.closed {
+		q.items = append(q.items, relayItem{callID, to, payload})
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *relayQueue) sendAll(callID string, payload json.RawMessage) { q.send(callID, "", payload) }
+
+func (q *relayQueue) run() {
+	defer q.wg.Done()
+	for {
+		q.mu.Lock()
+		if len(q.items) == 0 {
+			q.mu.Unlock()
+			select {
+			case <-q.wake:
+				continue
+			case <-q.done:
+				return
+			}
+		}
+		it := q.items[0]
+		q.items = q.items[1:]
+		client := q.client
+		q.mu.Unlock()
+		if client == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		if it.to == "" {
+			err = client.RelayAll(ctx, it.callID, it.payload)
+		} else {
+			err = client.Relay(ctx, it.callID, it.to, it.payload)
+		}
+		cancel()
+		if err != nil && !errors.Is(err, signaling.ErrClosed) {
+			// The target left or is away: the ICE restart logic retries
+			// once the path is back.
+			q.log.Debug("relay", "to", it.to, "err", err)
+		}
+	}
+}
+
+func (q *relayQueue) close() {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.closed = true
+	q.items = nil
+	q.mu.Unlock()
+	close(q.done)
+	q.wg.Wait()
+}
+
+// recentSet remembers the last n strings added.
+type recentSet struct {
+	order []string
+	set   map[string]bool
+	n     int
+}
+
+func newRecentSet(n int) recentSet { return recentSet{set: map[string]bool{}, n: n} }
+
+func (s *recentSet) has(v string) bool { return s.set[v] }
+
+func (s *recentSet) add(v string) {
+	if s.set[v] {
+		return
+	}
+	s.set[v] = true
+	s.order = append(s.order, v)
+	if len(s.order) > s.n {
+		delete(s.set, s.order[0])
+		s.order = s.order[1:]
+	}
+}

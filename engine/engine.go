@@ -551,6 +551,8 @@ func (e *Engine) Join(ctx context.Context, callID string) error {
 		e.mu.Unlock()
 		return stateError("already in a call (%s)", e.st)
 	}
+	// A new participation: pushes about this call count again.
+	e.finished.remove(callID)
 	e.mu.Unlock()
 	info, err := client.Join(ctx, callID)
 	if err != nil {

@@ -29,9 +29,24 @@ const (
 )
 
 type testServer struct {
-	t   *testing.T
-	srv *signaling.Server
-	url string
+	t     *testing.T
+	srv   *signaling.Server
+	url   string
+	clock *signaling.ManualClock // nil: the real clock
+}
+
+// newManualServer starts a server whose timers (invite timeout, grace
+// period, ticket expiry) move only with clock.Advance.
+func newManualServer(t *testing.T, edit func(*signaling.Config)) *testServer {
+	clock := signaling.NewManualClock(time.Now())
+	s := newTestServer(t, func(c *signaling.Config) {
+		c.Clock = clock
+		if edit != nil {
+			edit(c)
+		}
+	})
+	s.clock = clock
+	return s
 }
 
 func newTestServer(t *testing.T, edit func(*signaling.Config)) *testServer {
@@ -61,7 +76,11 @@ func newTestServer(t *testing.T, edit func(*signaling.Config)) *testServer {
 
 func (s *testServer) ticket(user string, life time.Duration) string {
 	s.t.Helper()
-	sig, err := signaling.Sign(testKey, testApp, user, life, time.Now())
+	now := time.Now()
+	if s.clock != nil {
+		now = s.clock.Now()
+	}
+	sig, err := signaling.Sign(testKey, testApp, user, life, now)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -86,6 +105,15 @@ func debugLog() *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// advance moves the manual clock and lets the server act on it.
+func (s *testServer) advance(d time.Duration) {
+	s.t.Helper()
+	if s.clock == nil {
+		s.t.Fatal("advance needs newManualServer")
+	}
+	s.clock.Advance(d)
 }
 
 // engine starts and logs in user with a 440 Hz tone mic and no speaker,

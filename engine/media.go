@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -294,6 +295,14 @@ type recentSet struct {
 func newRecentSet(n int) recentSet { return recentSet{set: map[string]bool{}, n: n} }
 
 func (s *recentSet) has(v string) bool { return s.set[v] }
+
+func (s *recentSet) remove(v string) {
+	if !s.set[v] {
+		return
+	}
+	delete(s.set, v)
+	s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == v })
+}
 
 func (s *recentSet) add(v string) {
 	if s.set[v] {

@@ -154,7 +154,10 @@ func TestMediaTypeSwitchAndMute(t *testing.T) {
 	must(t, "mute", alice.SetMicMuted(true))
 	bob.expectEvent(UserAudioAvailable{UserID: "alice", IsAudioAvailable: false})
 	// Muted means silence: bob's meter for alice drops to 0.
-	expect(bob, func(v UserVoiceVolumeChanged) bool { _, ok := v.VolumeMap["alice"]; return ok && v.VolumeMap["alice"] == 0 })
+	expect(bob, func(v UserVoiceVolumeChanged) bool {
+		_, ok := v.VolumeMap["alice"]
+		return ok && v.VolumeMap["alice"] == 0
+	})
 	expect(alice, func(v UserVoiceVolumeChanged) bool { return v.VolumeMap["alice"] == 0 })
 	must(t, "unmute", alice.SetMicMuted(false))
 	bob.expectEvent(UserAudioAvailable{UserID: "alice", IsAudioAvailable: true})

@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"softphone/audio"
+)
+
+// goertzel returns the power of frequency hz in pcm (48 kHz), normalised by
+// length.
+func goertzel(pcm []int16, hz float64) float64 {
+	w := 2 * math.Pi * hz / float64(audio.SampleRate)
+	coeff := 2 * math.Cos(w)
+	var s1, s2 float64
+	for _, x := range pcm {
+		s0 := float64(x)/32768 + coeff*s1 - s2
+		s2, s1 = s1, s0
+	}
+	p := s1*s1 + s2*s2 - coeff*s1*s2
+	return p / float64(len(pcm)*len(pcm))
+}
+
+// loudPart returns the samples from the first to the last loud 20 ms block.
+func loudPart(pcm []int16) []int16 {
+	const block = audio.SampleRate / 50
+	first, last := -1, -1
+	for i := 0; i+block <= len(pcm); i += block {
+		if audio.Level(pcm[i:i+block]) > 5 {
+			if first < 0 {
+				first = i
+			}
+			last = i + block
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	return pcm[first:last]
+}
+
+// heard reads a wav: sink and reports the power of each frequency.
+func heard(t *testing.T, path string, freqs ...float64) map[float64]float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pcm, info, err := audio.ReadWAV(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if info.SampleRate != audio.SampleRate {
+		t.Fatalf("%s: %d Hz", path, info.SampleRate)
+	}
+	loud := loudPart(pcm)
+	if len(loud) < audio.SampleRate/2 {
+		t.Fatalf("%s: only %d loud samples of %d", path, len(loud), len(pcm))
+	}
+	out := map[float64]float64{}
+	for _, hz := range freqs {
+		out[hz] = goertzel(loud, hz)
+	}
+	return out
+}
+
+// TestAudioArrivesAtTheRightFrequency: each participant's tone reaches the
+// others' speakers (recorded to WAV) at its frequency, and nobody hears
+// themselves; in a 3-party call each hears the other two.
+func TestAudioArrivesAtTheRightFrequency(t *testing.T) {
+	for _, n := range []int{2, 3} {
+		t.Run(fmt.Sprintf("%d-party", n), func(t *testing.T) {
+			leakCheck(t)
+			s := newTestServer(t, nil)
+			dir := t.TempDir()
+			users := []string{"alice", "bob", "carol"}[:n]
+			freqs := []float64{440, 660, 880}[:n]
+			var tes []*testEngine
+			for i, u := range users {
+				tes = append(tes, s.engine(u, func(c *Config) {
+					c.Mic = fmt.Sprintf("tone:%d", int(freqs[i]))
+					c.Speaker = "wav:" + filepath.Join(dir, u+".wav")
+				}))
+			}
+			must(t, "call", tes[0].Call(ctxT(t), users[1:], CallParams{}))
+			for _, te := range tes[1:] {
+				expect(te, func(CallReceived) bool { return true })
+				must(t, "accept", te.Accept(ctxT(t)))
+			}
+			for i, te := range tes {
+				for j, other := range users {
+					if i != j {
+						volumeOf(te, other, 5)
+					}
+				}
+			}
+			time.Sleep(1500 * time.Millisecond)
+			for _, te := range tes {
+				te.close() // flushes the WAV
+			}
+			for i, u := range users {
+				p := heard(t, filepath.Join(dir, u+".wav"), freqs...)
+				t.Logf("%s heard %v", u, p)
+				own := p[freqs[i]]
+				for j, hz := range freqs {
+					if j == i {
+						continue
+					}
+					if p[hz] < 20*own || p[hz] < 1e-4 {
+						t.Errorf("%s: %v Hz power %.2g vs own %v Hz %.2g (all %v)", u, hz, p[hz], freqs[i], own, p)
+					}
+				}
+			}
+		})
+	}
+}

@@ -101,3 +101,44 @@ func TestPeerQualityFollowsTheNetwork(t *testing.T) {
 		return q == QualityExcellent || q == QualityGood
 	})
 }
+
+// TestEngineQualityFollowsTheNetwork: the same through two engines, as
+// onUserNetworkQualityChanged: media on a virtual network, signaling on
+// loopback.
+func TestEngineQualityFollowsTheNetwork(t *testing.T) {
+	leakCheck(t)
+	lan := newLossyLAN(t)
+	s := newTestServer(t, nil)
+	alice := s.engine("alice", func(c *Config) { c.Net = lan.netA })
+	bob := s.engine("bob", func(c *Config) { c.Net = lan.netB })
+	connect(t, alice, bob)
+
+	// Each report covers the 2 s before it: skip one after each change.
+	report := func() NetworkQuality {
+		expect(bob, func(v UserNetworkQualityChanged) bool { return true })
+		return expect(bob, func(v UserNetworkQualityChanged) bool { return true }).NetworkQuality["alice"]
+	}
+	if q := report(); q != QualityExcellent && q != QualityGood {
+		t.Fatalf("0%% loss: alice reads %v at bob, want Excellent or Good", q)
+	}
+	lan.setLoss(t, 10)
+	if q := report(); q < QualityPoor {
+		t.Fatalf("10%% loss: %v, want Poor or worse", q)
+	}
+	lan.setLoss(t, 100)
+	cut := time.Now()
+	expect(bob, func(v UserNetworkQualityChanged) bool { return v.NetworkQuality["alice"] == QualityDown })
+	if d := time.Since(cut); d > 3*time.Second {
+		t.Fatalf("Down after %v, want within 3 s", d)
+	}
+	bob.waitHas("onUserAudioAvailable(alice,false)")
+	lan.setLoss(t, 0)
+	expect(bob, func(v UserNetworkQualityChanged) bool {
+		q := v.NetworkQuality["alice"]
+		return q == QualityExcellent || q == QualityGood
+	})
+	bob.waitHas("onUserAudioAvailable(alice,true)")
+	if alice.has("onCallEnd(caller)") {
+		t.Fatal("a 3 s cut must not end the call")
+	}
+}

@@ -36,6 +36,7 @@ type device struct {
 	ring    *Ring
 	wake    chan struct{}
 
+	opened       time.Time    // when the device started
 	lastCallback atomic.Int64 // time.Now().UnixNano() of the last data callback
 	closing      atomic.Bool
 	stopped      atomic.Bool // stopped by itself: unplugged, server gone
@@ -146,6 +147,7 @@ func (d *device) open(ctx *malgo.AllocatedContext, id *malgo.DeviceID) error {
 		return err
 	}
 	d.dev = dev
+	d.opened = time.Now()
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package audio
 
 import (
+	"log/slog"
 	"math"
+	"strings"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -117,4 +119,16 @@ func writeFile(t testing.TB, dir, name string, b []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// slogT returns a logger that writes to the test log.
+func slogT(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

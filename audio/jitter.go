@@ -532,13 +532,25 @@ func (jb *JitterBuffer) Next(now time.Time, buf []byte) Decision {
 		return Decision{Kind: DecideSilence, Samples: FrameSamples}
 	}
 	if !jb.started {
-		first := jb.following(jb.maxSeq - 2*jbSlots)
+		// Start at the newest packet that has waited its target delay;
+		// older ones (a backlog from before the playout ran) would only
+		// add delay, so they are dropped.
+		base := jb.base.get(nowS)
+		var first *jbSlot
+		for i := range jb.slots {
+			s := &jb.slots[i]
+			if s.valid && float64(nowS-(s.ts+base)) >= jb.target-halfFrame && (first == nil || s.seq > first.seq) {
+				first = s
+			}
+		}
 		if first == nil {
 			return Decision{Kind: DecideSilence, Samples: FrameSamples}
 		}
-		delay := float64(nowS - (first.ts + jb.base.get(nowS)))
-		if delay < jb.target-halfFrame {
-			return Decision{Kind: DecideSilence, Samples: FrameSamples}
+		for i := range jb.slots {
+			if s := &jb.slots[i]; s.valid && s.seq < first.seq {
+				s.valid = false
+				jb.stats.Skipped++
+			}
 		}
 		jb.started = true
 		jb.startSeq, jb.nextSeq, jb.playTS = first.seq, first.seq, first.ts

@@ -3,10 +3,10 @@ package audio
 import (
 	"log/slog"
 	"math"
-	"strings"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 

@@ -297,10 +297,10 @@ func (p *Pipeline) Warning() string {
 
 // Parts of the warning.
 const (
-	issueDevices = iota // no device at Open: the null backend stands in
-	issueMic            // the microphone stopped delivering audio
-	issueSpeaker        // the speaker stopped taking audio
-	issueRecording      // the wav speaker failed
+	issueDevices   = iota // no device at Open: the null backend stands in
+	issueMic              // the microphone stopped delivering audio
+	issueSpeaker          // the speaker stopped taking audio
+	issueRecording        // the wav speaker failed
 	issueCount
 )
 

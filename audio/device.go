@@ -38,6 +38,7 @@ type device struct {
 
 	opened       time.Time    // when the device started
 	lastCallback atomic.Int64 // time.Now().UnixNano() of the last data callback
+	prevCallback atomic.Int64 // and of the one before
 	closing      atomic.Bool
 	stopped      atomic.Bool // stopped by itself: unplugged, server gone
 
@@ -69,7 +70,9 @@ func (d *device) captureData(_, in []byte, _ uint32) {
 	if d.onCallback != nil {
 		d.onCallback()
 	}
-	d.lastCallback.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	d.prevCallback.Store(d.lastCallback.Load())
+	d.lastCallback.Store(now)
 	d.ring.Write(bytesToSamples(in))
 	select {
 	case d.wake <- struct{}{}:

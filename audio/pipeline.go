@@ -142,9 +142,10 @@ type Pipeline struct {
 	cs captureState
 	ps playoutState
 
-	// traceCapture, when set (benchmarks), receives every CaptureDelay
-	// measurement.
-	traceCapture func(time.Duration)
+	// traceCapture, when set (benchmarks), receives CaptureDelay
+	// measurements: from the callback that completed the frame, and from
+	// the one that delivered its first samples.
+	traceCapture func(fromLast, fromFirst time.Duration)
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -625,9 +626,11 @@ func (p *Pipeline) noteCaptureDelay(dev *device, left int) {
 	if last == 0 {
 		return
 	}
-	d := time.Now().UnixNano() - last + int64(samplesToDuration(int64(left)))
-	if p.traceCapture != nil {
-		p.traceCapture(time.Duration(d))
+	now := time.Now().UnixNano()
+	d := now - last + int64(samplesToDuration(int64(left)))
+	if p.traceCapture != nil && left == 0 {
+		// The frame's first half came one callback earlier.
+		p.traceCapture(time.Duration(d), time.Duration(now-dev.prevCallback.Load()))
 	}
 	old := p.captureDelay.Load()
 	if old == 0 {

@@ -39,6 +39,7 @@ type device struct {
 	opened       time.Time    // when the device started
 	lastCallback atomic.Int64 // time.Now().UnixNano() of the last data callback
 	prevCallback atomic.Int64 // and of the one before
+	callbacks    atomic.Uint64
 	closing      atomic.Bool
 	stopped      atomic.Bool // stopped by itself: unplugged, server gone
 
@@ -73,6 +74,7 @@ func (d *device) captureData(_, in []byte, _ uint32) {
 	now := time.Now().UnixNano()
 	d.prevCallback.Store(d.lastCallback.Load())
 	d.lastCallback.Store(now)
+	d.callbacks.Add(1)
 	d.ring.Write(bytesToSamples(in))
 	select {
 	case d.wake <- struct{}{}:
@@ -87,6 +89,7 @@ func (d *device) playbackData(out, _ []byte, _ uint32) {
 		d.onCallback()
 	}
 	d.lastCallback.Store(time.Now().UnixNano())
+	d.callbacks.Add(1)
 	d.ring.ReadFull(bytesToSamples(out))
 	if d.ring.Len() < playbackLowWater {
 		select {

@@ -546,20 +546,23 @@ func (p *Pipeline) captureDevice(dev *device) {
 // kills the stream of a removed sink without a stop notification), so the
 // loops watch the callbacks themselves.
 const (
-	deviceStallTimeout = time.Second
-	deviceStartGrace   = 5 * time.Second
+	deviceStallTimeout   = time.Second
+	deviceStartGrace     = 5 * time.Second
+	deviceStartCallbacks = 10
 )
 
-// healthy reports whether the device is delivering callbacks at now.
+// healthy reports whether the device is delivering callbacks at now. A
+// starting device gets deviceStartGrace for its first few callbacks: sound
+// servers may call once at start and then take a second or two to run
+// (PulseAudio's null sinks do).
 func (d *device) healthy(now time.Time) bool {
 	if d.stopped.Load() {
 		return false
 	}
-	last := d.lastCallback.Load()
-	if last == 0 {
-		return now.Sub(d.opened) < deviceStartGrace
+	if d.callbacks.Load() < deviceStartCallbacks && now.Sub(d.opened) < deviceStartGrace {
+		return true
 	}
-	return now.UnixNano()-last < int64(deviceStallTimeout)
+	return now.UnixNano()-d.lastCallback.Load() < int64(deviceStallTimeout)
 }
 
 // captureLoop produces one encoded frame per 20 ms: from the capture

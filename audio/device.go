@@ -352,9 +352,3 @@ func noDeviceWarning(missing, reasons []string) string {
 	}
 	return effect + " Run `softphone devices` to check, or pick a device with --mic / --speaker."
 }
-
-// errNoDevice reports whether err means a device was asked for by name and
-// not found or ambiguous.
-func errNoDevice(err error) bool {
-	return errorsIsAny(err, ErrDeviceNotFound, ErrAmbiguousDevice)
-}

@@ -17,9 +17,13 @@ type Config struct {
 	Speaker string
 	// Bitrate is the Opus bitrate in bit/s; 0 means DefaultBitrate.
 	Bitrate int
-	// DTX turns on Opus discontinuous transmission (off by default: a
-	// steady packet stream keeps every peer's jitter buffer and NAT
-	// bindings fresh, and costs little at 32 kbit/s).
+	// DTX turns on Opus discontinuous transmission: during silence the
+	// encoder's frames shrink to a byte or two. They are still handed to
+	// the packet handler, so RTP sequence numbers and timestamps stay
+	// continuous (pion's sample track cannot skip time without skipping
+	// sequence numbers) and the receiver plays comfort noise. Off by
+	// default: full frames keep every peer's jitter estimate and NAT
+	// bindings fresh and cost little at 32 kbit/s.
 	DTX bool
 	// Logger receives diagnostics; nil discards them. Nothing is ever
 	// written to stdout or stderr.

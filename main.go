@@ -228,7 +228,11 @@ func cmdUsersig(args []string, stdout, stderr io.Writer) error {
 // ---- devices ---------------------------------------------------------------
 
 func cmdDevices(args []string, stdout, stderr io.Writer) error {
-	return errors.New("devices: not built yet (issue 3)")
+	fs := newFlagSet("softphone devices", "softphone devices", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return audio.WriteDeviceList(stdout, audio.ListDevices(nil, nil))
 }
 
 // ---- demo ------------------------------------------------------------------

@@ -1,7 +1,6 @@
 package audio
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -186,14 +185,4 @@ func matchDevice(devs []DeviceInfo, name string) (DeviceInfo, error) {
 		return DeviceInfo{}, fmt.Errorf("%w: %q matches %s; give more of the name or the id", ErrAmbiguousDevice, name, strings.Join(names, ", "))
 	}
 	return DeviceInfo{}, fmt.Errorf("%w: nothing matches %q", ErrDeviceNotFound, name)
-}
-
-// errorsIsAny reports whether err is one of targets.
-func errorsIsAny(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }

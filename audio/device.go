@@ -36,7 +36,10 @@ type device struct {
 	ring    *Ring
 	wake    chan struct{}
 
+	opened       time.Time    // when the device started
 	lastCallback atomic.Int64 // time.Now().UnixNano() of the last data callback
+	prevCallback atomic.Int64 // and of the one before
+	callbacks    atomic.Uint64
 	closing      atomic.Bool
 	stopped      atomic.Bool // stopped by itself: unplugged, server gone
 
@@ -68,7 +71,10 @@ func (d *device) captureData(_, in []byte, _ uint32) {
 	if d.onCallback != nil {
 		d.onCallback()
 	}
-	d.lastCallback.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	d.prevCallback.Store(d.lastCallback.Load())
+	d.lastCallback.Store(now)
+	d.callbacks.Add(1)
 	d.ring.Write(bytesToSamples(in))
 	select {
 	case d.wake <- struct{}{}:
@@ -83,6 +89,7 @@ func (d *device) playbackData(out, _ []byte, _ uint32) {
 		d.onCallback()
 	}
 	d.lastCallback.Store(time.Now().UnixNano())
+	d.callbacks.Add(1)
 	d.ring.ReadFull(bytesToSamples(out))
 	if d.ring.Len() < playbackLowWater {
 		select {
@@ -146,6 +153,7 @@ func (d *device) open(ctx *malgo.AllocatedContext, id *malgo.DeviceID) error {
 		return err
 	}
 	d.dev = dev
+	d.opened = time.Now()
 	return nil
 }
 
@@ -343,10 +351,4 @@ func noDeviceWarning(missing, reasons []string) string {
 		effect = "No speaker found" + why + ": you will not hear the others (their meters still work); they still hear you."
 	}
 	return effect + " Run `softphone devices` to check, or pick a device with --mic / --speaker."
-}
-
-// errNoDevice reports whether err means a device was asked for by name and
-// not found or ambiguous.
-func errNoDevice(err error) bool {
-	return errorsIsAny(err, ErrDeviceNotFound, ErrAmbiguousDevice)
 }

@@ -96,7 +96,7 @@ func WriteDeviceList(w io.Writer, list []BackendDevices) error {
 				fmt.Fprintf(&b, "  %s %-*s  %s\n", mark, width, d.ID, d.Name)
 			}
 			if openErr != nil {
-				fmt.Fprintf(&b, "    the default %s device does not open: %v\n", title[:len(title)-len(" devices")], openErr)
+				fmt.Fprintf(&b, "    the default %s device does not open (%v): no sound card, or another program holds it\n", title[:len(title)-len(" devices")], openErr)
 			}
 		}
 		section("capture devices", bd.Capture, bd.CaptureErr)
@@ -109,14 +109,18 @@ func WriteDeviceList(w io.Writer, list []BackendDevices) error {
 			defPlay = defaultName(bd.Playback, bd.Backend)
 		}
 	}
+	none := defCap == "" && defPlay == ""
 	if defCap == "" {
-		defCap = "none works: the null device (silence)"
+		defCap = "none works: the null device (the others hear silence)"
 	}
 	if defPlay == "" {
 		defPlay = "none works: the null device (you hear nothing)"
 	}
 	fmt.Fprintf(&b, "--mic default:     %s\n--speaker default: %s\n", defCap, defPlay)
 	b.WriteString("Pick a device with --mic NAME / --speaker NAME: any part of its name or id, case-insensitive.\n")
+	if none {
+		b.WriteString("No sound device works here (a server, or an SSH session?): calls still connect on the null device.\nSee \"Audio\" in the README for forwarding sound over SSH.\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

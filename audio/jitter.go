@@ -16,10 +16,12 @@ const (
 	// jbSlots is how many packets the buffer holds: 640 ms of 20 ms
 	// packets, well above MaxTargetDelay. A power of two.
 	jbSlots = 32
-	// jitterFactor × the RFC 3550 jitter estimate, on top of one frame,
-	// is the delay the buffer aims for: uniform delay spread over X ms
-	// gives a jitter estimate near X/3, so 3× covers the whole spread.
-	jitterFactor = 3
+	// jitterFactor × the RFC 3550 jitter estimate is the delay the buffer
+	// aims for (never under MinTargetDelay): a uniform delay spread over
+	// X ms gives an estimate near X/3, so 4× covers the spread with a
+	// margin, while the millisecond or two of scheduling noise on a clean
+	// path stays under the 20 ms floor instead of nudging the target.
+	jitterFactor = 4
 	// shrinkRate is how fast the target delay falls back once jitter
 	// drops: 10 ms per second, so a 100 ms excess takes 10 s to go. It
 	// grows at once.
@@ -27,10 +29,16 @@ const (
 	// skipSpacing is the least playout time between two frames dropped to
 	// shrink the delay, so shrinking never sounds choppy.
 	skipSpacing = 5 * FrameSamples
-	// halfFrame is the tolerance of the playout schedule: the buffer
-	// inserts a frame when the delay is more than half a frame under
-	// target and drops one when it is a whole frame over.
-	halfFrame = FrameSamples / 2
+	// halfFrame is the tolerance of the playout schedule. Playout starts
+	// when a packet is within half a frame of its target delay, so the
+	// delay starts within ±10 ms of the target (the 20 ms playout clock
+	// cannot do better). The buffer inserts a frame when the delay falls
+	// more than insertBelow under the target and drops one when it rises
+	// skipAbove over it: a band 25 ms wide, so one 20 ms correction never
+	// lands outside it and the buffer cannot oscillate.
+	halfFrame   = FrameSamples / 2
+	insertBelow = halfFrame + 3*SampleRate/1000 // 13 ms
+	skipAbove   = halfFrame + 2*SampleRate/1000 // 12 ms
 	// maxDropout and maxMisorder bound a plausible sequence number step
 	// (RFC 3550 A.1); a step outside them needs a second, consecutive
 	// packet to be believed as a restart of the stream.
@@ -219,12 +227,13 @@ func mod(a, b int64) int64 {
 // Playout follows a timeline in RTP timestamp units. The buffer tracks the
 // path's fixed delay as the smallest transit time (arrival − timestamp) over
 // the last 10 s, and plays the sample with timestamp t when the clock reaches
-// t + fixed delay + target delay. The target is one frame plus three times the
-// RFC 3550 interarrival jitter, between 20 and 200 ms; it rises at once when
-// jitter grows or a packet comes too late, and falls by 10 ms per second when
-// jitter eases. The playout inserts a frame of concealment when it runs more
-// than half a frame ahead of the target and drops one when it runs a whole
-// frame behind (at most one every 100 ms), so the delay tracks the target.
+// t + fixed delay + target delay. The target is four times the RFC 3550
+// interarrival jitter, between 20 and 200 ms; it rises at once when jitter
+// grows or a packet comes too late, and falls by 10 ms per second when jitter
+// eases. The playout inserts a frame of concealment when the delay falls
+// 13 ms under the target and drops one when it rises 12 ms over it (at most
+// one every 100 ms), so the delay tracks the target within the 20 ms
+// granularity of the playout clock.
 // Because the schedule is anchored to timestamps, pauses (DTX, a sender that
 // stops sending) neither drift nor count as loss, and sender clock drift is
 // absorbed by the sliding fixed-delay estimate.
@@ -430,7 +439,7 @@ func (jb *JitterBuffer) Push(now time.Time, seq uint16, ts uint32, ssrc uint32, 
 
 // jitterTarget is the delay the jitter estimate asks for.
 func (jb *JitterBuffer) jitterTarget() float64 {
-	return jb.minDelay + jitterFactor*jb.jitter
+	return max(jb.minDelay, jitterFactor*jb.jitter)
 }
 
 // raiseTarget raises the target delay to v (clamped), never lowers it.
@@ -532,13 +541,25 @@ func (jb *JitterBuffer) Next(now time.Time, buf []byte) Decision {
 		return Decision{Kind: DecideSilence, Samples: FrameSamples}
 	}
 	if !jb.started {
-		first := jb.following(jb.maxSeq - 2*jbSlots)
+		// Start at the newest packet that has waited its target delay;
+		// older ones (a backlog from before the playout ran) would only
+		// add delay, so they are dropped.
+		base := jb.base.get(nowS)
+		var first *jbSlot
+		for i := range jb.slots {
+			s := &jb.slots[i]
+			if s.valid && float64(nowS-(s.ts+base)) >= jb.target-halfFrame && (first == nil || s.seq > first.seq) {
+				first = s
+			}
+		}
 		if first == nil {
 			return Decision{Kind: DecideSilence, Samples: FrameSamples}
 		}
-		delay := float64(nowS - (first.ts + jb.base.get(nowS)))
-		if delay < jb.target-halfFrame {
-			return Decision{Kind: DecideSilence, Samples: FrameSamples}
+		for i := range jb.slots {
+			if s := &jb.slots[i]; s.valid && s.seq < first.seq {
+				s.valid = false
+				jb.stats.Skipped++
+			}
 		}
 		jb.started = true
 		jb.startSeq, jb.nextSeq, jb.playTS = first.seq, first.seq, first.ts
@@ -548,7 +569,7 @@ func (jb *JitterBuffer) Next(now time.Time, buf []byte) Decision {
 	for {
 		offset := float64(nowS-(jb.playTS+jb.base.get(nowS))) - jb.target
 		s := jb.slot(jb.nextSeq)
-		if offset < -halfFrame {
+		if offset < -insertBelow {
 			// Running ahead of the target: insert a frame to grow.
 			jb.stats.Inserted++
 			if s != nil && s.ts > jb.playTS {
@@ -556,7 +577,7 @@ func (jb *JitterBuffer) Next(now time.Time, buf []byte) Decision {
 			}
 			return Decision{Kind: DecideConceal, Samples: FrameSamples}
 		}
-		skip := offset >= FrameSamples && jb.playTS-jb.lastSkipTS >= skipSpacing
+		skip := offset >= skipAbove && jb.playTS-jb.lastSkipTS >= skipSpacing
 		if s != nil {
 			if s.ts > jb.playTS {
 				// A pause in the stream: play silence up to the packet.

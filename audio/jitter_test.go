@@ -337,6 +337,27 @@ func TestJitterDelayJumpResyncs(t *testing.T) {
 	}
 }
 
+func TestJitterStartsAtTheNewestDuePacket(t *testing.T) {
+	// A second of packets piles up before the playout runs (the speaker
+	// took a while to start): playing it all would add a second of delay.
+	jb := NewJitterBuffer()
+	t0 := time.Unix(100, 0)
+	for i := range 50 {
+		jb.Push(t0.Add(time.Duration(i)*FrameDuration), uint16(i), uint32(i*FrameSamples), 1, fakePayload(tocSILK20, i))
+	}
+	now := t0.Add(49*FrameDuration + MinTargetDelay)
+	d := jb.Next(now, make([]byte, MaxPayload))
+	if d.Kind != DecideDecode || payloadID(d.Payload) != 49 {
+		t.Fatalf("first decision %v of packet %d, want packet 49", d.Kind, payloadID(d.Payload))
+	}
+	if st := jb.Stats(); st.Skipped != jbSlots-1 { // the buffer holds the newest 32
+		t.Errorf("skipped %d: the backlog in the buffer should be dropped", st.Skipped)
+	}
+	if dl := now.Sub(d.Arrival); dl != MinTargetDelay {
+		t.Errorf("delay %v, want %v", dl, MinTargetDelay)
+	}
+}
+
 func TestJitterWrapAround(t *testing.T) {
 	spec := streamSpec{n: 600, seq0: 65535 - 250, ts0: ^uint32(0) - 300*FrameSamples + 17, ssrc: 5}
 	jb := NewJitterBuffer()

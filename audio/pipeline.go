@@ -3,6 +3,7 @@ package audio
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,9 +17,13 @@ type Config struct {
 	Speaker string
 	// Bitrate is the Opus bitrate in bit/s; 0 means DefaultBitrate.
 	Bitrate int
-	// DTX turns on Opus discontinuous transmission (off by default: a
-	// steady packet stream keeps every peer's jitter buffer and NAT
-	// bindings fresh, and costs little at 32 kbit/s).
+	// DTX turns on Opus discontinuous transmission: during silence the
+	// encoder's frames shrink to a byte or two. They are still handed to
+	// the packet handler, so RTP sequence numbers and timestamps stay
+	// continuous (pion's sample track cannot skip time without skipping
+	// sequence numbers) and the receiver plays comfort noise. Off by
+	// default: full frames keep every peer's jitter estimate and NAT
+	// bindings fresh and cost little at 32 kbit/s.
 	DTX bool
 	// Logger receives diagnostics; nil discards them. Nothing is ever
 	// written to stdout or stderr.
@@ -127,7 +132,8 @@ type Pipeline struct {
 	bitrate      atomic.Int32
 	ringPattern  atomic.Int32
 	localLevel   atomic.Int32
-	warning      atomic.Pointer[string]
+	warnMu       sync.Mutex
+	issues       [issueCount]string
 
 	captureDelay atomic.Int64
 	framesSent   atomic.Uint64
@@ -140,9 +146,10 @@ type Pipeline struct {
 	cs captureState
 	ps playoutState
 
-	// traceCapture, when set (benchmarks), receives every CaptureDelay
-	// measurement.
-	traceCapture func(time.Duration)
+	// traceCapture, when set (benchmarks), receives CaptureDelay
+	// measurements: from the callback that completed the frame, and from
+	// the one that delivered its first samples.
+	traceCapture func(fromLast, fromFirst time.Duration)
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -246,7 +253,7 @@ func newPipeline(cfg Config) (*Pipeline, error) {
 	}
 	if p.devs.warning != "" {
 		logger.Warn("audio: " + p.devs.warning)
-		p.setWarning(p.devs.warning)
+		p.issues[issueDevices] = p.devs.warning
 	}
 	if p.src != nil {
 		p.micName = p.src.name()
@@ -284,19 +291,45 @@ func (p *Pipeline) MicName() string { return p.micName }
 func (p *Pipeline) SpeakerName() string { return p.spkName }
 
 // Warning returns a sentence for the user when audio is degraded (no
-// device, a device stopped, a recording failed), or "" when all is well.
+// device, a device that stopped delivering audio, a failed recording), or ""
+// when all is well. It changes while the pipeline runs: a device that comes
+// back clears its part.
 func (p *Pipeline) Warning() string {
-	if w := p.warning.Load(); w != nil {
-		return *w
-	}
-	return ""
+	p.warnMu.Lock()
+	defer p.warnMu.Unlock()
+	return p.warningLocked()
 }
 
-func (p *Pipeline) setWarning(w string) {
-	if old := p.warning.Load(); old != nil && *old != "" {
-		w = *old + " " + w
+// Parts of the warning.
+const (
+	issueDevices   = iota // no device at Open: the null backend stands in
+	issueMic              // the microphone stopped delivering audio
+	issueSpeaker          // the speaker stopped taking audio
+	issueRecording        // the wav speaker failed
+	issueCount
+)
+
+func (p *Pipeline) warningLocked() string {
+	var parts []string
+	for _, s := range p.issues {
+		if s != "" {
+			parts = append(parts, s)
+		}
 	}
-	p.warning.Store(&w)
+	return strings.Join(parts, " ")
+}
+
+// setIssue sets one part of the warning and tells OnWarning when the
+// warning changed.
+func (p *Pipeline) setIssue(i int, s string) {
+	p.warnMu.Lock()
+	if p.issues[i] == s {
+		p.warnMu.Unlock()
+		return
+	}
+	p.issues[i] = s
+	w := p.warningLocked()
+	p.warnMu.Unlock()
 	if p.onWarn != nil {
 		p.onWarn(w)
 	}
@@ -414,13 +447,31 @@ func (p *Pipeline) Stats() PipelineStats {
 	return st
 }
 
+// closeDeviceTimeout bounds how long Close waits for the sound server to
+// release the devices. A server that lost a device may take 10 s to answer
+// (PulseAudio corking a killed stream); quitting must not hang on it.
+const closeDeviceTimeout = 3 * time.Second
+
 // Close stops the devices and goroutines and finishes the recording. It
 // returns the recording's error, if any. It is safe to call more than once.
+//
+// If the sound server does not release the devices within 3 s, Close logs a
+// warning and returns while one goroutine finishes the release in the
+// background; that is the only case where anything outlives Close.
 func (p *Pipeline) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.done)
 		p.wg.Wait()
-		p.devs.close()
+		released := make(chan struct{})
+		go func() {
+			p.devs.close()
+			close(released)
+		}()
+		select {
+		case <-released:
+		case <-time.After(closeDeviceTimeout):
+			p.logger.Warn("audio: the sound server is slow to release the devices; not waiting for it")
+		}
 		if p.wav != nil {
 			p.closeErr = p.wav.Close()
 		}
@@ -492,39 +543,84 @@ func (p *Pipeline) captureDevice(dev *device) {
 	}
 }
 
+// Device health: a device that has not called back for deviceStallTimeout
+// (or not at all within deviceStartGrace of opening) is treated as gone, and
+// the loop runs on the pipeline's own clock until it calls back again.
+// miniaudio does not always report a device that disappears (PulseAudio
+// kills the stream of a removed sink without a stop notification), so the
+// loops watch the callbacks themselves.
+const (
+	deviceStallTimeout   = time.Second
+	deviceStartGrace     = 5 * time.Second
+	deviceStartCallbacks = 10
+)
+
+// healthy reports whether the device is delivering callbacks at now. A
+// starting device gets deviceStartGrace for its first few callbacks: sound
+// servers may call once at start and then take a second or two to run
+// (PulseAudio's null sinks do).
+func (d *device) healthy(now time.Time) bool {
+	if d.stopped.Load() {
+		return false
+	}
+	if d.callbacks.Load() < deviceStartCallbacks && now.Sub(d.opened) < deviceStartGrace {
+		return true
+	}
+	return now.UnixNano()-d.lastCallback.Load() < int64(deviceStallTimeout)
+}
+
 // captureLoop produces one encoded frame per 20 ms: from the capture
-// device's ring when it fills, or from the generator on the pipeline clock.
+// device's ring as it fills, or from the generator (or silence, while the
+// device is gone) on the pipeline clock.
 func (p *Pipeline) captureLoop() {
 	defer p.wg.Done()
 	dev := p.devs.capture
-	if dev != nil && p.src == nil {
-		for !dev.stopped.Load() {
-			select {
-			case <-p.done:
-				return
-			case <-dev.wake:
-			}
-			p.captureDevice(dev)
-		}
-		p.logger.Warn("audio: capture device stopped", "device", dev.name)
-		p.setWarning(fmt.Sprintf("The microphone %q stopped (unplugged?): sending silence.", dev.name))
-		p.src = silenceSource{}
+	if p.src != nil {
+		dev = nil // a generator microphone
 	}
-
+	src := p.src
+	if src == nil {
+		src = silenceSource{}
+	}
+	var wake chan struct{}
+	if dev != nil {
+		wake = dev.wake
+	}
 	ticker := time.NewTicker(FrameDuration)
 	defer ticker.Stop()
+	onClock := dev == nil
 	clock := frameClock{start: time.Now()}
 	for {
-		n, skipped := clock.due(time.Now())
-		p.cs.dropped += skipped
-		for ; n > 0; n-- {
-			p.src.read(p.cs.frame[:])
-			p.sendFrame()
-		}
 		select {
 		case <-p.done:
 			return
+		case <-wake:
 		case <-ticker.C:
+		}
+		now := time.Now()
+		if dev != nil {
+			switch ok := dev.healthy(now); {
+			case onClock && ok:
+				onClock = false
+				dev.ring.Discard(dev.ring.Len()) // stale audio from before the gap
+				p.logger.Info("audio: capture device is back", "device", dev.name)
+				p.setIssue(issueMic, "")
+			case !onClock && !ok:
+				onClock = true
+				clock = frameClock{start: now}
+				p.logger.Warn("audio: capture device stopped delivering audio", "device", dev.name)
+				p.setIssue(issueMic, fmt.Sprintf("The microphone %q stopped (unplugged?): sending silence.", dev.name))
+			}
+		}
+		if !onClock {
+			p.captureDevice(dev)
+			continue
+		}
+		n, skipped := clock.due(now)
+		p.cs.dropped += skipped
+		for ; n > 0; n-- {
+			src.read(p.cs.frame[:])
+			p.sendFrame()
 		}
 	}
 }
@@ -537,9 +633,11 @@ func (p *Pipeline) noteCaptureDelay(dev *device, left int) {
 	if last == 0 {
 		return
 	}
-	d := time.Now().UnixNano() - last + int64(samplesToDuration(int64(left)))
-	if p.traceCapture != nil {
-		p.traceCapture(time.Duration(d))
+	now := time.Now().UnixNano()
+	d := now - last + int64(samplesToDuration(int64(left)))
+	if p.traceCapture != nil && left == 0 {
+		// The frame's first half came one callback earlier.
+		p.traceCapture(time.Duration(d), time.Duration(now-dev.prevCallback.Load()))
 	}
 	old := p.captureDelay.Load()
 	if old == 0 {
@@ -602,42 +700,54 @@ func (p *Pipeline) playDevice(dev *device) {
 }
 
 // playoutLoop produces one mixed frame per 20 ms: when the playback device's
-// ring runs low, or on the pipeline clock for wav and none speakers.
+// ring runs low, or on the pipeline clock for wav and none speakers (and
+// while the device is gone).
 func (p *Pipeline) playoutLoop() {
 	defer p.wg.Done()
 	dev := p.devs.playback
+	var wake chan struct{}
 	if dev != nil {
-		for !dev.stopped.Load() {
-			select {
-			case <-p.done:
-				return
-			case <-dev.wake:
-			}
-			p.playDevice(dev)
-		}
-		p.logger.Warn("audio: playback device stopped", "device", dev.name)
-		p.setWarning(fmt.Sprintf("The speaker %q stopped (unplugged?): you will not hear the others.", dev.name))
+		wake = dev.wake
 	}
-
 	ticker := time.NewTicker(FrameDuration)
 	defer ticker.Stop()
+	onClock := dev == nil
 	clock := frameClock{start: time.Now()}
 	for {
-		n, _ := clock.due(time.Now())
+		select {
+		case <-p.done:
+			return
+		case <-wake:
+		case <-ticker.C:
+		}
+		now := time.Now()
+		if dev != nil {
+			switch ok := dev.healthy(now); {
+			case onClock && ok:
+				onClock = false
+				p.logger.Info("audio: playback device is back", "device", dev.name)
+				p.setIssue(issueSpeaker, "")
+			case !onClock && !ok:
+				onClock = true
+				clock = frameClock{start: now}
+				p.logger.Warn("audio: playback device stopped taking audio", "device", dev.name)
+				p.setIssue(issueSpeaker, fmt.Sprintf("The speaker %q stopped (unplugged?): you will not hear the others.", dev.name))
+			}
+		}
+		if !onClock {
+			p.playDevice(dev)
+			continue
+		}
+		n, _ := clock.due(now)
 		for ; n > 0; n-- {
 			p.mixFrame(time.Now())
 			if p.wav != nil && p.wav.Err() == nil {
 				if err := p.wav.Write(p.ps.out[:]); err != nil {
 					p.logger.Error("audio: recording failed", "err", err)
-					p.setWarning(fmt.Sprintf("Recording stopped: %v.", err))
+					p.setIssue(issueRecording, fmt.Sprintf("Recording stopped: %v.", err))
 				}
 			}
 			p.framePlayed()
-		}
-		select {
-		case <-p.done:
-			return
-		case <-ticker.C:
 		}
 	}
 }

@@ -469,3 +469,45 @@ func TestFortyPipelinesInOneProcess(t *testing.T) {
 	}
 	waitGoroutines(t, before)
 }
+
+// TestPipelineDTX turns DTX on: during silence the encoder's packets shrink
+// to a byte or two (still sent, so RTP stays continuous), the receiver
+// plays them without errors, and speech after the silence comes through.
+func TestPipelineDTX(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pcm := append(make([]int16, 2*SampleRate), speechLike(1)...)
+		src := writeWAVFile(t, t.TempDir(), "pause.wav", pcm)
+		var tiny, big atomic.Int64
+		a := mustOpen(t, Config{Mic: "wav:" + src, Speaker: "none", DTX: true})
+		b := mustOpen(t, Config{Mic: "silence", Speaker: "none"})
+		r, _ := b.AddRemote("a")
+		var seq uint16
+		var ts uint32
+		a.SetPacketHandler(func(p Packet) {
+			if len(p.Payload) <= 2 {
+				tiny.Add(1)
+			} else {
+				big.Add(1)
+			}
+			r.Push(seq, ts, 1, p.Payload)
+			seq++
+			ts += FrameSamples
+		})
+		time.Sleep(1900 * time.Millisecond)
+		if tiny.Load() < 50 {
+			t.Errorf("%d DTX packets in 2 s of silence (and %d full ones)", tiny.Load(), big.Load())
+		}
+		if r.Level() != 0 {
+			t.Errorf("level %d during the silence", r.Level())
+		}
+		time.Sleep(time.Second)
+		if l := r.Level(); l < 30 {
+			t.Errorf("level %d once speech starts after DTX", l)
+		}
+		if st := r.Stats(); st.DecodeErrors+st.Lost+st.Late != 0 {
+			t.Errorf("stats %+v", st)
+		}
+		a.Close()
+		b.Close()
+	})
+}

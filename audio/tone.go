@@ -5,11 +5,14 @@ import (
 	"math"
 )
 
-// Tone is a sine generator: the tone:HZ microphone and test signals.
+// Tone is a sine generator: the tone:HZ microphone and test signals. It
+// rotates a unit phasor instead of calling math.Sin per sample (a loadtest
+// runs dozens of tone microphones in one process), renormalizing it once
+// per Read so the amplitude cannot drift.
 type Tone struct {
-	step  float64 // phase increment per sample, in cycles
-	phase float64 // current phase, in cycles [0,1)
-	amp   float64 // peak amplitude in sample units
+	c, s   float64 // the phasor: cos and sin of the current phase
+	dc, ds float64 // cos and sin of the phase step per sample
+	amp    float64 // peak amplitude in sample units
 }
 
 // DefaultToneAmplitude is the amplitude of the tone:HZ source: 0.25 of full
@@ -26,17 +29,18 @@ func NewTone(hz, amplitude float64) (*Tone, error) {
 	if !(amplitude >= 0 && amplitude <= 1) {
 		return nil, fmt.Errorf("tone amplitude %g: must be between 0 and 1", amplitude)
 	}
-	return &Tone{step: hz / SampleRate, amp: amplitude * math.MaxInt16}, nil
+	w := 2 * math.Pi * hz / SampleRate
+	return &Tone{c: 1, dc: math.Cos(w), ds: math.Sin(w), amp: amplitude * math.MaxInt16}, nil
 }
 
 // Read fills pcm with the next samples of the tone, continuing the phase of
 // the previous call.
 func (t *Tone) Read(pcm []int16) {
+	c, s := t.c, t.s
 	for i := range pcm {
-		pcm[i] = int16(math.Round(t.amp * math.Sin(2*math.Pi*t.phase)))
-		t.phase += t.step
-		if t.phase >= 1 {
-			t.phase--
-		}
+		pcm[i] = int16(math.Round(t.amp * s))
+		c, s = c*t.dc-s*t.ds, s*t.dc+c*t.ds
 	}
+	m := math.Hypot(c, s)
+	t.c, t.s = c/m, s/m
 }

@@ -219,7 +219,7 @@ func (e *Engine) Login(ctx context.Context) error {
 		URL:          e.cfg.ServerURL,
 		UserID:       e.cfg.UserID,
 		UserSig:      e.cfg.UserSig,
-		Logger:       e.cfg.Logger.With("user", e.cfg.UserID),
+		Logger:       e.cfg.Logger, // the client adds the user itself
 		HTTPClient:   e.cfg.HTTPClient,
 		ReconnectMin: e.cfg.ReconnectMin,
 		ReconnectMax: e.cfg.ReconnectMax,

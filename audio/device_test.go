@@ -1,6 +1,8 @@
 package audio
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gen2brain/malgo"
@@ -73,33 +75,48 @@ func TestRingOverrunAndUnderrun(t *testing.T) {
 
 // TestRingConcurrent hammers the ring from a producer that overruns and a
 // consumer, under -race: every sample read is one that was written, in
-// order, and nothing is read twice.
+// order, and nothing is read twice. Samples count modulo 30000 (they are
+// int16), so the producer is kept within 8000 samples of what the consumer
+// has seen: a forward step of up to that is legitimate (an overrun dropped
+// audio), while a repeat or a step back shows as 0 or a step near 30000.
 func TestRingConcurrent(t *testing.T) {
 	r := NewRing(256)
-	const total = 200000
+	const total, mod, lead = 200000, 30000, 8000
+	var seen atomic.Int64 // how far (unwrapped) the consumer has read
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]int16, 48)
 		v := 0
 		for v < total {
+			for int64(v)-seen.Load() > lead {
+				runtime.Gosched()
+			}
 			for i := range buf {
-				buf[i] = int16(v % 30000)
+				buf[i] = int16(v % mod)
 				v++
 			}
 			r.Write(buf)
 		}
 	}()
 	last := -1
+	var pos int64
 	buf := make([]int16, 37)
 	check := func(n int) {
 		for _, s := range buf[:n] {
 			x := int(s)
-			if last >= 0 && x <= last%30000 && !(last%30000 > 29000 && x < 1000) {
-				t.Fatalf("sample %d after %d: out of order or repeated", x, last%30000)
+			if last >= 0 {
+				d := (x - last + mod) % mod
+				if d == 0 || d > lead+len(buf)+256 {
+					t.Fatalf("sample %d after %d: out of order or repeated", x, last)
+				}
+				pos += int64(d)
+			} else {
+				pos = int64(x) // the first sample read: no wrap yet
 			}
 			last = x
 		}
+		seen.Store(pos)
 	}
 	for {
 		select {

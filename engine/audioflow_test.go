@@ -114,3 +114,48 @@ func TestAudioArrivesAtTheRightFrequency(t *testing.T) {
 		})
 	}
 }
+
+// SetAudio moves a call to another microphone without dropping it: bob
+// hears alice's 440 Hz tone, then her 880 Hz one.
+func TestSetAudioInCall(t *testing.T) {
+	leakCheck(t)
+	s := newTestServer(t, nil)
+	dir := t.TempDir()
+	alice := s.engine("alice", nil)
+	bob := s.engine("bob", func(c *Config) { c.Mic = "silence"; c.Speaker = "wav:" + filepath.Join(dir, "bob.wav") })
+	connect(t, alice, bob)
+	volumeOf(bob, "alice", 5)
+	time.Sleep(time.Second)
+	must(t, "set audio", alice.SetAudio("tone:880", "none"))
+	alice.expectEvent(AudioDeviceChanged{Mic: "tone 880 Hz", Speaker: "none"})
+	time.Sleep(1500 * time.Millisecond)
+	volumeOf(bob, "alice", 5)
+	if err := alice.SetAudio("wav:/nonexistent/x.wav", "none"); err == nil {
+		t.Fatal("a missing WAV must be an error")
+	}
+	if alice.has("onCallEnd(caller)") || bob.has("onCallEnd(called)") {
+		t.Fatal("switching audio ended the call")
+	}
+	bob.close()
+	f, err := os.Open(filepath.Join(dir, "bob.wav"))
+	must(t, "open", err)
+	defer f.Close()
+	pcm, _, err := audio.ReadWAV(f)
+	must(t, "read", err)
+	const block = audio.SampleRate / 10
+	var first, last []int16
+	for i := 0; i+block <= len(pcm); i += block {
+		if b := pcm[i : i+block]; audio.Level(b) > 5 {
+			if first == nil {
+				first = b
+			}
+			last = b
+		}
+	}
+	if first == nil || goertzel(first, 440) < 20*goertzel(first, 880) {
+		t.Fatalf("bob did not hear 440 Hz first")
+	}
+	if goertzel(last, 880) < 20*goertzel(last, 440) {
+		t.Fatalf("bob did not hear 880 Hz after the switch")
+	}
+}

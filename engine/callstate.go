@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -87,7 +88,9 @@ func callFromInfo(self string, info *signaling.CallInfo) *activeCall {
 type remoteUser struct {
 	id   string
 	peer *peer
-	rx   *audio.Remote
+	// rx is the audio receiver, read by the peer's RTP loop without the
+	// engine lock; SetAudio swaps it for one on the new devices.
+	rx atomic.Pointer[audio.Remote]
 	// away: the server says their connection dropped (grace period).
 	away      bool
 	awaySince time.Time
@@ -107,14 +110,16 @@ func (e *Engine) setState(st callState) {
 	}
 	e.log.Debug("call state", "from", e.st, "to", st)
 	e.st = st
-	switch st {
-	case stateDialing:
-		if e.call != nil && e.call.role == RoleCaller {
-			e.pipe.Ring(audio.RingOutgoing)
-		} else {
-			e.pipe.Ring(audio.RingOff)
-		}
-	case stateIncoming:
+	e.ringFor(st)
+}
+
+// ringFor plays the ringtone that goes with st: ringback while this user
+// calls out, the ring while a call comes in, nothing otherwise.
+func (e *Engine) ringFor(st callState) {
+	switch {
+	case st == stateDialing && e.call != nil && e.call.role == RoleCaller:
+		e.pipe.Ring(audio.RingOutgoing)
+	case st == stateIncoming:
 		e.pipe.Ring(audio.RingIncoming)
 	default:
 		e.pipe.Ring(audio.RingOff)
@@ -438,7 +443,7 @@ func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
 		e.mediaError(r.id, err)
 		return
 	}
-	r.rx = rx
+	r.rx.Store(rx)
 	callID, id := c.id, r.id
 	p, err := newPeer(e.cfg.UserID, id, e.media, e.track, c.media == MediaVideo, peerEvents{
 		signal: func(m signalMsg) {
@@ -449,14 +454,16 @@ func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
 			e.relays.send(callID, id, b)
 		},
 		audio: func(pkt *rtp.Packet) {
-			rx.Push(pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload)
+			if rx := r.rx.Load(); rx != nil {
+				rx.Push(pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload)
+			}
 		},
 		video: func(on bool) { e.onRemoteVideo(callID, id, on) },
 		state: func(s webrtc.ICEConnectionState) { e.onICE(callID, id, s) },
 	})
 	if err != nil {
 		e.pipe.RemoveRemote(id)
-		r.rx = nil
+		r.rx.Store(nil)
 		e.mediaError(id, err)
 		return
 	}
@@ -477,7 +484,7 @@ func (e *Engine) dropRemote(c *activeCall, id string) {
 		return
 	}
 	delete(c.remotes, id)
-	if r.rx != nil {
+	if r.rx.Swap(nil) != nil {
 		e.pipe.RemoveRemote(id)
 	}
 	if p := r.peer; p != nil {

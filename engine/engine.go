@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/transport/v5"
@@ -127,23 +128,14 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.track = track
 
-	pipe, err := audio.Open(audio.Config{
-		Mic:      cfg.Mic,
-		Speaker:  cfg.Speaker,
-		Logger:   cfg.Logger.With("user", cfg.UserID),
-		Backends: cfg.AudioBackends,
-		OnPacket: e.sendAudio,
-		OnWarning: func(string) {
-			e.publishDevice()
-		},
-	})
+	pipe, err := e.openAudio(cfg.Mic, cfg.Speaker)
 	if err != nil {
 		e.events.stop(0)
 		e.relays.close()
-		return nil, &Error{Code: CodeMedia, Message: "audio: " + err.Error(), err: err}
+		return nil, err
 	}
 	e.pipe = pipe
-	e.publishDevice()
+	e.publishDevice(pipe)
 	e.events.publish(ConnectionChanged{State: ConnOffline})
 
 	e.wg.Add(1)
@@ -163,8 +155,83 @@ func (e *Engine) sendAudio(p audio.Packet) {
 	_ = e.track.WriteSample(media.Sample{Data: p.Payload, Duration: 20 * time.Millisecond, PrevDroppedPackets: uint16(dropped)})
 }
 
-func (e *Engine) publishDevice() {
-	e.events.publish(AudioDeviceChanged{Mic: e.pipe.MicName(), Speaker: e.pipe.SpeakerName(), Warning: e.pipe.Warning()})
+// openAudio opens a pipeline for the given mic and speaker specs.
+func (e *Engine) openAudio(mic, speaker string) (*audio.Pipeline, error) {
+	// The warning callback needs the pipeline Open is about to return.
+	var self atomic.Pointer[audio.Pipeline]
+	pipe, err := audio.Open(audio.Config{
+		Mic:      mic,
+		Speaker:  speaker,
+		Logger:   e.cfg.Logger.With("user", e.cfg.UserID),
+		Backends: e.cfg.AudioBackends,
+		OnPacket: e.sendAudio,
+		OnWarning: func(string) {
+			p := self.Load()
+			e.mu.Lock()
+			current := p != nil && e.pipe == p
+			e.mu.Unlock()
+			if current {
+				e.publishDevice(p)
+			}
+		},
+	})
+	if err != nil {
+		return nil, &Error{Code: CodeMedia, Message: "audio: " + err.Error(), err: err}
+	}
+	self.Store(pipe)
+	return pipe, nil
+}
+
+// publishDevice raises onAudioDeviceChanged for pipe.
+func (e *Engine) publishDevice(pipe *audio.Pipeline) {
+	e.events.publish(AudioDeviceChanged{Mic: pipe.MicName(), Speaker: pipe.SpeakerName(), Warning: pipe.Warning()})
+}
+
+// SetAudio switches the microphone and the speaker (specs as for --mic and
+// --speaker; empty means the default device). In a call the audio moves to
+// the new devices and the call goes on. If the new devices cannot be opened
+// the old ones stay in use and the error says why.
+func (e *Engine) SetAudio(mic, speaker string) error {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	next, err := e.openAudio(mic, speaker)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		_ = next.Close()
+		return ErrClosed
+	}
+	old := e.pipe
+	e.pipe = next
+	next.SetMuted(e.muted)
+	if c := e.call; c != nil {
+		for id, r := range c.remotes {
+			if r.rx.Load() == nil {
+				continue
+			}
+			rx, err := next.AddRemote(id)
+			if err != nil {
+				e.mediaError(id, err)
+				r.rx.Store(nil)
+				continue
+			}
+			r.rx.Store(rx)
+		}
+	}
+	e.ringFor(e.st)
+	e.mu.Unlock()
+	e.publishDevice(next)
+	if err := old.Close(); err != nil {
+		e.log.Warn("closing the previous audio devices", "err", err)
+	}
+	return nil
 }
 
 // Events is the engine's ordered event stream. Call-state events are never
@@ -180,7 +247,11 @@ func (e *Engine) ServerURL() string { return e.cfg.ServerURL }
 
 // AudioStats are the local audio pipeline's counters (for diagnostics and
 // the load test).
-func (e *Engine) AudioStats() audio.PipelineStats { return e.pipe.Stats() }
+func (e *Engine) AudioStats() audio.PipelineStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pipe.Stats()
+}
 
 // RemoteAudioStats returns the receive statistics of every remote user in
 // the current call.
@@ -190,8 +261,8 @@ func (e *Engine) RemoteAudioStats() map[string]audio.RemoteStats {
 	out := map[string]audio.RemoteStats{}
 	if e.call != nil {
 		for id, r := range e.call.remotes {
-			if r.rx != nil {
-				out[id] = r.rx.Stats()
+			if rx := r.rx.Load(); rx != nil {
+				out[id] = rx.Stats()
 			}
 		}
 	}
@@ -309,7 +380,10 @@ func (e *Engine) Close() error {
 	e.wg.Wait()
 	e.peerWG.Wait()
 	e.relays.close()
-	err := e.pipe.Close()
+	e.mu.Lock()
+	pipe := e.pipe
+	e.mu.Unlock()
+	err := pipe.Close()
 	e.events.stop(2 * time.Second)
 	if err != nil {
 		return &Error{Code: CodeMedia, Message: "closing audio: " + err.Error(), err: err}

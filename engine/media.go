@@ -64,10 +64,9 @@ func (e *Engine) publishVolume() {
 	m := make(map[string]int, len(c.remotes)+1)
 	m[e.cfg.UserID] = e.pipe.LocalLevel()
 	for id, r := range c.remotes {
-		if r.rx != nil {
-			m[id] = r.rx.Level()
-		} else {
-			m[id] = 0
+		m[id] = 0
+		if rx := r.rx.Load(); rx != nil {
+			m[id] = rx.Level()
 		}
 	}
 	e.events.publish(UserVoiceVolumeChanged{VolumeMap: m})

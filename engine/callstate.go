@@ -111,6 +111,17 @@ func (e *Engine) setState(st callState) {
 	e.log.Debug("call state", "from", e.st, "to", st)
 	e.st = st
 	e.ringFor(st)
+	e.sendFor(st)
+}
+
+// sendFor encodes the microphone only in a call: the encoder is the
+// pipeline's biggest cost, and between calls nobody listens.
+func (e *Engine) sendFor(st callState) {
+	if st == stateInCall {
+		e.pipe.SetPacketHandler(e.sendAudio)
+	} else {
+		e.pipe.SetPacketHandler(nil)
+	}
 }
 
 // ringFor plays the ringtone that goes with st: ringback while this user
@@ -459,6 +470,13 @@ func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
 			}
 		},
 		video: func(on bool) { e.onRemoteVideo(callID, id, on) },
+		mediaStarted: func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if c := e.callFor(callID); c != nil && c.remotes[id] == r {
+				e.updateAudioAvailable(r, time.Now())
+			}
+		},
 		state: func(s webrtc.ICEConnectionState) { e.onICE(callID, id, s) },
 	})
 	if err != nil {

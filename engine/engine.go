@@ -164,7 +164,6 @@ func (e *Engine) openAudio(mic, speaker string) (*audio.Pipeline, error) {
 		Speaker:  speaker,
 		Logger:   e.cfg.Logger.With("user", e.cfg.UserID),
 		Backends: e.cfg.AudioBackends,
-		OnPacket: e.sendAudio,
 		OnWarning: func(string) {
 			p := self.Load()
 			e.mu.Lock()
@@ -226,6 +225,7 @@ func (e *Engine) SetAudio(mic, speaker string) error {
 		}
 	}
 	e.ringFor(e.st)
+	e.sendFor(e.st)
 	e.mu.Unlock()
 	e.publishDevice(next)
 	if err := old.Close(); err != nil {

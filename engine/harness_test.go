@@ -29,7 +29,7 @@ const (
 )
 
 type testServer struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *signaling.Server
 	url   string
 	clock *signaling.ManualClock // nil: the real clock
@@ -37,7 +37,7 @@ type testServer struct {
 
 // newManualServer starts a server whose timers (invite timeout, grace
 // period, ticket expiry) move only with clock.Advance.
-func newManualServer(t *testing.T, edit func(*signaling.Config)) *testServer {
+func newManualServer(t testing.TB, edit func(*signaling.Config)) *testServer {
 	clock := signaling.NewManualClock(time.Now())
 	s := newTestServer(t, func(c *signaling.Config) {
 		c.Clock = clock
@@ -49,7 +49,7 @@ func newManualServer(t *testing.T, edit func(*signaling.Config)) *testServer {
 	return s
 }
 
-func newTestServer(t *testing.T, edit func(*signaling.Config)) *testServer {
+func newTestServer(t testing.TB, edit func(*signaling.Config)) *testServer {
 	t.Helper()
 	cfg := signaling.Config{SecretKey: testKey, SDKAppID: testApp}
 	if edit != nil {
@@ -90,7 +90,7 @@ func (s *testServer) ticket(user string, life time.Duration) string {
 // testEngine is an engine whose events a goroutine records.
 type testEngine struct {
 	*Engine
-	t *testing.T
+	t testing.TB
 
 	mu     sync.Mutex
 	events []Event
@@ -295,14 +295,14 @@ func (te *testEngine) count(want string) int {
 	return n
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // must fails the test on err.
-func must(t *testing.T, what string, err error) {
+func must(t testing.TB, what string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -318,7 +318,7 @@ func volumeOf(te *testEngine, user string, min int) int {
 
 // leakCheck records the goroutine count and checks at cleanup that it came
 // back (pion keeps a few process-wide goroutines, hence the slack).
-func leakCheck(t *testing.T) {
+func leakCheck(t testing.TB) {
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() { waitGoroutines(t, before+4) })
 }

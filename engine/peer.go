@@ -44,6 +44,9 @@ type peerEvents struct {
 	video func(available bool)
 	// state reports ICE connection state changes.
 	state func(webrtc.ICEConnectionState)
+	// mediaStarted reports the first audio packet, and the first after a
+	// silence that read as Down, so availability is raised at once.
+	mediaStarted func()
 }
 
 // peer is the media connection to one remote participant: one pion
@@ -93,23 +96,27 @@ type rxCounters struct {
 	haveData    bool
 }
 
-func (c *rxCounters) packet(seq uint16, ssrc uint32, now time.Time) {
+// packet counts one arrival. It reports whether media (re)started: the
+// first packet, or the first after a silence long enough to read as Down.
+func (c *rxCounters) packet(seq uint16, ssrc uint32, now time.Time) (started bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	started = !c.haveData || now.Sub(c.lastArrival) >= mediaTimeout
 	c.lastArrival = now
 	c.haveData = true
 	if !c.started || ssrc != c.ssrc {
 		c.started, c.highest, c.ssrc = true, seq, ssrc
 		c.expected++
-		return
+		return started
 	}
 	d := int16(seq - c.highest)
 	if d <= 0 {
-		return // reordered, duplicate or a NACK retransmission
+		return started // reordered, duplicate or a NACK retransmission
 	}
 	c.expected += uint64(d)
 	c.gaps += uint64(d - 1)
 	c.highest = seq
+	return started
 }
 
 // snapshot returns the loss since the last snapshot and resets the window.
@@ -427,9 +434,12 @@ func (p *peer) readAudio(t *webrtc.TrackRemote) {
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
-		p.rx.packet(pkt.SequenceNumber, pkt.SSRC, time.Now())
+		started := p.rx.packet(pkt.SequenceNumber, pkt.SSRC, time.Now())
 		if p.ev.audio != nil {
 			p.ev.audio(&pkt)
+		}
+		if started && p.ev.mediaStarted != nil {
+			p.ev.mediaStarted()
 		}
 	}
 }

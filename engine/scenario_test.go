@@ -186,7 +186,7 @@ func TestServerShutdownRaisesError(t *testing.T) {
 }
 
 // connect makes a 1:1 call from a to b and waits until audio flows.
-func connect(t *testing.T, a, b *testEngine) {
+func connect(t testing.TB, a, b *testEngine) {
 	t.Helper()
 	must(t, "call", a.Call(ctxT(t), []string{b.UserID()}, CallParams{}))
 	expect(b, func(CallReceived) bool { return true })

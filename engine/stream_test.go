@@ -87,7 +87,7 @@ func TestStreamStopWithoutReaderDoesNotLeak(t *testing.T) {
 }
 
 // waitGoroutines waits until the goroutine count is back to at most want.
-func waitGoroutines(t *testing.T, want int) {
+func waitGoroutines(t testing.TB, want int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ func TestOneToOneCallWithAudio(t *testing.T) {
 	s := newTestServer(t, nil)
 	alice := s.engine("alice", nil)
 	bob := s.engine("bob", nil)
+	time.Sleep(100 * time.Millisecond) // let the logins settle
+	idle := runtime.NumGoroutine()
 
 	must(t, "call", alice.Call(ctxT(t), []string{"bob"}, CallParams{UserData: "hi"}))
 	rec := expect(bob, func(CallReceived) bool { return true })
@@ -49,4 +52,6 @@ func TestOneToOneCallWithAudio(t *testing.T) {
 			t.Errorf("%s: onCallCancelled in a call that began\n%s", te.UserID(), te.dump())
 		}
 	}
+	// Nothing of the call outlives it: peers, RTP loops, timers.
+	waitGoroutines(t, idle+2)
 }

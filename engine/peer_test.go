@@ -18,10 +18,11 @@ type peerPair struct {
 	a, b           *peer
 	trackA, trackB *webrtc.TrackLocalStaticSample
 	gotA, gotB     atomic.Int64 // audio packets received by a and by b
+	offersFromA    atomic.Int64
 	stop           chan struct{}
 }
 
-func newTestTrack(t *testing.T, id string) *webrtc.TrackLocalStaticSample {
+func newTestTrack(t testing.TB, id string) *webrtc.TrackLocalStaticSample {
 	t.Helper()
 	tr, err := webrtc.NewTrackLocalStaticSample(opusCodec.RTPCodecCapability, "audio", id)
 	if err != nil {
@@ -48,8 +49,13 @@ func newPeerPairNets(t *testing.T, cfgA, cfgB mediaConfig) *peerPair {
 	toA, toB := make(chan signalMsg, 1024), make(chan signalMsg, 1024)
 	var err error
 	pp.a, err = newPeer("alice", "bob", cfgA, pp.trackA, false, peerEvents{
-		signal: func(m signalMsg) { toB <- m },
-		audio:  func(*rtp.Packet) { pp.gotA.Add(1) },
+		signal: func(m signalMsg) {
+			if m.Kind == "offer" {
+				pp.offersFromA.Add(1)
+			}
+			toB <- m
+		},
+		audio: func(*rtp.Packet) { pp.gotA.Add(1) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pion/logging"
 	"github.com/pion/transport/v5/vnet"
+	"github.com/pion/webrtc/v4"
 )
 
 // lossyLAN is a virtual network (pion vnet) with two hosts; every packet a
@@ -141,4 +142,30 @@ func TestEngineQualityFollowsTheNetwork(t *testing.T) {
 	if alice.has("onCallEnd(caller)") {
 		t.Fatal("a 3 s cut must not end the call")
 	}
+}
+
+// TestPeerRestartsICEAfterACut: a link cut long enough to disconnect ICE
+// makes the offerer send an ICE-restart offer, and audio flows again once
+// the link is back.
+func TestPeerRestartsICEAfterACut(t *testing.T) {
+	lan := newLossyLAN(t)
+	cfgA, cfgB := testMediaConfig(), testMediaConfig()
+	cfgA.Net, cfgB.Net = lan.netA, lan.netB
+	pp := newPeerPairNets(t, cfgA, cfgB)
+	defer pp.close()
+	waitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 25 })
+	offers := pp.offersFromA.Load()
+
+	lan.setLoss(t, 100)
+	waitFor(t, "ICE disconnected", 20*time.Second, func() bool {
+		return pp.a.pc.ICEConnectionState() == webrtc.ICEConnectionStateDisconnected
+	})
+	waitFor(t, "an ICE restart offer", 20*time.Second, func() bool { return pp.offersFromA.Load() > offers })
+	lan.setLoss(t, 0)
+	n := pp.gotB.Load()
+	waitFor(t, "audio after the cut", 30*time.Second, func() bool { return pp.gotB.Load() > n+50 })
+	waitFor(t, "ICE connected", 30*time.Second, func() bool {
+		st := pp.a.pc.ICEConnectionState()
+		return st == webrtc.ICEConnectionStateConnected || st == webrtc.ICEConnectionStateCompleted
+	})
 }

@@ -55,3 +55,24 @@ func TestOneToOneCallWithAudio(t *testing.T) {
 	// Nothing of the call outlives it: peers, RTP loops, timers.
 	waitGoroutines(t, idle+2)
 }
+
+// A caller may ask for a room; both sides see it in onCallBegin and
+// onCallEnd.
+func TestRequestedRoomID(t *testing.T) {
+	leakCheck(t)
+	s := newTestServer(t, nil)
+	alice, bob := s.engine("alice", nil), s.engine("bob", func(c *Config) { c.AutoAnswer = true })
+	room := RoomID{IntRoomID: 424242, StrRoomID: "standup"}
+	must(t, "call", alice.Call(ctxT(t), []string{"bob"}, CallParams{RoomID: room, MediaType: MediaVideo}))
+	for _, te := range []*testEngine{alice, bob} {
+		if b := expect(te, func(CallBegin) bool { return true }); b.RoomID != room || b.CallMediaType != MediaVideo {
+			t.Fatalf("%s: onCallBegin %+v", te.UserID(), b)
+		}
+	}
+	must(t, "hangup", bob.Hangup(ctxT(t)))
+	for _, te := range []*testEngine{alice, bob} {
+		if e := expect(te, func(CallEnd) bool { return true }); e.RoomID != room {
+			t.Fatalf("%s: onCallEnd %+v", te.UserID(), e)
+		}
+	}
+}

@@ -79,7 +79,7 @@ func callFromInfo(self string, info *signaling.CallInfo) *activeCall {
 		role = RoleCaller
 	}
 	c := newActiveCall(self, role)
-	c.id, c.room, c.media = info.CallID, RoomID(info.RoomID), MediaType(info.MediaType)
+	c.id, c.room, c.media = info.CallID, info.RoomID, info.MediaType
 	c.callerID, c.invitees, c.groupID, c.userData = info.CallerID, info.CalleeIDs, info.GroupID, info.UserData
 	return c
 }
@@ -245,7 +245,7 @@ func (e *Engine) onSignal(ev signaling.Event) {
 		if c == nil {
 			return
 		}
-		c.room, c.media, c.role = RoomID(v.RoomID), MediaType(v.MediaType), CallRole(v.Role)
+		c.room, c.media, c.role = v.RoomID, v.MediaType, v.Role
 		if c.began.IsZero() {
 			c.began = time.Now()
 		}
@@ -271,8 +271,7 @@ func (e *Engine) onSignal(ev signaling.Event) {
 	case signaling.UserLeft:
 		if c := e.callFor(v.CallID); c != nil {
 			if r := c.remotes[v.UserID]; r != nil {
-				e.dropRemote(c, v.UserID)
-				e.events.publish(UserLeave{UserID: v.UserID, Reason: leaveReason(v.Reason)})
+				e.remoteLeft(c, v.UserID, leaveReason(v.Reason))
 			}
 		}
 
@@ -329,9 +328,9 @@ func (e *Engine) onSignal(ev signaling.Event) {
 		}
 
 	case signaling.MediaChanged:
-		if c := e.callFor(v.CallID); c != nil && MediaType(v.New) != c.media {
+		if c := e.callFor(v.CallID); c != nil && v.New != c.media {
 			old := c.media
-			c.media = MediaType(v.New)
+			c.media = v.New
 			e.events.publish(CallMediaTypeChanged{OldCallMediaType: old, NewCallMediaType: c.media})
 			for _, r := range c.remotes {
 				if r.peer != nil {
@@ -363,17 +362,7 @@ func (e *Engine) onSignal(ev signaling.Event) {
 // pushes sent while we were away are lost, so the snapshot that comes with
 // every connect is the truth about our call.
 func (e *Engine) onConn(v signaling.ConnEvent) {
-	var st ConnState
-	switch v.State {
-	case signaling.ConnConnected:
-		st = ConnConnected
-	case signaling.ConnReconnecting:
-		st = ConnReconnecting
-	case signaling.ConnConnecting:
-		st = ConnConnecting
-	default:
-		st = ConnOffline
-	}
+	st := v.State
 	if st != e.conn {
 		e.conn = st
 		e.events.publish(ConnectionChanged{State: st})
@@ -421,8 +410,7 @@ func (e *Engine) reconcile(snap *signaling.CallInfo) {
 	}
 	for id := range c.remotes {
 		if !joined[id] {
-			e.dropRemote(c, id)
-			e.events.publish(UserLeave{UserID: id, Reason: "hangup"})
+			e.remoteLeft(c, id, "hangup")
 		}
 	}
 }
@@ -491,6 +479,24 @@ func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
 func (e *Engine) mediaError(id string, err error) {
 	e.log.Error("media link", "peer", id, "err", err)
 	e.events.publish(ErrorEvent{Code: CodeMedia, Message: fmt.Sprintf("media link to %s: %v", id, err)})
+}
+
+// remoteLeft raises onUserLeave for a participant who left a live call,
+// after saying their audio and video are gone (if they were there), and
+// ends the media link.
+func (e *Engine) remoteLeft(c *activeCall, id, reason string) {
+	r := c.remotes[id]
+	if r == nil {
+		return
+	}
+	if r.audioAvail {
+		e.events.publish(UserAudioAvailable{UserID: id, IsAudioAvailable: false})
+	}
+	if r.videoAvail {
+		e.events.publish(UserVideoAvailable{UserID: id, IsVideoAvailable: false})
+	}
+	e.dropRemote(c, id)
+	e.events.publish(UserLeave{UserID: id, Reason: reason})
 }
 
 // dropRemote ends the media link to id. The peer connection closes in the

@@ -461,10 +461,10 @@ func (e *Engine) Call(ctx context.Context, userIDs []string, p CallParams) error
 	info, err := client.Invite(ctx, signaling.InviteParams{
 		UserIDs:   users,
 		GroupID:   p.GroupID,
-		MediaType: signaling.MediaType(p.MediaType),
+		MediaType: p.MediaType,
 		UserData:  p.UserData,
 		Timeout:   p.Timeout,
-		RoomID:    signaling.RoomID{IntRoomID: p.RoomID.IntRoomID, StrRoomID: p.RoomID.StrRoomID},
+		RoomID:    p.RoomID,
 	})
 
 	e.mu.Lock()
@@ -479,7 +479,7 @@ func (e *Engine) Call(ctx context.Context, userIDs []string, p CallParams) error
 	if c.id == "" {
 		c.id = info.CallID
 	}
-	c.room = RoomID(info.RoomID)
+	c.room = info.RoomID
 	if c.hangupWanted && !e.finished.has(info.CallID) {
 		// Hung up while the invitation was on its way.
 		e.finished.add(info.CallID)
@@ -488,20 +488,27 @@ func (e *Engine) Call(ctx context.Context, userIDs []string, p CallParams) error
 	return nil
 }
 
+// incoming returns the client and the ringing call's id, or why there is
+// no call to verb. e.mu held.
+func (e *Engine) incoming(verb string) (*signaling.Client, string, error) {
+	client, err := e.ready()
+	if err != nil {
+		return nil, "", err
+	}
+	if e.st != stateIncoming {
+		return nil, "", stateError("no incoming call to %s", verb)
+	}
+	return client, e.call.id, nil
+}
+
 // Accept answers the incoming call. onCallBegin follows.
 func (e *Engine) Accept(ctx context.Context) error {
 	e.mu.Lock()
-	client, err := e.ready()
+	client, id, err := e.incoming("accept")
+	e.mu.Unlock()
 	if err != nil {
-		e.mu.Unlock()
 		return err
 	}
-	if e.st != stateIncoming {
-		e.mu.Unlock()
-		return stateError("no incoming call to accept")
-	}
-	id := e.call.id
-	e.mu.Unlock()
 	if _, err := client.Accept(ctx, id); err != nil {
 		return wrapError("accept", err)
 	}
@@ -511,16 +518,11 @@ func (e *Engine) Accept(ctx context.Context) error {
 // Reject declines the incoming call (onCallCancelled with this user's id).
 func (e *Engine) Reject(ctx context.Context) error {
 	e.mu.Lock()
-	client, err := e.ready()
+	client, id, err := e.incoming("reject")
 	if err != nil {
 		e.mu.Unlock()
 		return err
 	}
-	if e.st != stateIncoming {
-		e.mu.Unlock()
-		return stateError("no incoming call to reject")
-	}
-	id := e.call.id
 	e.endCall(e.call, endLocal, signaling.ReasonRejected)
 	e.mu.Unlock()
 	return ignoreGone(client.Reject(ctx, id), "reject")
@@ -665,7 +667,7 @@ func (e *Engine) SwitchMediaType(ctx context.Context, t MediaType) error {
 	if cur == t {
 		return nil
 	}
-	if err := client.SwitchMedia(ctx, id, signaling.MediaType(t)); err != nil {
+	if err := client.SwitchMedia(ctx, id, t); err != nil {
 		return wrapError("switch media", err)
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"softphone/signaling"
 )
 
 // This file is the engine's event contract. Every event of the reference call
@@ -19,25 +21,16 @@ type Event interface {
 	EventName() string
 }
 
-// MediaType is the media type of a call (reference: callMediaType).
-type MediaType int
+// MediaType is the media type of a call (reference: callMediaType): the
+// same type the wire protocol uses.
+type MediaType = signaling.MediaType
 
 const (
 	// MediaVoice is a voice call (callMediaType 0).
-	MediaVoice MediaType = 0
+	MediaVoice = signaling.MediaVoice
 	// MediaVideo is a video call (callMediaType 1).
-	MediaVideo MediaType = 1
+	MediaVideo = signaling.MediaVideo
 )
-
-func (m MediaType) String() string {
-	switch m {
-	case MediaVoice:
-		return "voice"
-	case MediaVideo:
-		return "video"
-	}
-	return fmt.Sprintf("MediaType(%d)", int(m))
-}
 
 // ParseMediaType reads "voice"/"audio"/"0" or "video"/"1".
 func ParseMediaType(s string) (MediaType, error) {
@@ -51,28 +44,16 @@ func ParseMediaType(s string) (MediaType, error) {
 }
 
 // CallRole is this user's role in a call (reference: callRole).
-type CallRole int
+type CallRole = signaling.CallRole
 
 const (
 	// RoleUnknown is callRole 0.
-	RoleUnknown CallRole = 0
+	RoleUnknown = signaling.RoleUnknown
 	// RoleCaller is the inviter (callRole 1).
-	RoleCaller CallRole = 1
+	RoleCaller = signaling.RoleCaller
 	// RoleCalled is an invitee (callRole 2).
-	RoleCalled CallRole = 2
+	RoleCalled = signaling.RoleCalled
 )
-
-func (r CallRole) String() string {
-	switch r {
-	case RoleUnknown:
-		return "unknown"
-	case RoleCaller:
-		return "caller"
-	case RoleCalled:
-		return "called"
-	}
-	return fmt.Sprintf("CallRole(%d)", int(r))
-}
 
 // NetworkQuality is the reference's 0–6 network quality scale.
 type NetworkQuality int
@@ -108,11 +89,9 @@ func (q NetworkQuality) String() string {
 	return fmt.Sprintf("NetworkQuality(%d)", int(q))
 }
 
-// RoomID is the audio/video room of a call, in the reference's two forms.
-type RoomID struct {
-	IntRoomID uint32 `json:"intRoomId"`
-	StrRoomID string `json:"strRoomId"`
-}
+// RoomID is the audio/video room of a call, in the reference's two forms
+// ({"intRoomId":N,"strRoomId":"..."}).
+type RoomID = signaling.RoomID
 
 // ErrorEvent is onError: something failed during a call.
 type ErrorEvent struct {
@@ -225,33 +204,17 @@ type UserNetworkQualityChanged struct {
 	NetworkQuality map[string]NetworkQuality `json:"networkQuality"`
 }
 
-// ConnState is the signaling connection state shown by clients.
-type ConnState int
+// ConnState is the signaling connection state shown by clients; it
+// marshals as "offline", "connecting", "connected" or "reconnecting".
+type ConnState = signaling.ConnState
 
 // Connection states.
 const (
-	ConnOffline ConnState = iota
-	ConnConnecting
-	ConnConnected
-	ConnReconnecting
+	ConnOffline      = signaling.ConnOffline
+	ConnConnecting   = signaling.ConnConnecting
+	ConnConnected    = signaling.ConnConnected
+	ConnReconnecting = signaling.ConnReconnecting
 )
-
-func (c ConnState) String() string {
-	switch c {
-	case ConnOffline:
-		return "offline"
-	case ConnConnecting:
-		return "connecting"
-	case ConnConnected:
-		return "connected"
-	case ConnReconnecting:
-		return "reconnecting"
-	}
-	return fmt.Sprintf("ConnState(%d)", int(c))
-}
-
-// MarshalText makes ConnState a JSON string.
-func (c ConnState) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
 // ConnectionChanged is an engine extension ("onConnectionChanged", not in the
 // reference): the signaling connection went up, down or is reconnecting.

@@ -179,8 +179,7 @@ func (e *Engine) checkVanished(c *activeCall, r *remoteUser, now time.Time) bool
 		return false
 	}
 	e.log.Info("participant vanished: connection and media gone", "peer", r.id)
-	e.dropRemote(c, r.id)
-	e.events.publish(UserLeave{UserID: r.id, Reason: "disconnected"})
+	e.remoteLeft(c, r.id, "disconnected")
 	if len(c.remotes) == 0 && e.client != nil {
 		// Alone now: leave rather than wait for the server's grace period.
 		id := c.id

@@ -25,6 +25,11 @@ type signalMsg struct {
 	ICERestart bool `json:"iceRestart,omitempty"`
 	// Muted on "media" tells the others whether this user's mic is muted.
 	Muted bool `json:"muted,omitempty"`
+	// Seq numbers the offerer's offers; an answer carries the Seq of the
+	// offer it answers, so an answer to an offer that was replaced (an ICE
+	// restart while the answer was on its way) is ignored. An answer
+	// without Seq (a simpler client) answers the latest offer.
+	Seq int `json:"seq,omitempty"`
 }
 
 // isOfferer is the glare rule: of two peers, the one with the smaller user id
@@ -72,6 +77,7 @@ type peer struct {
 	// Owned by the ops goroutine.
 	pending       []webrtc.ICECandidateInit // remote candidates before the remote description
 	offering      bool                      // an offer is out, its answer not yet in
+	offerSeq      int                       // Seq of the latest offer
 	again         bool                      // renegotiate once the answer is in
 	againRestart  bool
 	wantVideo     bool
@@ -191,7 +197,7 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 
 	p.spawn(p.loop)
 	if p.offerer {
-		p.do(func() { p.negotiate(false) })
+		p.do(func() { p.negotiate(false, false) })
 	}
 	return p, nil
 }
@@ -222,14 +228,14 @@ func (p *peer) handle(m signalMsg) {
 		var err error
 		switch m.Kind {
 		case "offer":
-			err = p.onOffer(m.SDP)
+			err = p.onOffer(m.SDP, m.Seq)
 		case "answer":
-			err = p.onAnswer(m.SDP)
+			err = p.onAnswer(m.SDP, m.Seq)
 		case "candidate":
 			err = p.onCandidate(m.Candidate)
 		case "renegotiate":
 			if p.offerer {
-				p.negotiate(m.ICERestart)
+				p.negotiate(m.ICERestart, false)
 			}
 		default:
 			err = fmt.Errorf("unknown signal %q", m.Kind)
@@ -241,12 +247,14 @@ func (p *peer) handle(m signalMsg) {
 }
 
 // negotiate makes an offer (offerer only). If one is already out, it runs
-// again when the answer arrives.
-func (p *peer) negotiate(iceRestart bool) {
+// again when the answer arrives, unless replace is set: then the new offer
+// replaces the outstanding one (JSEP allows a new local offer in
+// have-local-offer), for an ICE restart whose answer may never come.
+func (p *peer) negotiate(iceRestart, replace bool) {
 	if !p.offerer || p.isClosed() {
 		return
 	}
-	if p.offering || p.pc.SignalingState() != webrtc.SignalingStateStable {
+	if !replace && (p.offering || p.pc.SignalingState() != webrtc.SignalingStateStable) {
 		p.again = true
 		p.againRestart = p.againRestart || iceRestart
 		return
@@ -257,9 +265,10 @@ func (p *peer) negotiate(iceRestart bool) {
 		p.log.Warn("create offer", "err", err)
 		return
 	}
+	p.offerSeq++
 	// Send before SetLocalDescription starts gathering, so the offer leaves
 	// ahead of its candidates.
-	p.ev.signal(signalMsg{Kind: "offer", SDP: offer.SDP})
+	p.ev.signal(signalMsg{Kind: "offer", SDP: offer.SDP, Seq: p.offerSeq})
 	if err := p.pc.SetLocalDescription(offer); err != nil {
 		p.log.Warn("set local offer", "err", err)
 		return
@@ -292,14 +301,14 @@ func (p *peer) setVideo(on bool) {
 		}
 		p.wantVideo = on
 		if p.offerer {
-			p.negotiate(false)
+			p.negotiate(false, false)
 		} else {
 			p.ev.signal(signalMsg{Kind: "renegotiate"})
 		}
 	})
 }
 
-func (p *peer) onOffer(sdp string) error {
+func (p *peer) onOffer(sdp string, seq int) error {
 	if p.offerer {
 		return errors.New("offer from the answering side (glare rule broken)")
 	}
@@ -311,16 +320,20 @@ func (p *peer) onOffer(sdp string) error {
 	if err != nil {
 		return fmt.Errorf("create answer: %w", err)
 	}
-	p.ev.signal(signalMsg{Kind: "answer", SDP: answer.SDP})
+	p.ev.signal(signalMsg{Kind: "answer", SDP: answer.SDP, Seq: seq})
 	if err := p.pc.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("set local answer: %w", err)
 	}
 	return nil
 }
 
-func (p *peer) onAnswer(sdp string) error {
+func (p *peer) onAnswer(sdp string, seq int) error {
 	if !p.offering {
 		return errors.New("answer without an offer")
+	}
+	if seq != 0 && seq != p.offerSeq { // 0: a peer that does not number answers
+		p.log.Debug("ignoring the answer to a replaced offer", "seq", seq, "latest", p.offerSeq)
+		return nil
 	}
 	p.offering = false
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
@@ -330,7 +343,7 @@ func (p *peer) onAnswer(sdp string) error {
 	if p.again {
 		restart := p.againRestart
 		p.again, p.againRestart = false, false
-		p.negotiate(restart)
+		p.negotiate(restart, false)
 	}
 	return nil
 }
@@ -394,8 +407,9 @@ func (p *peer) scheduleRestart(after time.Duration) {
 		p.log.Info("ice restart", "state", st)
 		p.do(func() {
 			if p.offerer {
-				p.offering = false // an answer lost with the path never comes
-				p.negotiate(true)
+				// The answer to an offer in flight may be lost with the
+				// path: replace it rather than wait.
+				p.negotiate(true, true)
 			} else {
 				p.ev.signal(signalMsg{Kind: "renegotiate", ICERestart: true})
 			}

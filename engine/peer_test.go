@@ -19,6 +19,7 @@ type peerPair struct {
 	trackA, trackB *webrtc.TrackLocalStaticSample
 	gotA, gotB     atomic.Int64 // audio packets received by a and by b
 	offersFromA    atomic.Int64
+	toA            func(signalMsg) // b's signal function
 	stop           chan struct{}
 }
 
@@ -60,8 +61,9 @@ func newPeerPairNets(t *testing.T, cfgA, cfgB mediaConfig) *peerPair {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pp.toA = func(m signalMsg) { toA <- m }
 	pp.b, err = newPeer("bob", "alice", cfgB, pp.trackB, false, peerEvents{
-		signal: func(m signalMsg) { toA <- m },
+		signal: pp.toA,
 		audio:  func(*rtp.Packet) { pp.gotB.Add(1) },
 	})
 	if err != nil {
@@ -145,5 +147,40 @@ func TestPeerICERestartKeepsAudioFlowing(t *testing.T) {
 	waitFor(t, "audio after restart", 20*time.Second, func() bool { return pp.gotB.Load() > n+50 })
 	if st := pp.a.pc.SignalingState(); st != webrtc.SignalingStateStable {
 		t.Fatalf("signaling state after restart: %v", st)
+	}
+}
+
+// An ICE restart while an offer's answer is lost (the signaling path broke
+// with the media path) replaces that offer; a late answer to the replaced
+// offer is ignored, and the pair reconnects.
+func TestPeerRestartReplacesAnUnansweredOffer(t *testing.T) {
+	pp := newPeerPair(t, testMediaConfig())
+	defer pp.close()
+	waitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 10 })
+	// An offer whose answer will never be applied: b's answer goes nowhere.
+	var lost signalMsg
+	answered := make(chan struct{})
+	pp.b.ev.signal = func(m signalMsg) {
+		if m.Kind == "answer" && lost.Kind == "" {
+			lost = m
+			close(answered)
+		}
+	}
+	pp.a.do(func() { pp.a.negotiate(false, false) })
+	<-answered
+	// a sends its offer before applying it; wait for the apply.
+	waitFor(t, "a to hold its unanswered offer", 10*time.Second, func() bool {
+		return pp.a.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer
+	})
+	pp.b.ev.signal = pp.toA
+	pp.a.do(func() { pp.a.negotiate(true, true) }) // the restart path
+	waitFor(t, "stable after the replacing offer", 20*time.Second, func() bool {
+		return pp.a.pc.SignalingState() == webrtc.SignalingStateStable
+	})
+	pp.a.handle(lost) // the late answer to the replaced offer
+	n := pp.gotB.Load()
+	waitFor(t, "audio after the restart", 20*time.Second, func() bool { return pp.gotB.Load() > n+50 })
+	if st := pp.a.pc.SignalingState(); st != webrtc.SignalingStateStable {
+		t.Fatalf("a is %v after the late answer", st)
 	}
 }

@@ -163,6 +163,12 @@ func TestPeerRestartsICEAfterACut(t *testing.T) {
 	waitFor(t, "an ICE restart offer", 20*time.Second, func() bool { return pp.offersFromA.Load() > offers })
 	lan.setLoss(t, 0)
 	n := pp.gotB.Load()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("a: ice %v signaling %v offers %d; b: ice %v signaling %v", pp.a.pc.ICEConnectionState(), pp.a.pc.SignalingState(),
+				pp.offersFromA.Load(), pp.b.pc.ICEConnectionState(), pp.b.pc.SignalingState())
+		}
+	})
 	waitFor(t, "audio after the cut", 30*time.Second, func() bool { return pp.gotB.Load() > n+50 })
 	waitFor(t, "ICE connected", 30*time.Second, func() bool {
 		st := pp.a.pc.ICEConnectionState()

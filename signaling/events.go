@@ -43,6 +43,9 @@ func (s ConnState) String() string {
 	return fmt.Sprintf("ConnState(%d)", int(s))
 }
 
+// MarshalText makes a ConnState a JSON string such as "connected".
+func (s ConnState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // ConnEvent reports a change of the connection state.
 type ConnEvent struct {
 	State ConnState

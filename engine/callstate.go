@@ -63,6 +63,8 @@ type activeCall struct {
 	hangupWanted bool
 	// selfQuality is this user's last published network quality.
 	selfQuality NetworkQuality
+	// epoch is the connection epoch the call started in (see Engine.epoch).
+	epoch int
 }
 
 func newActiveCall(self string, role CallRole) *activeCall {
@@ -101,6 +103,12 @@ type remoteUser struct {
 	videoAvail bool
 	quality    NetworkQuality
 	ice        webrtc.ICEConnectionState
+}
+
+// setCall makes c the current call, stamped with the connection epoch.
+func (e *Engine) setCall(c *activeCall) {
+	c.epoch = e.epoch
+	e.call = c
 }
 
 // setState moves to st and sets the ringtone for it.
@@ -210,7 +218,7 @@ func (e *Engine) onSignal(ev signaling.Event) {
 		switch e.st {
 		case stateIdle:
 			c := callFromInfo(e.cfg.UserID, &v.CallInfo)
-			e.call = c
+			e.setCall(c)
 			e.setState(stateIncoming)
 			e.events.publish(CallReceived{
 				CallerID: c.callerID, CalleeIDList: nonNil(c.invitees), GroupID: c.groupID,
@@ -240,7 +248,7 @@ func (e *Engine) onSignal(ev signaling.Event) {
 		if c == nil && e.st == stateIdle && v.Call != nil && !e.finished.has(v.CallID) {
 			// Joined with join (the reply may still be on its way).
 			c = callFromInfo(e.cfg.UserID, v.Call)
-			e.call = c
+			e.setCall(c)
 		}
 		if c == nil {
 			return
@@ -368,8 +376,14 @@ func (e *Engine) onConn(v signaling.ConnEvent) {
 		e.events.publish(ConnectionChanged{State: st})
 	}
 	switch st {
+	case ConnReconnecting:
+		e.epoch++
 	case ConnConnected:
-		e.reconcile(v.Call)
+		// The snapshot is the truth only about a call from before the drop:
+		// one placed since (or on the first connect) is newer than it.
+		if e.call != nil && e.call.epoch < e.epoch {
+			e.reconcile(v.Call)
+		}
 	case ConnOffline:
 		e.loggedIn = false
 		e.endCall(e.call, endLost, signaling.ReasonConnectionLost)

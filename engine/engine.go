@@ -77,6 +77,7 @@ type Engine struct {
 	st       callState
 	call     *activeCall
 	finished recentSet // calls over for us: late pushes about them are ignored
+	epoch    int       // counts connection drops, so a snapshot knows what it covers
 	muted    bool
 	closed   bool
 
@@ -454,7 +455,7 @@ func (e *Engine) Call(ctx context.Context, userIDs []string, p CallParams) error
 	}
 	c := newActiveCall(e.cfg.UserID, RoleCaller)
 	c.media, c.invitees, c.groupID, c.userData = p.MediaType, users, p.GroupID, p.UserData
-	e.call = c
+	e.setCall(c)
 	e.setState(stateDialing)
 	e.mu.Unlock()
 
@@ -640,7 +641,7 @@ func (e *Engine) Join(ctx context.Context, callID string) error {
 		// Joined a call where nobody else is in yet: wait for them as a
 		// caller waits. onCallBegin comes when someone joins.
 		c := callFromInfo(e.cfg.UserID, info)
-		e.call = c
+		e.setCall(c)
 		e.setState(stateDialing)
 	}
 	return nil

@@ -27,8 +27,9 @@ type Options struct {
 	// LogPath is the log file's path, shown in the full help (?) so the user
 	// knows where to look. Run does not open it; pass its logger as Logger.
 	LogPath string
-	// Hint is an optional line on the idle screen, such as the demo's
+	// Hint is optional text on the idle screen, such as the demo's
 	// "press a to take Alice's call, or c then echo to test your audio".
+	// Lines break at "\n" and wrap to the screen's width.
 	Hint string
 	// Logger receives the UI's own log: call-state events, failed actions,
 	// and the stack of any panic. Default: discard. Never the terminal.

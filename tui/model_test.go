@@ -896,6 +896,23 @@ func TestHeaderFollowsConnectionAndDevices(t *testing.T) {
 	h.wantLog("lost the server connection: reconnecting", "offline: cannot reach")
 }
 
+// TestStartupSaysNothingOfOffline: the engine's first reports are offline
+// (before login), connecting, connected; the log must not claim the server
+// could not be reached.
+func TestStartupSaysNothingOfOffline(t *testing.T) {
+	h := newHarness(t)
+	for _, s := range []engine.ConnState{engine.ConnOffline, engine.ConnConnecting, engine.ConnConnected} {
+		h.event(engine.ConnectionChanged{State: s})
+	}
+	h.wantScreen("● connected")
+	h.wantLog("connecting to ws://127.0.0.1:7000", "connected to ws://127.0.0.1:7000")
+	for _, e := range h.m.log.entries {
+		if strings.Contains(e.text, "offline") {
+			t.Errorf("log says %q", e.text)
+		}
+	}
+}
+
 func TestErrorEventIsShown(t *testing.T) {
 	h := newHarness(t)
 	inCall1to1(h)

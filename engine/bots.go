@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 )
@@ -18,11 +19,12 @@ const (
 	DefaultFirstCall = 3 * time.Second
 	DefaultCallAgain = time.Minute
 	DefaultRetry     = 5 * time.Second
-	// DefaultCallerMic is the caller bot's microphone: a steady 330 Hz
-	// (E4) tone, well apart from the ringtones (400–480 Hz) and from the
-	// tones tests use for people (440, 660 Hz).
-	DefaultCallerMic = "tone:330"
 )
+
+// callerPitch is the caller bot's voice: babble around 330 Hz (E4), apart
+// from the ringtones (400–480 Hz) and the tones tests give people (440,
+// 660 Hz).
+const callerPitch = 330
 
 // Bot is a running bot. Close it to log it out and stop its goroutines.
 type Bot struct {
@@ -93,11 +95,11 @@ func (p CallerParams) withDefaults() CallerParams {
 }
 
 // StartCallerBot logs in a bot that calls p.Callee p.FirstCall after the
-// start and again p.Again after each call ends, with a tone on its
-// microphone (cfg.Mic, DefaultCallerMic when empty) so the callee sees
-// meters move. It also answers whoever calls it. cfg gives the server, the
-// login and the logger; its Speaker and AutoAnswer are set here. ctx bounds
-// the login only.
+// start and again p.Again after each call ends. Its microphone is cfg.Mic,
+// or when that is empty a speech-like babble of tones around 330 Hz, so the
+// callee sees the meters rise and fall as with a person talking. It also
+// answers whoever calls it. cfg gives the server, the login and the logger;
+// its Speaker and AutoAnswer are set here. ctx bounds the login only.
 func StartCallerBot(ctx context.Context, cfg Config, p CallerParams) (*Bot, error) {
 	p = p.withDefaults()
 	if p.Callee == "" {
@@ -107,7 +109,12 @@ func StartCallerBot(ctx context.Context, cfg Config, p CallerParams) (*Bot, erro
 		return nil, invalidError("caller bot %s: it cannot call itself", cfg.UserID)
 	}
 	if cfg.Mic == "" {
-		cfg.Mic = DefaultCallerMic
+		path, err := writeBotVoice(callerPitch)
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(path) // the pipeline has read it all once New returns
+		cfg.Mic = "wav:" + path
 	}
 	cfg.Speaker, cfg.AutoAnswer = "none", true
 	b, err := startBot(ctx, cfg)

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -163,7 +165,10 @@ func TestCallerBotCallsAndCallsAgain(t *testing.T) {
 	}
 	must(t, "accept", me.Accept(ctxT(t)))
 	expect(me, func(CallBegin) bool { return true })
-	volumeOf(me, "alice", 10)
+	// Her voice rises and falls: the meter shows her loud and quiet.
+	volumeOf(me, "alice", 40)
+	expect(me, func(v UserVoiceVolumeChanged) bool { l, ok := v.VolumeMap["alice"]; return ok && l < 15 })
+	volumeOf(me, "alice", 40)
 
 	hungUp := time.Now()
 	must(t, "hang up", me.Hangup(ctxT(t)))
@@ -247,5 +252,35 @@ func TestBotLoginFailureLeavesNothing(t *testing.T) {
 	defer cancel()
 	if _, err := StartEchoBot(ctx, cfg); err == nil {
 		t.Fatal("a bad ticket logged in")
+	}
+}
+
+// TestBotVoiceRisesAndFalls: the caller bot's babble has loud syllables and
+// quiet gaps, never clips, and is the same every time.
+func TestBotVoiceRisesAndFalls(t *testing.T) {
+	pcm := botVoicePCM(callerPitch)
+	if len(pcm) != botVoiceLength*audio.SampleRate {
+		t.Fatalf("%d samples", len(pcm))
+	}
+	var quiet, loud int
+	for i := 0; i+audio.FrameSamples <= len(pcm); i += audio.FrameSamples {
+		switch l := audio.Level(pcm[i : i+audio.FrameSamples]); {
+		case l < 5:
+			quiet++
+		case l > 50:
+			loud++
+		}
+	}
+	frames := len(pcm) / audio.FrameSamples
+	if quiet < frames/5 || loud < frames/5 {
+		t.Errorf("of %d frames, %d quiet and %d loud: want plenty of both", frames, quiet, loud)
+	}
+	for i, v := range pcm {
+		if v == math.MaxInt16 || v == math.MinInt16 {
+			t.Fatalf("clipped at sample %d", i)
+		}
+	}
+	if again := botVoicePCM(callerPitch); !slices.Equal(pcm, again) {
+		t.Error("the babble differs between runs")
 	}
 }

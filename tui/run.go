@@ -41,6 +41,11 @@ type Options struct {
 	// Environ is the terminal's environment (TERM, NO_COLOR, ...).
 	// Default: os.Environ().
 	Environ []string
+	// Width and Height are the terminal's size in cells when Output is
+	// not a terminal that can be asked (an SSH session's channel, a
+	// virtual terminal). A real terminal's own size always wins. Default:
+	// 80x24, so such an Output gets a screen rather than nothing.
+	Width, Height int
 	// FPS caps redraws per second. Default: DefaultFPS.
 	FPS int
 	// ActionTimeout bounds each engine action. Default: 20 s.
@@ -80,6 +85,9 @@ func (o Options) withDefaults() Options {
 	if o.FPS <= 0 {
 		o.FPS = DefaultFPS
 	}
+	if o.Width <= 0 || o.Height <= 0 {
+		o.Width, o.Height = defaultWidth, defaultHeight
+	}
 	return o
 }
 
@@ -106,6 +114,9 @@ func runModel(ctx context.Context, phone Phone, model phoneModel, opts Options, 
 		tea.WithContext(ctx),
 		tea.WithFPS(opts.FPS),
 		tea.WithFilter(quitFilter),
+		// Without it a non-terminal Output is never drawn on; a terminal
+		// replaces it with its real size.
+		tea.WithWindowSize(opts.Width, opts.Height),
 	}
 	if opts.Input != nil {
 		progOpts = append(progOpts, tea.WithInput(opts.Input))

@@ -362,7 +362,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	hint := "Alice calls you in a few seconds: press a to answer, r to reject. " +
 		"To test your audio, press c, type echo, enter: you hear yourself 0.5 s later.\n" +
 		"Other softphones: --server " + publicURL + " --secret-key-file " + keyPath
-	err = runTUI(ctx, cfg, logPath, hint, stdout, stderr)
+	err = runTUI(ctx, cfg, logPath, hint, stdin, stdout, stderr)
 	if errors.Is(err, context.Canceled) {
 		return nil // SIGINT or SIGTERM: a normal way to stop the demo
 	}
@@ -537,11 +537,14 @@ func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	defer f.Close()
 	cfg.Logger = logger
-	return runTUI(ctx, cfg, logPath, "", stdout, stderr)
+	return runTUI(ctx, cfg, logPath, "", stdin, stdout, stderr)
 }
 
-// runTUI starts an engine, logs in and hands the terminal to the TUI.
-func runTUI(ctx context.Context, cfg engine.Config, logPath, hint string, stdout, stderr io.Writer) error {
+// runTUI starts an engine, logs in and hands the terminal to the TUI. The
+// process's own stdin and stdout are left to Bubble Tea (which then finds
+// the terminal even when stdin is redirected); any other stdin or stdout,
+// such as a test's virtual terminal, is the TUI's terminal.
+func runTUI(ctx context.Context, cfg engine.Config, logPath, hint string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e, err := engine.New(cfg)
 	if err != nil {
 		return err
@@ -554,5 +557,12 @@ func runTUI(ctx context.Context, cfg engine.Config, logPath, hint string, stdout
 	if err != nil {
 		return err
 	}
-	return tui.Run(ctx, e, tui.Options{LogPath: logPath, Logger: cfg.Logger, Hint: hint})
+	opts := tui.Options{LogPath: logPath, Logger: cfg.Logger, Hint: hint}
+	if stdin != io.Reader(os.Stdin) {
+		opts.Input = stdin
+	}
+	if stdout != io.Writer(os.Stdout) {
+		opts.Output = stdout
+	}
+	return tui.Run(ctx, e, opts)
 }

@@ -83,7 +83,7 @@ const e2eWait = 30 * time.Second
 
 // waitFor polls screen() until every part shows, or fails with what it
 // shows instead.
-func waitFor(t *testing.T, what string, screen func() string, parts ...string) string {
+func waitFor(t testing.TB, what string, screen func() string, parts ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(e2eWait)
 	for {
@@ -107,7 +107,7 @@ func waitFor(t *testing.T, what string, screen func() string, parts ...string) s
 
 // meterRow matches a participant row of the call screen: the name (with
 // "(you)" for this user), the meter bar and its number.
-var meterRow = regexp.MustCompile(`(?m)^\S?\s*([A-Za-z0-9_-]+)(?: \(you\))?\s+[█·]+\s+(\d+)\s`)
+var meterRow = regexp.MustCompile(`(?m)^\S?\s*([A-Za-z0-9_-]+)(?: \(you\))?\s+[█▏▎▍▌▋▊▉·]+\s+(\d+)\s`)
 
 // volumes reads every participant's meter value off a call screen.
 func volumes(screen string) map[string]int {
@@ -123,7 +123,7 @@ func volumes(screen string) map[string]int {
 }
 
 // waitVolume waits until user's meter on the screen satisfies ok.
-func waitVolume(t *testing.T, what string, screen func() string, user string, ok func(int) bool) int {
+func waitVolume(t testing.TB, what string, screen func() string, user string, ok func(int) bool) int {
 	t.Helper()
 	deadline := time.Now().Add(e2eWait)
 	for {

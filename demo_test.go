@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/vt"
+
+	"softphone/signaling"
 )
 
 // The in-process demo test runs `softphone demo` through run(), with a
@@ -167,6 +171,23 @@ func TestDemoStartsAndStopsCleanly(t *testing.T) {
 	}()
 
 	waitFor(t, "the demo", term.screen, "Ready.", "press c, type echo")
+	// Another softphone logs in with a ticket minted from the printed key.
+	m := regexp.MustCompile(`call server on (\S+) .*\n.*secret key is in (\S+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("the server and key were not printed; stderr:\n%s", stderr.String())
+	}
+	url, keyPath := m[1], m[2]
+	var sig strings.Builder
+	if c := run([]string{"usersig", "--secret-key-file", keyPath, "--user", "bob"}, nil, &sig, io.Discard); c != 0 {
+		t.Fatalf("usersig with the demo's key: exit %d", c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
+	defer cancel()
+	bob, err := signaling.Dial(ctx, signaling.ClientConfig{URL: url, UserID: "bob", UserSig: strings.TrimSpace(sig.String())})
+	if err != nil {
+		t.Fatalf("bob logs in to the demo's server: %v", err)
+	}
+	bob.Close()
 	waitFor(t, "the demo", term.screen, "alice is calling you", "a accept")
 	term.press(t, "a")
 	waitFor(t, "the demo", term.screen, "In call", "me (you)", "alice")
@@ -186,12 +207,8 @@ func TestDemoStartsAndStopsCleanly(t *testing.T) {
 	}
 	term.hangUp()
 
-	m := regexp.MustCompile(`secret key is in (\S+)`).FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("the key's path was not printed; stderr:\n%s", stderr.String())
-	}
-	if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
-		t.Errorf("the demo's key %s is still there (%v)", m[1], err)
+	if _, err := os.Stat(keyPath); !os.IsNotExist(err) {
+		t.Errorf("the demo's key %s is still there (%v)", keyPath, err)
 	}
 	log, _ := os.ReadFile(logPath)
 	for _, want := range []string{"user=alice", "user=echo", "component=server", "bot: calling"} {
@@ -220,5 +237,19 @@ func TestDemoFlags(t *testing.T) {
 	var stderr strings.Builder
 	if c := run([]string{"demo", "--listen", "256.0.0.1:1"}, strings.NewReader(""), io.Discard, &stderr); c != 1 || !strings.Contains(stderr.String(), "listen on 256.0.0.1:1") {
 		t.Errorf("bad --listen: exit %d, stderr %q", c, stderr.String())
+	}
+}
+
+func TestDemoURLs(t *testing.T) {
+	local, public := demoURLs(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7880})
+	if local != "ws://127.0.0.1:7880/ws" || public != local {
+		t.Errorf("loopback: %s %s", local, public)
+	}
+	local, public = demoURLs(&net.TCPAddr{IP: net.IPv4zero, Port: 7880})
+	if local != "ws://127.0.0.1:7880/ws" {
+		t.Errorf("every interface: the demo's own clients dial %s", local)
+	}
+	if !regexp.MustCompile(`^ws://[0-9.]+:7880/ws$`).MatchString(public) || strings.Contains(public, "0.0.0.0") {
+		t.Errorf("every interface: others are told %s", public)
 	}
 }

@@ -323,7 +323,9 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}()
 	localURL, publicURL := demoURLs(ln.Addr())
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal or SSH session must still stop the
+	// bots and the server and remove the key.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	config := func(user, mic, speaker string) (engine.Config, error) {
 		sig, err := signaling.Sign(key, signaling.DefaultSDKAppID, user, 24*time.Hour, time.Now())
@@ -364,7 +366,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		"Other softphones: --server " + publicURL + " --secret-key-file " + keyPath
 	err = runTUI(ctx, cfg, logPath, hint, stdin, stdout, stderr)
 	if errors.Is(err, context.Canceled) {
-		return nil // SIGINT or SIGTERM: a normal way to stop the demo
+		return nil // a signal: a normal way to stop the demo
 	}
 	return err
 }
@@ -549,7 +551,7 @@ func runTUI(ctx context.Context, cfg engine.Config, logPath, hint string, stdin 
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	defer closeEngine(e)
 	fmt.Fprintf(stderr, "softphone: logging in to %s as %s...\n", cfg.ServerURL, cfg.UserID)
 	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	err = e.Login(lctx)
@@ -565,4 +567,18 @@ func runTUI(ctx context.Context, cfg engine.Config, logPath, hint string, stdin 
 		opts.Output = stdout
 	}
 	return tui.Run(ctx, e, opts)
+}
+
+// closeEngine closes e while reading out its last events: Close waits (up to
+// 2 s) for them to be read, and once the TUI has returned nobody else does,
+// so every quit took two seconds.
+func closeEngine(e *engine.Engine) {
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for range e.Events() {
+		}
+	}()
+	e.Close()
+	<-drained
 }

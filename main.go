@@ -337,7 +337,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	echo, err := engine.StartEchoBot(startCtx, cfg)
+	echo, err := engine.StartEchoBot(startCtx, cfg, engine.EchoParams{Bots: []string{demoAlice}})
 	if err != nil {
 		return err
 	}
@@ -347,6 +347,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	alice, err := engine.StartCallerBot(startCtx, cfg, engine.CallerParams{
 		Callee: cf.user, FirstCall: *aliceAfter, Again: *aliceAgain, UserData: demoUserData,
+		Bots: []string{demoEcho},
 	})
 	if err != nil {
 		return err

@@ -37,12 +37,21 @@ type Bot struct {
 	closeErr  error
 }
 
+// EchoParams configure an echo bot.
+type EchoParams struct {
+	// Bots are the user ids of the other bots on the server. The echo bot
+	// leaves a call in which only bots remain, so that once the people
+	// have hung up, two bots do not keep talking to each other (and stay
+	// busy) forever.
+	Bots []string
+}
+
 // StartEchoBot logs in the echo test: it answers every call at once and
 // its microphone plays back what it hears, audio.EchoDelay (0.5 s) later,
 // so a caller hears their own voice and can judge mic, speaker and the path
 // between. cfg gives the server, the login and the logger; its Mic, Speaker
 // and AutoAnswer are set here. ctx bounds the login only.
-func StartEchoBot(ctx context.Context, cfg Config) (*Bot, error) {
+func StartEchoBot(ctx context.Context, cfg Config, p EchoParams) (*Bot, error) {
 	cfg.Mic, cfg.Speaker, cfg.AutoAnswer = "echo", "none", true
 	b, err := startBot(ctx, cfg)
 	if err != nil {
@@ -50,12 +59,64 @@ func StartEchoBot(ctx context.Context, cfg Config) (*Bot, error) {
 	}
 	go func() {
 		defer close(b.done)
-		// Auto-answer does the work; the events only need reading so the
-		// stream never holds them.
-		for range b.e.Events() {
+		// Auto-answer does the work; the loop only watches who is left.
+		company := newCompany(p.Bots)
+		for ev := range b.e.Events() {
+			if company.onlyBotsLeft(ev) {
+				b.leave("echo")
+			}
 		}
 	}()
 	return b, nil
+}
+
+// company follows who else is in the bot's call, to tell when only bots
+// remain.
+type company struct {
+	bots    map[string]bool
+	remotes map[string]bool
+}
+
+func newCompany(bots []string) *company {
+	c := &company{bots: map[string]bool{}, remotes: map[string]bool{}}
+	for _, b := range bots {
+		c.bots[b] = true
+	}
+	return c
+}
+
+// onlyBotsLeft takes the bot's next event and reports whether someone just
+// left a call in which now only bots remain.
+func (c *company) onlyBotsLeft(ev Event) bool {
+	switch v := ev.(type) {
+	case CallReceived, CallBegin, CallEnd, CallCancelled:
+		clear(c.remotes) // a new call, or none
+	case UserJoin:
+		c.remotes[v.UserID] = true
+	case UserLeave:
+		delete(c.remotes, v.UserID)
+		if len(c.remotes) == 0 {
+			return false // the call ends by itself
+		}
+		for id := range c.remotes {
+			if !c.bots[id] {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// leave hangs up the bot's call.
+func (b *Bot) leave(who string) {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if err := b.e.Hangup(ctx); err != nil && b.ctx.Err() == nil {
+		b.e.log.Warn("bot: could not leave a call of bots", "bot", who, "err", err)
+		return
+	}
+	b.e.log.Info("bot: only bots were left in the call; left it", "bot", who)
 }
 
 // CallerParams say whom a caller bot rings and when. Zero fields take the
@@ -79,6 +140,8 @@ type CallerParams struct {
 	Ring time.Duration
 	// UserData is the note shown to the callee with each call.
 	UserData string
+	// Bots are the user ids of the other bots (see EchoParams.Bots).
+	Bots []string
 }
 
 func (p CallerParams) withDefaults() CallerParams {
@@ -171,6 +234,7 @@ func (b *Bot) callLoop(p CallerParams) {
 	inCall := false      // ringing or talking, as caller or callee
 	next := p.Again      // pause after the current call ends
 	sessionOver := false // kicked or ticket expired: no more calls
+	company := newCompany(p.Bots)
 	events := b.e.Events()
 	for {
 		select {
@@ -194,6 +258,9 @@ func (b *Bot) callLoop(p CallerParams) {
 		case ev, ok := <-events:
 			if !ok {
 				return
+			}
+			if company.onlyBotsLeft(ev) {
+				b.leave("caller") // its CallEnd re-arms the timer
 			}
 			switch v := ev.(type) {
 			case CallReceived, CallBegin:

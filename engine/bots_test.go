@@ -22,9 +22,9 @@ func (s *testServer) botConfig(user string) Config {
 	}
 }
 
-func startEcho(t *testing.T, s *testServer) *Bot {
+func startEcho(t *testing.T, s *testServer, bots ...string) *Bot {
 	t.Helper()
-	b, err := StartEchoBot(ctxT(t), s.botConfig("echo"))
+	b, err := StartEchoBot(ctxT(t), s.botConfig("echo"), EchoParams{Bots: bots})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestCallerBotNeedsACallee(t *testing.T) {
 func TestBotCloseEndsItsCall(t *testing.T) {
 	leakCheck(t)
 	s := newTestServer(t, nil)
-	b, err := StartEchoBot(ctxT(t), s.botConfig("echo"))
+	b, err := StartEchoBot(ctxT(t), s.botConfig("echo"), EchoParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestBotLoginFailureLeavesNothing(t *testing.T) {
 	cfg.UserSig = "not-a-ticket"
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	if _, err := StartEchoBot(ctx, cfg); err == nil {
+	if _, err := StartEchoBot(ctx, cfg, EchoParams{}); err == nil {
 		t.Fatal("a bad ticket logged in")
 	}
 }
@@ -283,4 +283,31 @@ func TestBotVoiceRisesAndFalls(t *testing.T) {
 	if again := botVoicePCM(callerPitch); !slices.Equal(pcm, again) {
 		t.Error("the babble differs between runs")
 	}
+}
+
+// TestBotsLeaveACallOfBots: when the person in a group call with both bots
+// hangs up, the bots do not stay on talking to each other: the call ends
+// and echo can be called again.
+func TestBotsLeaveACallOfBots(t *testing.T) {
+	leakCheck(t)
+	s := newTestServer(t, nil)
+	startEcho(t, s, "alice")
+	startCaller(t, s, CallerParams{Callee: "me", FirstCall: time.Hour, Bots: []string{"echo"}})
+	me := s.engine("me", nil)
+	must(t, "call alice", me.Call(ctxT(t), []string{"alice"}, CallParams{}))
+	expect(me, func(CallBegin) bool { return true })
+	must(t, "invite echo", me.Invite(ctxT(t), []string{"echo"}))
+	expect(me, func(v UserJoin) bool { return v.UserID == "echo" })
+	must(t, "hang up", me.Hangup(ctxT(t)))
+	expect(me, func(CallEnd) bool { return true })
+
+	deadline := time.Now().Add(wait)
+	for s.srv.Stats().Calls > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bots' call goes on: %+v", s.srv.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	must(t, "call echo", me.Call(ctxT(t), []string{"echo"}, CallParams{}))
+	expect(me, func(CallBegin) bool { return true })
 }

@@ -362,7 +362,11 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "softphone demo: other softphones join with  softphone --server %s --secret-key-file %s --user NAME\n", publicURL, keyPath)
 	fmt.Fprintf(stderr, "softphone demo:   or with a ticket from  softphone usersig --secret-key-file %s --user NAME\n", keyPath)
 	fmt.Fprintf(stderr, "softphone demo: log in %s\n", logPath)
-	hint := "Alice calls you in a few seconds: press a to answer, r to reject. " +
+	when := "in a few seconds"
+	if *aliceAfter > 10*time.Second {
+		when = "in " + aliceAfter.String()
+	}
+	hint := "Alice calls you " + when + ": press a to answer, r to reject. " +
 		"To test your audio, press c, type echo, enter: you hear yourself 0.5 s later.\n" +
 		"Other softphones: --server " + publicURL + " --secret-key-file " + keyPath
 	err = runTUI(ctx, cfg, logPath, hint, stdin, stdout, stderr)

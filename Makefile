@@ -2,7 +2,7 @@
 #
 #   make test   install what the tests need (Debian packages, only the missing
 #               ones), then go vet, gofmt check and go test -race ./...
-#   make demo   build and run `softphone demo`
+#   make demo   build and run `softphone demo` (flags in ARGS="...")
 #   make bench  Go benchmarks of every package plus a short loadtest
 
 SHELL := /bin/bash
@@ -42,8 +42,9 @@ fmt-check:
 test: deps vet fmt-check
 	$(GO) test -race ./...
 
+# ARGS passes flags through: make demo ARGS="--listen 0.0.0.0:7880".
 demo: build
-	./softphone demo
+	./softphone demo $(ARGS)
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...

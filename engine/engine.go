@@ -136,6 +136,9 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.pipe = pipe
+	// Also marks when the speaker's clock started: a wav: recording's
+	// sample 0 is this line's time.
+	e.log.Info("audio ready", "mic", pipe.MicName(), "speaker", pipe.SpeakerName(), "warning", pipe.Warning())
 	e.publishDevice(pipe)
 	e.events.publish(ConnectionChanged{State: ConnOffline})
 

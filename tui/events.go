@@ -87,6 +87,7 @@ func (m *Model) onConnection(s engine.ConnState) {
 	if s == m.conn {
 		return
 	}
+	prev := m.conn
 	m.conn = s
 	switch s {
 	case engine.ConnConnected:
@@ -96,7 +97,12 @@ func (m *Model) onConnection(s engine.ConnState) {
 	case engine.ConnReconnecting:
 		m.addLog(levelWarn, "lost the server connection: reconnecting…")
 	default:
-		m.addLog(levelError, "offline: cannot reach "+m.server)
+		// The engine reports offline first, before it logs in; that is
+		// where every session starts, not a failure. Going offline from
+		// a session that was up is.
+		if prev == engine.ConnConnected || prev == engine.ConnReconnecting {
+			m.addLog(levelError, "offline: cannot reach "+m.server)
+		}
 	}
 }
 

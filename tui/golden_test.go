@@ -51,7 +51,7 @@ var scenes = []struct {
 }{
 	{"idle", connected},
 	{"idle_recent_hint", func(h *harness) {
-		h.m.hint = "press a to take Alice's call, or c then echo to test your audio"
+		h.m.hint = cleanLines("Alice calls you in a few seconds: press a to answer, r to reject. To test your audio, press c, type echo, enter: you hear yourself 0.5 s later.\nOther softphones: --server ws://127.0.0.1:7000/ws --secret-key-file /tmp/softphone-demo-123/secret.key")
 		connected(h)
 		// A completed outgoing call, a missed incoming one, a rejected group call.
 		inCall1to1(h)

@@ -106,7 +106,7 @@ func newModel(ctx context.Context, phone Phone, opts Options) *Model {
 		ctx:           ctx,
 		actionTimeout: opts.ActionTimeout,
 		logPath:       opts.LogPath,
-		hint:          clean(opts.Hint),
+		hint:          cleanLines(opts.Hint),
 		user:          clean(phone.UserID()),
 		server:        clean(phone.ServerURL()),
 		conn:          engine.ConnConnecting,

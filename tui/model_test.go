@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"softphone/engine"
 )
@@ -894,6 +896,23 @@ func TestHeaderFollowsConnectionAndDevices(t *testing.T) {
 	h.wantLog("lost the server connection: reconnecting", "offline: cannot reach")
 }
 
+// TestStartupSaysNothingOfOffline: the engine's first reports are offline
+// (before login), connecting, connected; the log must not claim the server
+// could not be reached.
+func TestStartupSaysNothingOfOffline(t *testing.T) {
+	h := newHarness(t)
+	for _, s := range []engine.ConnState{engine.ConnOffline, engine.ConnConnecting, engine.ConnConnected} {
+		h.event(engine.ConnectionChanged{State: s})
+	}
+	h.wantScreen("● connected")
+	h.wantLog("connecting to ws://127.0.0.1:7000", "connected to ws://127.0.0.1:7000")
+	for _, e := range h.m.log.entries {
+		if strings.Contains(e.text, "offline") {
+			t.Errorf("log says %q", e.text)
+		}
+	}
+}
+
 func TestErrorEventIsShown(t *testing.T) {
 	h := newHarness(t)
 	inCall1to1(h)
@@ -1041,4 +1060,43 @@ func TestEnterMeantForThePromptDoesNotAcceptACall(t *testing.T) {
 	h.clock.Advance(2 * time.Second) // once the user has seen the call, enter accepts
 	h.press("enter")
 	h.wantActions("Accept")
+}
+
+// TestHintKeepsItsLinesAndDropsControls: the hint's line breaks stay (the
+// demo puts the server on a line of its own); escape sequences do not reach
+// the screen.
+func TestHintKeepsItsLinesAndDropsControls(t *testing.T) {
+	m := newModel(context.Background(), newFakePhone(), Options{Hint: "first line\x1b[2J\nsecond\tline"})
+	if m.hint != "first line[2J\nsecond line" {
+		t.Fatalf("hint = %q", m.hint)
+	}
+	h := newHarness(t)
+	h.m.hint = m.hint
+	h.wantScreen(" first line[2J\n", " second line\n")
+}
+
+// TestWrapNeverOvershoots: wrapped prose fits its width and keeps every
+// word, also with hyphens (flags, file paths) and words longer than a line.
+func TestWrapNeverOvershoots(t *testing.T) {
+	texts := []string{
+		"Other softphones: --server ws://127.0.0.1:7000/ws --secret-key-file /tmp/softphone-demo-123/secret.key",
+		"mint one with `softphone usersig --user alice`, or start with --secret-key-file to mint it automatically.",
+		"/home/someone/.local/state/softphone/a-very-long-directory-name/softphone.log",
+		DefaultStyles().Dim.Render("message: ") + "“hello there, this is a note”",
+		"",
+	}
+	for _, s := range texts {
+		for _, w := range []int{1, 10, 37, 49, 79} {
+			lines := wrap(s, w)
+			for _, l := range lines {
+				if got := ansi.StringWidth(l); got > w {
+					t.Errorf("wrap(%q, %d): line %q is %d wide", s, w, l, got)
+				}
+			}
+			joined := strings.Join(strings.Fields(ansi.Strip(strings.Join(lines, " "))), "")
+			if want := strings.Join(strings.Fields(ansi.Strip(s)), ""); joined != want {
+				t.Errorf("wrap(%q, %d) lost text: %q", s, w, lines)
+			}
+		}
+	}
 }

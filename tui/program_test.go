@@ -614,3 +614,32 @@ func TestRunRejectsNilPhone(t *testing.T) {
 		t.Fatal("Run(nil phone) = nil")
 	}
 }
+
+// TestRunDrawsOnANonTerminalOutput: through Run itself (no test-only
+// program options), an Output that is not a terminal gets a screen of the
+// size Options says, or 80x24 when it says nothing. Before Width and
+// Height existed such an Output (the demo's in-process test, an SSH
+// channel) stayed blank.
+func TestRunDrawsOnANonTerminalOutput(t *testing.T) {
+	for _, tc := range []struct{ w, h, wantW int }{{60, 20, 60}, {0, 0, 80}} {
+		vt := newVterm(100, 30)
+		phone := newFakePhone()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- Run(ctx, phone, Options{Input: vt, Output: vt, Width: tc.w, Height: tc.h, Environ: []string{"TERM=xterm-256color"}})
+		}()
+		phone.events <- engine.ConnectionChanged{State: engine.ConnConnected}
+		deadline := time.Now().Add(15 * time.Second)
+		rule := strings.Repeat("─", tc.wantW)
+		for !strings.Contains(vt.screen(), "Ready.") || !strings.Contains(vt.screen(), rule+"\n") {
+			if time.Now().After(deadline) {
+				t.Fatalf("%dx%d: the screen shows:\n%s", tc.w, tc.h, vt.screen())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		vt.hangUp()
+	}
+}

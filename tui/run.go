@@ -27,8 +27,9 @@ type Options struct {
 	// LogPath is the log file's path, shown in the full help (?) so the user
 	// knows where to look. Run does not open it; pass its logger as Logger.
 	LogPath string
-	// Hint is an optional line on the idle screen, such as the demo's
+	// Hint is optional text on the idle screen, such as the demo's
 	// "press a to take Alice's call, or c then echo to test your audio".
+	// Lines break at "\n" and wrap to the screen's width.
 	Hint string
 	// Logger receives the UI's own log: call-state events, failed actions,
 	// and the stack of any panic. Default: discard. Never the terminal.
@@ -40,6 +41,11 @@ type Options struct {
 	// Environ is the terminal's environment (TERM, NO_COLOR, ...).
 	// Default: os.Environ().
 	Environ []string
+	// Width and Height are the terminal's size in cells when Output is
+	// not a terminal that can be asked (an SSH session's channel, a
+	// virtual terminal). A real terminal's own size always wins. Default:
+	// 80x24, so such an Output gets a screen rather than nothing.
+	Width, Height int
 	// FPS caps redraws per second. Default: DefaultFPS.
 	FPS int
 	// ActionTimeout bounds each engine action. Default: 20 s.
@@ -79,6 +85,9 @@ func (o Options) withDefaults() Options {
 	if o.FPS <= 0 {
 		o.FPS = DefaultFPS
 	}
+	if o.Width <= 0 || o.Height <= 0 {
+		o.Width, o.Height = defaultWidth, defaultHeight
+	}
 	return o
 }
 
@@ -105,6 +114,9 @@ func runModel(ctx context.Context, phone Phone, model phoneModel, opts Options, 
 		tea.WithContext(ctx),
 		tea.WithFPS(opts.FPS),
 		tea.WithFilter(quitFilter),
+		// Without it a non-terminal Output is never drawn on; a terminal
+		// replaces it with its real size.
+		tea.WithWindowSize(opts.Width, opts.Height),
 	}
 	if opts.Input != nil {
 		progOpts = append(progOpts, tea.WithInput(opts.Input))

@@ -45,6 +45,16 @@ func clean(s string) string {
 	return b.String()
 }
 
+// cleanLines is clean for text of several lines (the demo's hint): each
+// line is cleaned on its own and the line breaks stay.
+func cleanLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = clean(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
 // fit cuts a styled line to width cells, marking the cut with "…", so no line
 // ever wraps in the terminal.
 func fit(s string, width int) string {

@@ -96,9 +96,39 @@ func indentBy(block string, n int) []string {
 }
 
 // wrap word-wraps plain or styled text to width, for prose that must be read
-// whole (hints, what to do next).
+// whole (hints, what to do next). It breaks at spaces only, and breaks a word
+// wider than the line every width cells. (ansi.Wordwrap also breaks after
+// hyphens and then overshoots the width by the hyphen, so "--server" or a
+// file path lost its end to fit's "…".) Runs of spaces collapse.
 func wrap(s string, width int) []string {
-	return strings.Split(ansi.Wordwrap(s, max(width, 1), ""), "\n")
+	width = max(width, 1)
+	var lines []string
+	line, lineW := "", 0
+	for _, word := range strings.Split(s, " ") {
+		ww := ansi.StringWidth(word)
+		switch {
+		case word == "":
+			continue
+		case ww == 0: // only escape sequences: they belong to the text around
+			line += word
+			continue
+		case lineW == 0 && ww <= width:
+			line, lineW = line+word, ww
+			continue
+		case lineW > 0 && lineW+1+ww <= width:
+			line, lineW = line+" "+word, lineW+1+ww
+			continue
+		}
+		if lineW > 0 {
+			lines = append(lines, line)
+			line, lineW = "", 0
+		}
+		parts := strings.Split(ansi.Hardwrap(line+word, width, true), "\n")
+		lines = append(lines, parts[:len(parts)-1]...)
+		line = parts[len(parts)-1]
+		lineW = ansi.StringWidth(line)
+	}
+	return append(lines, line)
 }
 
 // body is the screen between the header and the status line, at most h lines.
@@ -126,8 +156,10 @@ func (m *Model) idleView(w, h int) []string {
 	} else {
 		lines = append(lines, " "+st.Heading.Render("Ready.")+" Press "+st.Key.Render("c")+" to place a call.")
 		if m.hint != "" {
-			for _, l := range wrap(m.hint, w-1) {
-				lines = append(lines, " "+st.Dim.Render(l))
+			for _, para := range strings.Split(m.hint, "\n") {
+				for _, l := range wrap(para, w-1) {
+					lines = append(lines, " "+st.Dim.Render(l))
+				}
 			}
 		}
 	}
@@ -380,9 +412,7 @@ func helpColumn(g []key.Binding, kw int, st *Styles) string {
 
 // wrapHard breaks text that has no spaces to break at (a file path) every
 // width cells, so it can be read whole instead of cut.
-func wrapHard(s string, width int) []string {
-	return strings.Split(ansi.Hardwrap(ansi.Wordwrap(s, max(width, 1), ""), max(width, 1), true), "\n")
-}
+func wrapHard(s string, width int) []string { return wrap(s, width) }
 
 // statusView is the line above the help bar: the quit question, leaving
 // progress, or the last message.

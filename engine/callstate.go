@@ -171,6 +171,18 @@ const (
 	endLost                 // the connection was lost, or kicked, expired
 )
 
+func (h endHow) String() string {
+	switch h {
+	case endLocal:
+		return "local"
+	case endServer:
+		return "server"
+	case endLost:
+		return "lost"
+	}
+	return fmt.Sprintf("endHow(%d)", int(h))
+}
+
 // endCall is where every call ends: it raises exactly one onCallEnd (the
 // call had begun for us) or onCallCancelled (it had not), tears down media
 // and returns to idle. reason is the server's reason, used for the

@@ -10,8 +10,9 @@ import (
 
 // pionLoggerFactory routes pion's logs into our slog logger, because pion's
 // default logger writes to stderr, which would garble the TUI. Pion is
-// chatty: its info lines (every state change) become debug, its trace is
-// dropped.
+// chatty: its info lines (every state change) become debug, its warnings
+// (mostly the ordinary end of a stream or an early connectivity check) info,
+// its trace is dropped.
 type pionLoggerFactory struct{ log *slog.Logger }
 
 func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
@@ -33,7 +34,7 @@ func (l pionLogger) Debug(msg string)                  { l.logf(slog.LevelDebug,
 func (l pionLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
 func (l pionLogger) Info(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
 func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
-func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelWarn, "%s", msg) }
-func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
+func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelInfo, "%s", msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelInfo, format, args...) }
 func (l pionLogger) Error(msg string)                  { l.logf(slog.LevelError, "%s", msg) }
 func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args...) }

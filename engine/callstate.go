@@ -120,6 +120,7 @@ func (e *Engine) setState(st callState) {
 	e.st = st
 	e.ringFor(st)
 	e.sendFor(st)
+	e.runMeters(st == stateInCall)
 }
 
 // sendFor encodes the microphone only in a call: the encoder is the

@@ -81,10 +81,11 @@ type Engine struct {
 	muted    bool
 	closed   bool
 
-	loopDone chan struct{} // closed when the signaling loop ends
-	stop     chan struct{} // closed by Close
-	wg       sync.WaitGroup
-	peerWG   sync.WaitGroup // peers being closed in the background
+	loopDone   chan struct{} // closed when the signaling loop ends
+	metersStop chan struct{} // closes the meters of the current call
+	stop       chan struct{} // closed by Close
+	wg         sync.WaitGroup
+	peerWG     sync.WaitGroup // peers being closed in the background
 }
 
 // New opens the audio devices and prepares the engine. It does not contact
@@ -142,8 +143,6 @@ func New(cfg Config) (*Engine, error) {
 	e.publishDevice(pipe)
 	e.events.publish(ConnectionChanged{State: ConnOffline})
 
-	e.wg.Add(1)
-	go e.meters()
 	return e, nil
 }
 

@@ -23,11 +23,25 @@ func mediaStateMsg(muted bool) json.RawMessage {
 // process drops both at once, a network blip on one path does not.
 const vanishAfter = 2 * time.Second
 
+// runMeters starts the meters with a call and stops them after it, so an
+// idle engine has no timer waking it up. e.mu held.
+func (e *Engine) runMeters(on bool) {
+	switch {
+	case on && e.metersStop == nil:
+		e.metersStop = make(chan struct{})
+		e.wg.Add(1)
+		go e.meters(e.metersStop)
+	case !on && e.metersStop != nil:
+		close(e.metersStop)
+		e.metersStop = nil
+	}
+}
+
 // meters publishes volume every VolumeInterval and network quality every
 // QualityInterval while in a call, and checks four times a second for
 // links that went down (Down is raised at once, not at the next period) and
 // for participants who vanished.
-func (e *Engine) meters() {
+func (e *Engine) meters(stop chan struct{}) {
 	defer e.wg.Done()
 	vol := time.NewTicker(e.cfg.VolumeInterval)
 	defer vol.Stop()
@@ -37,6 +51,8 @@ func (e *Engine) meters() {
 	for {
 		select {
 		case <-e.stop:
+			return
+		case <-stop:
 			return
 		case <-vol.C:
 			e.mu.Lock()

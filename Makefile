@@ -45,8 +45,10 @@ test: deps vet fmt-check
 demo: build
 	./softphone demo
 
+# BENCH_FLAGS passes options to .ci/bench.go, e.g. BENCH_FLAGS="-duration 30s"
+# for the issue's 30-second sustained run, or -skip-go for the load tests only.
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run .ci/bench.go $(BENCH_FLAGS)
 
 clean:
 	rm -f softphone

@@ -65,6 +65,12 @@ type LoadReport struct {
 	Process       *ProcessStats `json:"process,omitempty"`
 	ServerProcess *ProcessStats `json:"serverProcess,omitempty"`
 
+	// CPUs is the number of CPUs this machine has, and LoadAvg its 1-minute
+	// load average when the calls started and when they ended: on a shared
+	// machine, other work shows there and explains stray figures.
+	CPUs    int        `json:"cpus"`
+	LoadAvg [2]float64 `json:"loadAvg,omitempty"`
+
 	Warnings []string `json:"warnings,omitempty"`
 }
 
@@ -161,8 +167,10 @@ func (r *LoadReport) WriteTable(w io.Writer) error {
 		kind = "with media (WebRTC audio through real engines)"
 	}
 	fmt.Fprintf(w, "softphone loadtest: %s, %d users in %d pairs, %s\n", r.Server, r.Users, r.Pairs, kind)
-	fmt.Fprintf(w, "offered %.6g calls/s for %s (open loop), each call held %s\n\n",
+	fmt.Fprintf(w, "offered %.6g calls/s for %s (open loop), each call held %s\n",
 		r.OfferedRate, secs(r.Duration), secs(r.HoldSec))
+	fmt.Fprintf(w, "machine: %d CPUs, load average %.2f when the calls started, %.2f when they ended\n\n",
+		r.CPUs, r.LoadAvg[0], r.LoadAvg[1])
 	row("logins", fmt.Sprintf("%d ok, %d failed in %s", r.LoggedIn, r.LoginFailed, secs(r.LoginSec)), pct(r.Login))
 	row("calls", fmt.Sprintf("%d attempted, %d completed, %d failed, %d not placed", r.Attempted, r.Completed, r.Failed, r.NotPlaced))
 	row("rate", fmt.Sprintf("%.1f calls/s completed", r.AchievedRate), fmt.Sprintf("peak %d calls at once", r.PeakConcurrent))

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sort"
 	"sync"
 	"syscall"
@@ -903,5 +904,9 @@ func (r *loadRun) report() *LoadReport {
 		rep.Audio = &a
 	}
 	rep.Process, rep.ServerProcess = r.procs.stats()
+	rep.CPUs = runtime.NumCPU()
+	r.procs.mu.Lock()
+	rep.LoadAvg = r.procs.loadAvg
+	r.procs.mu.Unlock()
 	return rep
 }

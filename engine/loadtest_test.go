@@ -258,7 +258,8 @@ func TestLoadReportTable(t *testing.T) {
 		AudioSetup: &Percentiles{19, 29.1, 45, 51, 51},
 		Audio:      &AudioHealth{Calls: 19, Received: 19039, Late: 16, Concealed: 16, Underruns: 1, CallsWithoutAudio: 1},
 		Process:    &ProcessStats{CPUPercent: 68, RSSLoggedInMB: 36, RSSPeakMB: 102},
-		Warnings:   []string{"a warning"},
+		CPUs:       2, LoadAvg: [2]float64{1.25, 2.5},
+		Warnings: []string{"a warning"},
 	}
 	var buf bytes.Buffer
 	if err := rep.WriteTable(&buf); err != nil {

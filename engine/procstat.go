@@ -103,6 +103,7 @@ func cpuPercent(a, b procSample) float64 {
 // in, and the CPU used between the start and the end of the calls.
 type procWatch struct {
 	serverPID int
+	loadAvg   [2]float64 // at markStart and markEnd
 	log       interface{ Warn(string, ...any) }
 
 	mu     sync.Mutex
@@ -190,6 +191,7 @@ func (w *procWatch) markLoggedIn() {
 func (w *procWatch) markStart() {
 	self, server := w.sample()
 	w.mu.Lock()
+	w.loadAvg[0] = loadAvg1()
 	w.self.start, w.server.start = self, server
 	w.mu.Unlock()
 }
@@ -197,6 +199,7 @@ func (w *procWatch) markStart() {
 func (w *procWatch) markEnd() {
 	self, server := w.sample()
 	w.mu.Lock()
+	w.loadAvg[1] = loadAvg1()
 	w.self.end, w.server.end = self, server
 	w.mu.Unlock()
 }
@@ -221,4 +224,18 @@ func (w *procWatch) stats() (self, server *ProcessStats) {
 		server = conv(&w.server, w.serverPID)
 	}
 	return self, server
+}
+
+// loadAvg1 is the machine's 1-minute load average (0 without /proc).
+func loadAvg1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(string(f[0]), 64)
+	return v
 }

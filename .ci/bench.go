@@ -204,6 +204,9 @@ func runGoBenchmarks(t *table) {
 			"BenchmarkDecodeMixPlayback/remotes="+n, "allocs/op", "", 1, true, 0)
 	}
 	check("latency inside audio/ (capture + playout)", "BenchmarkLatency", "total-ms", "ms", 1, true, 30)
+	t.section("engine (two engines on loopback)")
+	check("mouth-to-ear, tone onset to onset (median)", "BenchmarkMouthToEar", "m2e-ms", "ms", 1, true, 60)
+	check("CPU per endpoint in a 1:1 call", "BenchmarkMouthToEar", "cpu%/endpoint", "% of a core", 1, true, 2)
 	t.section("tui")
 	check("terminal bytes during a call with meters", "BenchmarkCallTerminalBytes", "B/s", "KB/s", 1.0/1024, true, 4)
 	check("TUI CPU during a call", "BenchmarkCallTerminalBytes", "cpu%", "% of a core", 1, true, 3)
@@ -384,6 +387,7 @@ func mediaRows(t *table, rep *engine.LoadReport, calls int) {
 	}
 	if p := rep.Process; p != nil {
 		t.info("load generator CPU / RSS peak", fmt.Sprintf("%s %% of a core / %s MB (%d engines)", num(p.CPUPercent), num(p.RSSPeakMB), rep.LoggedIn))
+		t.info("CPU per engine, all in calls", fmt.Sprintf("about %s %% of a core", num(p.CPUPercent/float64(max(1, rep.LoggedIn)))))
 	}
 }
 

@@ -337,7 +337,7 @@ func runLoadTests(t *table, users int, rate float64, duration time.Duration, med
 }
 
 func signalingRows(t *table, rep *engine.LoadReport, users int) {
-	t.info("machine load average, calls start / end", fmt.Sprintf("%.2f / %.2f on %d CPUs", rep.LoadAvg[0], rep.LoadAvg[1], rep.CPUs))
+	t.info("machine busy while calling (every process)", fmt.Sprintf("%.0f %% of %d CPUs; load average %.2f → %.2f", rep.MachineBusy, rep.CPUs, rep.LoadAvg[0], rep.LoadAvg[1]))
 	// The rate is sustained when every call the open-loop schedule offered
 	// completed; the completed calls per second from the first invite to
 	// the last hangup are shown beside it (a little under the offered
@@ -370,7 +370,7 @@ func signalingRows(t *table, rep *engine.LoadReport, users int) {
 }
 
 func mediaRows(t *table, rep *engine.LoadReport, calls int) {
-	t.info("machine load average, calls start / end", fmt.Sprintf("%.2f / %.2f on %d CPUs", rep.LoadAvg[0], rep.LoadAvg[1], rep.CPUs))
+	t.info("machine busy while calling (every process)", fmt.Sprintf("%.0f %% of %d CPUs; load average %.2f → %.2f", rep.MachineBusy, rep.CPUs, rep.LoadAvg[0], rep.LoadAvg[1]))
 	t.check("concurrent calls reached", float64(rep.PeakConcurrent), "", false, float64(calls))
 	t.check("calls failed", float64(rep.Failed+rep.NotPlaced), "", true, 0)
 	if a := rep.Audio; a != nil {

@@ -65,11 +65,14 @@ type LoadReport struct {
 	Process       *ProcessStats `json:"process,omitempty"`
 	ServerProcess *ProcessStats `json:"serverProcess,omitempty"`
 
-	// CPUs is the number of CPUs this machine has, and LoadAvg its 1-minute
-	// load average when the calls started and when they ended: on a shared
-	// machine, other work shows there and explains stray figures.
-	CPUs    int        `json:"cpus"`
-	LoadAvg [2]float64 `json:"loadAvg,omitempty"`
+	// CPUs is the number of CPUs this machine has, MachineBusy the share
+	// of all their time that was busy while the calls ran (every process,
+	// in percent; -1 unknown), and LoadAvg the 1-minute load average when
+	// the calls started and when they ended. On a shared machine, the
+	// others' work shows there and explains stray figures.
+	CPUs        int        `json:"cpus"`
+	MachineBusy float64    `json:"machineBusyPercent"`
+	LoadAvg     [2]float64 `json:"loadAvg,omitempty"`
 
 	Warnings []string `json:"warnings,omitempty"`
 }
@@ -169,8 +172,8 @@ func (r *LoadReport) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "softphone loadtest: %s, %d users in %d pairs, %s\n", r.Server, r.Users, r.Pairs, kind)
 	fmt.Fprintf(w, "offered %.6g calls/s for %s (open loop), each call held %s\n",
 		r.OfferedRate, secs(r.Duration), secs(r.HoldSec))
-	fmt.Fprintf(w, "machine: %d CPUs, load average %.2f when the calls started, %.2f when they ended\n\n",
-		r.CPUs, r.LoadAvg[0], r.LoadAvg[1])
+	fmt.Fprintf(w, "machine: %d CPUs, %s busy while calling (every process); load average %.2f when the calls started, %.2f when they ended\n\n",
+		r.CPUs, busyStr(r.MachineBusy), r.LoadAvg[0], r.LoadAvg[1])
 	row("logins", fmt.Sprintf("%d ok, %d failed in %s", r.LoggedIn, r.LoginFailed, secs(r.LoginSec)), pct(r.Login))
 	row("calls", fmt.Sprintf("%d attempted, %d completed, %d failed, %d not placed", r.Attempted, r.Completed, r.Failed, r.NotPlaced))
 	row("rate", fmt.Sprintf("%.1f calls/s completed", r.AchievedRate), fmt.Sprintf("peak %d calls at once", r.PeakConcurrent))
@@ -238,4 +241,11 @@ func msStr(v float64) string {
 
 func secs(s float64) string {
 	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+func busyStr(p float64) string {
+	if p < 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.0f%%", p)
 }

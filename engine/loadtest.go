@@ -905,6 +905,7 @@ func (r *loadRun) report() *LoadReport {
 	}
 	rep.Process, rep.ServerProcess = r.procs.stats()
 	rep.CPUs = runtime.NumCPU()
+	rep.MachineBusy = r.procs.machineBusy()
 	r.procs.mu.Lock()
 	rep.LoadAvg = r.procs.loadAvg
 	r.procs.mu.Unlock()

@@ -90,6 +90,9 @@ func TestLoadSignalingCountsMatchTheServer(t *testing.T) {
 	if rep.Process == nil || !(rep.Process.RSSPeakMB > 0) {
 		t.Errorf("process stats: %+v", rep.Process)
 	}
+	if !(rep.MachineBusy > 0 && rep.MachineBusy <= 100) || rep.CPUs < 1 {
+		t.Errorf("machine: %d CPUs, %v%% busy", rep.CPUs, rep.MachineBusy)
+	}
 	if rep.Audio != nil || rep.AudioSetup != nil || rep.ServerProcess != nil {
 		t.Errorf("media or server figures without media or a pid: %+v", rep)
 	}
@@ -258,7 +261,7 @@ func TestLoadReportTable(t *testing.T) {
 		AudioSetup: &Percentiles{19, 29.1, 45, 51, 51},
 		Audio:      &AudioHealth{Calls: 19, Received: 19039, Late: 16, Concealed: 16, Underruns: 1, CallsWithoutAudio: 1},
 		Process:    &ProcessStats{CPUPercent: 68, RSSLoggedInMB: 36, RSSPeakMB: 102},
-		CPUs:       2, LoadAvg: [2]float64{1.25, 2.5},
+		CPUs:       2, MachineBusy: 87, LoadAvg: [2]float64{1.25, 2.5},
 		Warnings: []string{"a warning"},
 	}
 	var buf bytes.Buffer

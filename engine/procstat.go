@@ -104,7 +104,10 @@ func cpuPercent(a, b procSample) float64 {
 type procWatch struct {
 	serverPID int
 	loadAvg   [2]float64 // at markStart and markEnd
-	log       interface{ Warn(string, ...any) }
+	// machine busy and total CPU time at markStart and markEnd
+	busy, total [2]int64
+	machineOK   bool
+	log         interface{ Warn(string, ...any) }
 
 	mu     sync.Mutex
 	self   procTrack
@@ -192,6 +195,7 @@ func (w *procWatch) markStart() {
 	self, server := w.sample()
 	w.mu.Lock()
 	w.loadAvg[0] = loadAvg1()
+	w.busy[0], w.total[0], w.machineOK = machineCPU()
 	w.self.start, w.server.start = self, server
 	w.mu.Unlock()
 }
@@ -200,6 +204,9 @@ func (w *procWatch) markEnd() {
 	self, server := w.sample()
 	w.mu.Lock()
 	w.loadAvg[1] = loadAvg1()
+	var ok bool
+	w.busy[1], w.total[1], ok = machineCPU()
+	w.machineOK = w.machineOK && ok
 	w.self.end, w.server.end = self, server
 	w.mu.Unlock()
 }
@@ -238,4 +245,42 @@ func loadAvg1() float64 {
 	}
 	v, _ := strconv.ParseFloat(string(f[0]), 64)
 	return v
+}
+
+// machineCPU reads the aggregate line of /proc/stat: the time all CPUs spent
+// busy and in total since boot (ok false without /proc).
+func machineCPU() (busy, total int64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 5 || string(f[0]) != "cpu" {
+		return 0, 0, false
+	}
+	// user nice system idle iowait irq softirq steal ...; guest time is
+	// already counted in user.
+	for i, x := range f[1:min(len(f), 9)] {
+		v, err := strconv.ParseInt(string(x), 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total, true
+}
+
+// machineBusy is the share of all CPUs' time that was busy between
+// markStart and markEnd, in percent (-1 when unknown).
+func (w *procWatch) machineBusy() float64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.machineOK || w.total[1] <= w.total[0] {
+		return -1
+	}
+	return 100 * float64(w.busy[1]-w.busy[0]) / float64(w.total[1]-w.total[0])
 }

@@ -3,7 +3,8 @@
 #   make test   install what the tests need (Debian packages, only the missing
 #               ones), then go vet, gofmt check and go test -race ./...
 #   make demo   build and run `softphone demo`
-#   make bench  Go benchmarks of every package plus a short loadtest
+#   make bench  Go benchmarks of every package plus two short load tests against
+#               a fresh server, one table of results against the targets
 
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)

@@ -254,7 +254,7 @@ func cmdLoadtest(args []string, stdout, stderr io.Writer) error {
 	rate := fs.Float64("calls-per-sec", 100, "new calls per second, all pairs together (open loop)")
 	duration := fs.Duration("duration", 10*time.Second, "how long to place calls; the test then finishes the calls in progress and logs everyone out")
 	hold := fs.Duration("hold", 0, "how long each call stays connected before the caller hangs up (with --media: after audio flows)")
-	media := fs.Bool("media", false, fmt.Sprintf("set up real WebRTC audio in every call: each user is a whole engine (tone mic, null-backend speaker); at most %d users", engine.MaxMediaUsers))
+	media := fs.Bool("media", false, fmt.Sprintf("set up real WebRTC audio in every call: each user is a whole engine (tone mic, no speaker, null audio backend); at most %d users", engine.MaxMediaUsers))
 	allowRemote := fs.Bool("allow-remote", false, "allow a server that is not on a loopback address")
 	callTimeout := fs.Duration("call-timeout", 10*time.Second, "how long each step of a call may take before the call counts as failed")
 	serverPID := fs.Int("server-pid", 0, "process id of the server, when it runs on this machine: report its CPU and memory too")

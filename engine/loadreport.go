@@ -116,7 +116,9 @@ type ProcessStats struct {
 
 // AudioHealth sums what the receivers saw in media calls: for each call,
 // each side's jitter buffer statistics for the other's stream, taken just
-// before the hangup, and the playback devices' underruns over the test.
+// before the hangup. On loopback nothing is lost, so every concealed frame
+// is a receiver underrun: audio that was not there when the playout needed
+// it (late, or held up in the sender).
 type AudioHealth struct {
 	Calls int `json:"calls"` // calls whose audio was measured
 	// Received, Lost, FECRecovered, Late, Concealed and DecodeErrors are
@@ -127,15 +129,13 @@ type AudioHealth struct {
 	Late         uint64 `json:"late"`
 	Concealed    uint64 `json:"concealed"`
 	DecodeErrors uint64 `json:"decodeErrors"`
-	// Underruns counts playback device reads that found no audio ready.
-	Underruns uint64 `json:"underruns"`
 	// CallsWithoutAudio had no packet arrive at one side within the hold.
 	CallsWithoutAudio int `json:"callsWithoutAudio"`
 }
 
 // OK reports whether every user logged in, every call was placed and
-// completed, and (with media) every call had audio and no receiver had a
-// playback underrun.
+// completed, and (with media) every call had audio and no receiver had to
+// conceal a frame.
 func (r *LoadReport) OK() bool { return r.Problems() == "" }
 
 // Problems says in one line what was not OK, or "" when all was.
@@ -154,8 +154,8 @@ func (r *LoadReport) Problems() string {
 		if a.CallsWithoutAudio > 0 {
 			p = append(p, fmt.Sprintf("%d calls without audio", a.CallsWithoutAudio))
 		}
-		if a.Underruns > 0 {
-			p = append(p, fmt.Sprintf("%d playback underruns", a.Underruns))
+		if a.Concealed > 0 {
+			p = append(p, fmt.Sprintf("%d frames concealed at the receivers", a.Concealed))
 		}
 	}
 	return strings.Join(p, ", ")
@@ -192,8 +192,8 @@ func (r *LoadReport) WriteTable(w io.Writer) error {
 	if a := r.Audio; a != nil {
 		row("audio", fmt.Sprintf("%d calls: %d packets received, %d lost (%d recovered by FEC), %d late",
 			a.Calls, a.Received, a.Lost, a.FECRecovered, a.Late))
-		row("", fmt.Sprintf("%d frames concealed, %d decode errors, %d playback underruns, %d calls without audio",
-			a.Concealed, a.DecodeErrors, a.Underruns, a.CallsWithoutAudio))
+		row("", fmt.Sprintf("%d frames concealed (receiver underruns), %d decode errors, %d calls without audio",
+			a.Concealed, a.DecodeErrors, a.CallsWithoutAudio))
 	}
 	if p := r.Process; p != nil {
 		row("loadtest process", fmt.Sprintf("CPU %.0f%% of one core", p.CPUPercent),

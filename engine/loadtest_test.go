@@ -259,7 +259,7 @@ func TestLoadReportTable(t *testing.T) {
 		},
 		Setup:      Percentiles{19, 3.01, 6.83, 8.01, 8.01},
 		AudioSetup: &Percentiles{19, 29.1, 45, 51, 51},
-		Audio:      &AudioHealth{Calls: 19, Received: 19039, Late: 16, Concealed: 16, Underruns: 1, CallsWithoutAudio: 1},
+		Audio:      &AudioHealth{Calls: 19, Received: 19039, Late: 16, Concealed: 16, CallsWithoutAudio: 1},
 		Process:    &ProcessStats{CPUPercent: 68, RSSLoggedInMB: 36, RSSPeakMB: 102},
 		CPUs:       2, MachineBusy: 87, LoadAvg: [2]float64{1.25, 2.5},
 		Warnings: []string{"a warning"},
@@ -284,7 +284,7 @@ func TestLoadReportTable(t *testing.T) {
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("table differs from %s (-update rewrites it):\n%s", golden, buf.String())
 	}
-	if got := rep.Problems(); got != "1 of 20 calls failed, 1 calls without audio, 1 playback underruns" {
+	if got := rep.Problems(); got != "1 of 20 calls failed, 1 calls without audio, 16 frames concealed at the receivers" {
 		t.Errorf("problems: %q", got)
 	}
 

@@ -54,6 +54,8 @@ func (r *loadRun) mediaCall(caller, callee *loadUser) callResult {
 			continue
 		}
 		res.audio.add(st)
+		r.log.Debug("receiver audio", "receiver", pair[0].id, "from", pair[1].id, "received", st.Received,
+			"late", st.Late, "concealed", st.Concealed, "lost", st.Lost, "resyncs", st.Resyncs, "target", st.TargetDelay, "jitter", st.Jitter)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), r.cfg.CallTimeout)
 	defer cancel()

@@ -305,3 +305,21 @@ func TestLoadReportTable(t *testing.T) {
 		t.Errorf("signaling.p99Ms = %v", p99)
 	}
 }
+
+// FuzzProcParsers: whatever /proc holds, the parsers return an error or a
+// value, never a panic, and CPU time is never negative.
+func FuzzProcParsers(f *testing.F) {
+	f.Add([]byte("4242 (soft) phone) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 123 456 789 0\n"))
+	f.Add([]byte("VmHWM:\t  1234 kB\nVmRSS:\t  1000 kB\n"))
+	f.Add([]byte("cpu  10 0 5 100 2 0 1 0 0 0\ncpu0 5 0 2 50 1 0 0 0 0 0\n"))
+	f.Add([]byte(")"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if d, err := parseStatCPU(b); err == nil && d < 0 {
+			// Negative fields parse, but a kernel never writes them.
+			if !bytes.Contains(b, []byte("-")) {
+				t.Fatalf("negative CPU time %v from %q", d, b)
+			}
+		}
+		statusKB(b, "VmRSS:")
+	})
+}

@@ -3,7 +3,8 @@
 #   make test   install what the tests need (Debian packages, only the missing
 #               ones), then go vet, gofmt check and go test -race ./...
 #   make demo   build and run `softphone demo` (flags in ARGS="...")
-#   make bench  Go benchmarks of every package plus a short loadtest
+#   make bench  Go benchmarks of every package plus two short load tests against
+#               a fresh server, one table of results against the targets
 
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
@@ -46,8 +47,10 @@ test: deps vet fmt-check
 demo: build
 	./softphone demo $(ARGS)
 
+# BENCH_FLAGS passes options to .ci/bench.go, e.g. BENCH_FLAGS="-duration 30s"
+# for the issue's 30-second sustained run, or -skip-go for the load tests only.
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run .ci/bench.go $(BENCH_FLAGS)
 
 clean:
 	rm -f softphone

@@ -318,7 +318,9 @@ func idleLogin(url string, i int, out **websocket.Conn) error {
 }
 
 // raiseFileLimit lifts RLIMIT_NOFILE to at least n (as root the hard limit
-// too), since 10,000 sockets exceed the usual soft limit.
+// too), since 10,000 sockets exceed the usual soft limit. When that is not
+// allowed (not root, and a lower hard limit) the benchmark is skipped with
+// the reason, so that `make bench` goes on with the others.
 func raiseFileLimit(tb testing.TB, n uint64) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -332,7 +334,8 @@ func raiseFileLimit(tb testing.TB, n uint64) {
 		lim.Max = n
 	}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		tb.Fatalf("raise the open-file limit to %d: %v (run as root or raise ulimit -n)", n, err)
+		tb.Skipf("skipped: %d connections need an open-file limit of %d and it cannot be raised (%v): run as root, raise the hard limit (ulimit -Hn), or set SOFTPHONE_BENCH_CONNS lower",
+			n-1024, n, err)
 	}
 }
 

@@ -293,7 +293,10 @@ func (s *Server) settle(c *call) {
 		joined, ringing := c.counts()
 		switch {
 		case joined >= 2:
-			c.state = callActive
+			if c.state != callActive {
+				c.state = callActive
+				s.totals.callsConnected++
+			}
 			for _, m := range c.members {
 				if m.state == StateJoined && !m.begun {
 					m.begun = true
@@ -314,6 +317,9 @@ func (s *Server) settle(c *call) {
 // from the call (cancelled: the last invitee's outcome; ended: allLeft);
 // otherwise every participant is told reason (server shutdown).
 func (s *Server) endCall(c *call, reason Reason) {
+	if c.state != callEnded {
+		s.totals.callsEnded++
+	}
 	c.state = callEnded
 	for _, m := range c.members {
 		if m.ringTimer != nil {

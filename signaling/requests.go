@@ -152,6 +152,7 @@ func (s *Server) login(c *conn, f *Frame) {
 				s.pushOthers(old.call, old.userID, "", true, &Frame{Type: TypeUserBack, CallID: old.call.id, UserID: old.userID})
 			}
 		}
+		s.totals.logins++
 		s.log.Info("session resumed", "user", f.UserID, "remote", c.remote, "inCall", old.call != nil)
 		b, _ := EncodeFrame(reply)
 		s.flush(c, b)
@@ -172,6 +173,7 @@ func (s *Server) login(c *conn, f *Frame) {
 	c.sess = sess
 	s.armExpiry(sess, tk.ExpiresAt())
 	reply.Token = sess.token
+	s.totals.logins++
 	s.log.Info("logged in", "user", f.UserID, "remote", c.remote)
 	b, _ := EncodeFrame(reply)
 	s.flush(c, b)
@@ -255,6 +257,7 @@ func (s *Server) invite(sess *session, f *Frame) (*Frame, *Error) {
 		c.members = append(c.members, &member{userID: id})
 	}
 	s.calls[c.id] = c
+	s.totals.callsStarted++
 	if room.IntRoomID != 0 {
 		s.intRooms[room.IntRoomID] = c
 	}

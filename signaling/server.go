@@ -151,6 +151,7 @@ type Server struct {
 	sweeper  Timer
 	epoch    time.Time
 	https    []*http.Server
+	totals   totals // cumulative counts for Stats
 
 	// wg counts every goroutine the server starts or runs a connection on.
 	wg sync.WaitGroup
@@ -291,18 +292,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// Stats is a snapshot of the server's load.
+// Stats is a snapshot of the server's load, and cumulative counts since the
+// server started that let a load generator check its own tally against the
+// server's.
 type Stats struct {
 	Connections int // open WebSocket connections
 	Sessions    int // logged-in users, including those away within the grace period
 	Calls       int // live calls
+
+	Logins         uint64 // successful logins, resumed sessions included
+	CallsStarted   uint64 // invitations that created a call
+	CallsConnected uint64 // calls that became active (two participants joined at once)
+	CallsEnded     uint64 // calls that ended, connected or not
+}
+
+// totals are Stats' cumulative counts; guarded by Server.mu.
+type totals struct {
+	logins, callsStarted, callsConnected, callsEnded uint64
 }
 
 // Stats returns the current counts.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Connections: len(s.conns), Sessions: len(s.sessions), Calls: len(s.calls)}
+	return Stats{
+		Connections: len(s.conns), Sessions: len(s.sessions), Calls: len(s.calls),
+		Logins: s.totals.logins, CallsStarted: s.totals.callsStarted,
+		CallsConnected: s.totals.callsConnected, CallsEnded: s.totals.callsEnded,
+	}
 }
 
 // Shutdown stops accepting connections, ends every call (reason

@@ -21,7 +21,7 @@ import (
 //
 //	go test -run '^$' -bench HeadlessCall -benchtime 1x .
 func BenchmarkHeadlessCall(b *testing.B) {
-	bin := buildBinary(b)
+	bin := softphoneBinary(b)
 	dir := b.TempDir()
 	keyFile := filepath.Join(dir, "key")
 	if err := os.WriteFile(keyFile, []byte("bench-secret-key"), 0o600); err != nil {
@@ -78,10 +78,10 @@ func BenchmarkHeadlessCall(b *testing.B) {
 	var aCPU, bCPU time.Duration
 	var wall time.Duration
 	for i := 0; i < b.N; i++ {
-		a0, b0, w0 := procCPU(b, alice.Process.Pid), procCPU(b, bob.Process.Pid), time.Now()
+		a0, b0, w0 := cpuOf(b, alice.Process.Pid), cpuOf(b, bob.Process.Pid), time.Now()
 		time.Sleep(10 * time.Second)
-		aCPU += procCPU(b, alice.Process.Pid) - a0
-		bCPU += procCPU(b, bob.Process.Pid) - b0
+		aCPU += cpuOf(b, alice.Process.Pid) - a0
+		bCPU += cpuOf(b, bob.Process.Pid) - b0
 		wall += time.Since(w0)
 	}
 	b.StopTimer()
@@ -103,31 +103,6 @@ func bufioReader(sc *bufio.Scanner) io.Reader {
 		w.Close()
 	}()
 	return r
-}
-
-// buildBinary builds softphone into a temporary directory.
-func buildBinary(tb testing.TB) string {
-	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "softphone")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("go build: %v", err)
-	}
-	return bin
-}
-
-// procCPU is a process's user+system CPU time from /proc/PID/stat.
-func procCPU(tb testing.TB, pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// Fields after the command name (which may contain spaces) start at ')'.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 // procRSS is a process's resident set size in bytes.

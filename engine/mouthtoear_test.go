@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,7 +68,7 @@ func mouthToEar(b *testing.B) ([]time.Duration, float64) {
 	mic := filepath.Join(dir, "burst.wav")
 	writeBurstWAV(b, mic)
 	rec := filepath.Join(dir, "bob.wav")
-	url := benchServer(b)
+	url := newTestServer(b, nil).url
 
 	alice, aliceStart := benchEngine(b, url, "alice", Config{Mic: "wav:" + mic, Speaker: "none"}, func(e *Engine) uint64 { return e.AudioStats().FramesSent })
 	bob, bobStart := benchEngine(b, url, "bob", Config{Mic: "silence", Speaker: "wav:" + rec, AutoAnswer: true}, func(e *Engine) uint64 { return e.AudioStats().FramesPlayed })
@@ -166,27 +165,6 @@ func writeBurstWAV(b *testing.B, path string) {
 	if err := w.Close(); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// benchServer starts a call server on a loopback port for b.
-func benchServer(b *testing.B) string {
-	srv, err := signaling.NewServer(signaling.Config{SecretKey: testKey, SDKAppID: testApp})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { srv.Serve(ln); close(done) }()
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	})
-	return signaling.WebSocketURL(ln.Addr(), false)
 }
 
 // benchEngine starts and logs in an engine and finds when its pipeline

@@ -182,9 +182,9 @@ func BenchmarkDecodeMixPlayback(b *testing.B) {
 //
 // It measures once, whatever b.N is.
 func BenchmarkLatency(b *testing.B) {
-	cfg := Config{Mic: "default", Speaker: "default", Backends: []Backend{BackendNull}}
+	cfg := Config{Mode: ModeCall, Mic: "default", Speaker: "default", Backends: []Backend{BackendNull}}
 	if pulseAvailable(b) {
-		cfg = Config{Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio}}
+		cfg = Config{Mode: ModeCall, Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio}}
 	}
 	p, err := newPipeline(cfg)
 	if err != nil {

@@ -187,11 +187,20 @@ func (d *device) start() error {
 }
 
 // close stops and frees the device; after it returns no callback runs.
+//
+// It stops the device before uninitializing it: miniaudio's uninit does
+// not wake the PulseAudio backend's worker thread, which sleeps in the
+// server's event loop until the next server event — up to 2 s for an idle
+// sink — while stop wakes it at once. Closing a speaker took 2 s here
+// without it, 1 ms with it.
 func (d *device) close() {
 	if d == nil || d.dev == nil {
 		return
 	}
 	d.closing.Store(true)
+	if d.started {
+		_ = d.dev.Stop() // an error only means it was not running
+	}
 	d.dev.Uninit()
 	d.dev = nil
 }

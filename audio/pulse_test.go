@@ -131,7 +131,7 @@ func stopPulse() {
 var rawFormat = []string{"--format=s16le", "--rate=48000", "--channels=1", "--raw", "--latency-msec=20"}
 
 // playInto plays a hz tone at amplitude 0.3 into sink until the test ends.
-func playInto(t *testing.T, sink string, hz float64) {
+func playInto(t testing.TB, sink string, hz float64) {
 	t.Helper()
 	cmd := exec.Command("pacat", append([]string{"--playback", "-s", pulse.server, "-d", sink}, rawFormat...)...)
 	in, err := cmd.StdinPipe()

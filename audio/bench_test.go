@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,9 +183,9 @@ func BenchmarkDecodeMixPlayback(b *testing.B) {
 //
 // It measures once, whatever b.N is.
 func BenchmarkLatency(b *testing.B) {
-	cfg := Config{Mic: "default", Speaker: "default", Backends: []Backend{BackendNull}}
+	cfg := Config{Mode: ModeCall, Mic: "default", Speaker: "default", Backends: []Backend{BackendNull}}
 	if pulseAvailable(b) {
-		cfg = Config{Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio}}
+		cfg = Config{Mode: ModeCall, Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio}}
 	}
 	p, err := newPipeline(cfg)
 	if err != nil {
@@ -277,3 +278,91 @@ func pct(ds []time.Duration, q float64) time.Duration {
 }
 
 func toMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkModeStart measures how long the devices take to start when the
+// mode asks for them, on the private PulseAudio (skipped without it), with
+// a tone playing into the microphone:
+//
+//   - mic-cold-ms: SetMode(ModeCall) from idle until the first packet that
+//     carries the tone (the device opens and starts, the first frame fills);
+//   - mic-warm-ms: the same from ModeDialing, the microphone already open
+//     (what an outgoing call gets: only the first frame has to fill);
+//   - speaker-ms: SetMode(ModeRinging) from idle until the speaker's first
+//     callback.
+//
+// Each iteration goes idle → ringing → idle → call → idle → dialing → call.
+func BenchmarkModeStart(b *testing.B) {
+	if !pulseAvailable(b) {
+		b.Skip("needs PulseAudio")
+	}
+	playInto(b, "mic", 440)
+	var loudAt atomic.Int64
+	var p *Pipeline
+	p, err := Open(Config{Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio},
+		OnPacket: func(Packet) {
+			if p.LocalLevel() > 50 {
+				loudAt.CompareAndSwap(0, time.Now().UnixNano())
+			}
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	wait := func(what string, cond func() bool) time.Time {
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				b.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		return time.Now()
+	}
+	speakerUp := func() bool {
+		a := p.active.Load()
+		return a != nil && a.playback != nil && a.playback.callbacks.Load() > 0
+	}
+	micUp := func() bool {
+		a := p.active.Load()
+		return a != nil && a.capture != nil && a.capture.callbacks.Load() > 0
+	}
+	idle := func() {
+		p.SetMode(ModeIdle)
+		wait("idle", func() bool { a := p.active.Load(); return a != nil && a.mode == ModeIdle })
+	}
+	micTime := func() time.Duration {
+		loudAt.Store(0)
+		start := time.Now()
+		p.SetMode(ModeCall)
+		wait("the tone", func() bool { return loudAt.Load() != 0 })
+		return time.Duration(loudAt.Load() - start.UnixNano())
+	}
+	// The first start of a null sink's monitor can take seconds (the sink
+	// wakes up); measure from the second on.
+	p.SetMode(ModeCall)
+	wait("the first start", func() bool { return p.LocalLevel() > 50 })
+	idle()
+
+	var spk, cold, warm []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		p.SetMode(ModeRinging)
+		spk = append(spk, wait("the speaker", speakerUp).Sub(start))
+		idle()
+		cold = append(cold, micTime())
+		idle()
+		p.SetMode(ModeDialing)
+		wait("the warm microphone", micUp)
+		time.Sleep(50 * time.Millisecond) // dialing lasts a while
+		warm = append(warm, micTime())
+		idle()
+	}
+	b.StopTimer()
+	b.ReportMetric(toMS(pct(spk, 0.5)), "speaker-ms")
+	b.ReportMetric(toMS(pct(cold, 0.5)), "mic-cold-ms")
+	b.ReportMetric(toMS(pct(cold, 0.9)), "mic-cold-p90-ms")
+	b.ReportMetric(toMS(pct(warm, 0.5)), "mic-warm-ms")
+	b.ReportMetric(toMS(pct(warm, 0.9)), "mic-warm-p90-ms")
+	b.ReportMetric(0, "ns/op")
+}

@@ -85,6 +85,16 @@ func (e *Encoder) SetDTX(on bool) error {
 	return nil
 }
 
+// Reset clears the encoder's memory of the audio it has seen, keeping its
+// settings (bitrate, FEC, expected loss, DTX): a new call must not start
+// with the tail of the last one.
+func (e *Encoder) Reset() error {
+	if err := e.enc.Reset(); err != nil {
+		return fmt.Errorf("%w: resetting the encoder: %v", ErrCodec, err)
+	}
+	return nil
+}
+
 // Encode encodes one frame of FrameSamples samples into out and returns the
 // packet length. out should be MaxPayload bytes; it does not allocate.
 func (e *Encoder) Encode(pcm []int16, out []byte) (int, error) {

@@ -14,20 +14,25 @@ import (
 
 // Ring sizes between the device callbacks and the pipeline loops.
 const (
-	// captureRingSamples holds 85 ms: the capture loop may fall that far
+	// captureRingSamples holds 85 ms: the run loop may fall that far
 	// behind before the oldest audio is dropped.
 	captureRingSamples = 4096
 	// playbackRingSamples holds 170 ms; the playout keeps it nearly empty.
 	playbackRingSamples = 8192
 	// playbackLowWater is the fill level below which the playback callback
-	// asks the playout loop for another frame: it leaves 20 ms of margin
+	// asks the run loop for another frame: it leaves 20 ms of margin
 	// before an underrun.
 	playbackLowWater = FrameSamples
 )
 
 // device is one opened capture or playback device. Its data callback runs
 // on a C thread owned by miniaudio: it only moves samples through the ring,
-// stamps the time and wakes the pipeline loop with a non-blocking send.
+// stamps the time and wakes the run loop with a non-blocking send, at
+// most once per 20 ms frame.
+//
+// A device is opened for one stretch of use: the pipeline closes it when
+// the mode no longer needs it and opens a fresh one (new ring, new
+// counters) from its deviceSlot when it does again.
 type device struct {
 	kind    malgo.DeviceType
 	backend Backend
@@ -35,6 +40,12 @@ type device struct {
 	dev     *malgo.Device
 	ring    *Ring
 	wake    chan struct{}
+
+	// discard makes the capture callback drop what the device delivers:
+	// the microphone is open so that it is ready when the call begins
+	// (ModeDialing), but nothing before that may be captured.
+	discard atomic.Bool
+	started bool // owned by the goroutine that opens and closes devices
 
 	opened       time.Time    // when the device started
 	lastCallback atomic.Int64 // time.Now().UnixNano() of the last data callback
@@ -66,7 +77,10 @@ func bytesToSamples(b []byte) []int16 {
 
 // captureData is the capture callback: copy the C buffer into the ring
 // (never keep it: it is C memory reused by the next callback) and wake the
-// capture loop.
+// run loop once a whole 20 ms frame is buffered. The device calls back
+// every 10 ms; waking the loop for a half frame it cannot encode would
+// double the wakeups, and on a virtual machine every wakeup costs tens of
+// microseconds.
 func (d *device) captureData(_, in []byte, _ uint32) {
 	if d.onCallback != nil {
 		d.onCallback()
@@ -75,15 +89,22 @@ func (d *device) captureData(_, in []byte, _ uint32) {
 	d.prevCallback.Store(d.lastCallback.Load())
 	d.lastCallback.Store(now)
 	d.callbacks.Add(1)
+	if d.discard.Load() {
+		return
+	}
 	d.ring.Write(bytesToSamples(in))
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	// Len may overstate what the consumer has left, never understate it:
+	// at worst a spurious wakeup, never a missed frame.
+	if d.ring.Len() >= FrameSamples {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // playbackData is the playback callback: fill the C buffer from the ring
-// (silence on underrun) and ask the playout loop for more when low.
+// (silence on underrun) and ask the run loop for more when low.
 func (d *device) playbackData(out, _ []byte, _ uint32) {
 	if d.onCallback != nil {
 		d.onCallback()
@@ -113,8 +134,10 @@ func (d *device) deviceStopped() {
 	}
 }
 
-// open initializes and starts the device on ctx; id nil means the default.
-func (d *device) open(ctx *malgo.AllocatedContext, id *malgo.DeviceID) error {
+// init initializes the device on ctx (id nil means the default) without
+// starting it: a probe that the device exists and opens, and the first half
+// of putting it to use.
+func (d *device) init(ctx *malgo.AllocatedContext, id *malgo.DeviceID) error {
 	cfg := malgo.DefaultDeviceConfig(d.kind)
 	cfg.SampleRate = SampleRate
 	cfg.PeriodSizeInFrames = PeriodSamples
@@ -141,46 +164,91 @@ func (d *device) open(ctx *malgo.AllocatedContext, id *malgo.DeviceID) error {
 		cfg.Pulse.StreamNamePlayback = "softphone speaker"
 		callbacks.Data = d.playbackData
 		// Start with one frame queued so the first callbacks do not count
-		// as underruns while the playout loop starts.
+		// as underruns while the run loop starts.
 		d.ring.Write(make([]int16, FrameSamples))
 	}
 	dev, err := malgo.InitDevice(ctx.Context, cfg, callbacks)
 	if err != nil {
 		return err
 	}
-	if err := dev.Start(); err != nil {
-		dev.Uninit()
+	d.dev = dev
+	return nil
+}
+
+// start starts an initialized device: from now on its callbacks run.
+func (d *device) start() error {
+	d.opened = time.Now()
+	if err := d.dev.Start(); err != nil {
+		d.close()
 		return err
 	}
-	d.dev = dev
-	d.opened = time.Now()
+	d.started = true
 	return nil
 }
 
 // close stops and frees the device; after it returns no callback runs.
+//
+// It stops the device before uninitializing it: miniaudio's uninit does
+// not wake the PulseAudio backend's worker thread, which sleeps in the
+// server's event loop until the next server event — up to 2 s for an idle
+// sink — while stop wakes it at once. Closing a speaker took 2 s here
+// without it, 1 ms with it.
 func (d *device) close() {
 	if d == nil || d.dev == nil {
 		return
 	}
 	d.closing.Store(true)
+	if d.started {
+		_ = d.dev.Stop() // an error only means it was not running
+	}
 	d.dev.Uninit()
 	d.dev = nil
 }
 
-// deviceSet is what openDevices opened: up to two devices and the contexts
-// they live on.
+// deviceSlot is what it takes to open one of the pipeline's devices again:
+// the backend context and device it was found on at Open.
+type deviceSlot struct {
+	kind    malgo.DeviceType
+	backend Backend
+	name    string
+	ctx     *malgo.AllocatedContext
+	id      *malgo.DeviceID // nil: the backend's default device
+}
+
+// open initializes and starts a fresh device for the slot (a capture
+// device that discards what it hears, if discard). A default device is
+// looked up again, so a headset that became the default while the phone
+// was idle is the one the next call uses.
+func (s *deviceSlot) open(discard bool) (*device, error) {
+	d := newDevice(s.kind, s.backend, s.name)
+	d.discard.Store(discard)
+	if err := d.init(s.ctx, s.id); err != nil {
+		return nil, err
+	}
+	if err := d.start(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// deviceSet is what openDevices found: up to two device slots, the devices
+// it opened on them to check that they work (initialized, not started), and
+// the contexts they live on.
 type deviceSet struct {
-	capture, playback *device
+	capSlot, playSlot *deviceSlot
+	capture, playback *device // initialized by openDevices; nil once handed on
 	contexts          []*malgo.AllocatedContext
 	warning           string
 }
 
+// close closes the devices still held and frees the contexts.
 func (s *deviceSet) close() {
 	if s == nil {
 		return
 	}
 	s.capture.close()
 	s.playback.close()
+	s.capture, s.playback = nil, nil
 	for _, c := range s.contexts {
 		freeContext(c)
 	}
@@ -193,10 +261,12 @@ var roleNames = map[malgo.DeviceType][2]string{
 	malgo.Playback: {"playback", "speaker"},
 }
 
-// openDevices opens the capture and playback devices that mic and spk ask
-// for, each on the first backend where it works. A named device that exists
+// openDevices finds the capture and playback devices that mic and spk ask
+// for, each on the first backend where it opens. A named device that exists
 // nowhere, or exists and fails, is an error; a default device that works
-// nowhere falls back to the null backend with a warning.
+// nowhere falls back to the null backend with a warning. The devices are
+// initialized but not started: no callback runs and, for a microphone,
+// nothing is captured until the pipeline's mode asks for it.
 func openDevices(backends []Backend, mic MicSpec, spk SpeakerSpec, logger *slog.Logger) (*deviceSet, error) {
 	set := &deviceSet{}
 	ctxs := map[Backend]*malgo.AllocatedContext{}
@@ -230,13 +300,14 @@ func openDevices(backends []Backend, mic MicSpec, spk SpeakerSpec, logger *slog.
 		kind malgo.DeviceType
 		name string // "" for the default device
 		dst  **device
+		slot **deviceSlot
 	}
 	var roles []role
 	if mic.Kind == SourceDefault || mic.Kind == SourceDevice {
-		roles = append(roles, role{malgo.Capture, mic.Name, &set.capture})
+		roles = append(roles, role{malgo.Capture, mic.Name, &set.capture, &set.capSlot})
 	}
 	if spk.Kind == SinkDefault || spk.Kind == SinkDevice {
-		roles = append(roles, role{malgo.Playback, spk.Name, &set.playback})
+		roles = append(roles, role{malgo.Playback, spk.Name, &set.playback, &set.playSlot})
 	}
 	var missing []string
 	var reasons []string
@@ -274,7 +345,7 @@ func openDevices(backends []Backend, mic MicSpec, spk SpeakerSpec, logger *slog.
 				}
 			}
 			dev := newDevice(r.kind, b, name)
-			if err := dev.open(ctx, id); err != nil {
+			if err := dev.init(ctx, id); err != nil {
 				if r.name != "" {
 					return fail(fmt.Errorf("%w: opening %s %q on %v: %v; is another program holding it?", ErrDevice, words[1], name, b, err))
 				}
@@ -284,6 +355,7 @@ func openDevices(backends []Backend, mic MicSpec, spk SpeakerSpec, logger *slog.
 			}
 			logger.Info("audio device opened", "backend", b.String(), "kind", words[0], "name", name)
 			*r.dst = dev
+			*r.slot = &deviceSlot{kind: r.kind, backend: b, name: name, ctx: ctx, id: copyID(id)}
 			used[b] = true
 			break
 		}
@@ -299,7 +371,7 @@ func openDevices(backends []Backend, mic MicSpec, spk SpeakerSpec, logger *slog.
 		ctx, err := getCtx(BackendNull)
 		dev := newDevice(r.kind, BackendNull, "null "+words[1])
 		if err == nil {
-			err = dev.open(ctx, nil)
+			err = dev.init(ctx, nil)
 		}
 		if err != nil {
 			// Without even the null device the pipeline's own clock
@@ -308,6 +380,7 @@ func openDevices(backends []Backend, mic MicSpec, spk SpeakerSpec, logger *slog.
 			continue
 		}
 		*r.dst = dev
+		*r.slot = &deviceSlot{kind: r.kind, backend: BackendNull, name: dev.name, ctx: ctx}
 		used[BackendNull] = true
 	}
 	for b, c := range ctxs {
@@ -319,6 +392,16 @@ func openDevices(backends []Backend, mic MicSpec, spk SpeakerSpec, logger *slog.
 	}
 	set.warning = noDeviceWarning(missing, reasons)
 	return set, nil
+}
+
+// copyID returns a copy of id (nil stays nil), so a slot does not share the
+// device list it was found in.
+func copyID(id *malgo.DeviceID) *malgo.DeviceID {
+	if id == nil {
+		return nil
+	}
+	c := *id
+	return &c
 }
 
 // noDeviceWarning explains a fallback to the null device, for the TUI's

@@ -18,16 +18,32 @@ func TestDeviceCallbacksDoNotAllocate(t *testing.T) {
 	for i := range in {
 		in[i] = byte(i)
 	}
-	frame := make([]int16, PeriodSamples)
+	frame := make([]int16, FrameSamples)
 	if a := testing.AllocsPerRun(2000, func() {
+		// Two 10 ms periods make a frame: only the second wakes the loop.
 		capDev.captureData(nil, in, PeriodSamples)
-		if capDev.ring.Read(frame) != PeriodSamples {
+		select {
+		case <-capDev.wake:
+			t.Fatal("the capture callback woke the loop for half a frame")
+		default:
+		}
+		capDev.captureData(nil, in, PeriodSamples)
+		if capDev.ring.Read(frame) != FrameSamples {
 			t.Fatal("capture ring lost samples")
 		}
 		<-capDev.wake
 	}); a != 0 {
 		t.Errorf("capture callback: %v allocations per call", a)
 	}
+
+	// A microphone open ahead of a call (ModeDialing) keeps nothing.
+	capDev.discard.Store(true)
+	capDev.captureData(nil, in, PeriodSamples)
+	capDev.captureData(nil, in, PeriodSamples)
+	if n := capDev.ring.Len(); n != 0 || len(capDev.wake) != 0 {
+		t.Errorf("a discarding microphone buffered %d samples (wake pending: %v)", n, len(capDev.wake) != 0)
+	}
+	frame = frame[:PeriodSamples]
 
 	playDev := newDevice(malgo.Playback, BackendNull, "test speaker")
 	out := make([]byte, 2*PeriodSamples)

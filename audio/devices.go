@@ -53,7 +53,10 @@ func ListDevices(backends []Backend, logger *slog.Logger) []BackendDevices {
 		}
 		for _, k := range []malgo.DeviceType{malgo.Capture, malgo.Playback} {
 			d := newDevice(k, b, "probe")
-			err := d.open(ctx, nil)
+			err := d.init(ctx, nil)
+			if err == nil {
+				err = d.start()
+			}
 			d.close()
 			if k == malgo.Capture {
 				bd.CaptureErr = err

@@ -7,9 +7,11 @@
 // The engine uses one object, the [Pipeline]: it owns the local media path on
 // both sides. The capture side produces one encoded Opus frame every 20 ms
 // and hands it to a registered handler; the receive side takes RTP payloads
-// per remote participant ([Remote.Push]), and a playout loop pulls 20 ms from
+// per remote participant ([Remote.Push]), and the playout pulls 20 ms from
 // every remote's jitter buffer, decodes (with FEC and PLC), mixes and plays.
-// The engine never handles PCM or timing.
+// The engine never handles PCM or timing; it only tells the pipeline what
+// the call needs ([Pipeline.SetMode]): nothing between calls, the speaker
+// while a call rings, both sides in a call.
 //
 // The format is fixed: 48 kHz, mono, signed 16-bit PCM; devices run with
 // 10 ms periods and the codec with 20 ms frames.

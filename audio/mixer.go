@@ -10,7 +10,7 @@ import "math"
 // toward unity gain by about 3 dB per 100 ms once the loud passage is over. A
 // single stream below full scale passes through bit-exact.
 //
-// A Mixer is not safe for concurrent use; the pipeline's playout loop owns one.
+// A Mixer is not safe for concurrent use; the pipeline's run loop owns one.
 type Mixer struct {
 	acc  [FrameSamples]int32
 	n    int     // streams added since the last Mix

@@ -39,15 +39,21 @@ type Config struct {
 	// block) whenever Warning changes: a device stopped, a recording
 	// failed.
 	OnWarning func(warning string)
+	// Mode is the mode the pipeline starts in (see Mode and SetMode). The
+	// zero value, ModeIdle, runs nothing and opens no device until
+	// SetMode asks for more.
+	Mode Mode
 }
 
 // PipelineStats are the local side's counters.
 type PipelineStats struct {
-	// Capture is the microphone ring: Overruns means the capture loop fell
-	// more than 85 ms behind the device and old audio was dropped.
+	// Capture is the microphone ring: Overruns means the run loop fell
+	// more than 85 ms behind the device and old audio was dropped. It
+	// adds up every time the device was opened since Open.
 	Capture RingStats
 	// Playback is the speaker ring: Underruns means the device wanted
-	// audio the playout had not produced yet, and played silence.
+	// audio the playout had not produced yet, and played silence. It adds
+	// up every time the device was opened since Open.
 	Playback RingStats
 	// CaptureDelay is the measured time from the capture callback that
 	// completed a frame to its encoded packet being handed over (a
@@ -55,10 +61,15 @@ type PipelineStats struct {
 	CaptureDelay time.Duration
 	// FramesSent counts encoded frames handed to the packet handler.
 	FramesSent uint64
-	// FramesPlayed counts 20 ms frames the playout produced.
+	// FramesPlayed counts 20 ms frames the playout produced. For a wav:
+	// speaker it counts the silence recorded for idle stretches too, so
+	// it is the recording's length in frames.
 	FramesPlayed uint64
 	// EncodeErrors counts frames the encoder failed on (not sent).
 	EncodeErrors uint64
+	// Wakeups counts the times the pipeline's goroutine woke up: at most
+	// one per 20 ms frame and direction in a call, none while idle.
+	Wakeups uint64
 }
 
 // Packet is one encoded 20 ms Opus frame of the microphone.
@@ -67,7 +78,7 @@ type Packet struct {
 	// call; copy it to keep it.
 	Payload []byte
 	// Dropped is how many 20 ms frames of microphone audio were lost just
-	// before this one (the capture loop fell behind the device, or the
+	// before this one (the run loop fell behind the device, or the
 	// machine stalled). The sender must advance its RTP sequence number
 	// and timestamp over them, or every later packet looks late to the
 	// receiver: with pion, set media.Sample.PrevDroppedPackets to it.
@@ -108,14 +119,20 @@ func (c *frameClock) due(now time.Time) (due, skipped int) {
 
 // Pipeline owns the local media path: microphone → Opus frames for the
 // engine on one side, remote RTP payloads → jitter buffers → decode → mix →
-// speaker on the other, with meters, statistics and the ringtone. It runs
-// two goroutines, clocked by the devices (or by its own 20 ms clock when a
-// side has no device). All methods are safe for concurrent use.
+// speaker on the other, with meters, statistics and the ringtone.
+//
+// One goroutine (run) does all the audio work, woken by the device
+// callbacks once per 20 ms frame, or by the pipeline's own 20 ms clock for
+// the sides without a device (one ticker drives both sides when neither has
+// one). A second goroutine (manageDevices) opens and closes the devices as
+// the mode changes, so a slow sound server never holds up the audio or the
+// caller of SetMode. In ModeIdle neither wakes up. All methods are safe for
+// concurrent use.
 type Pipeline struct {
 	logger   *slog.Logger
 	mic      MicSpec
 	spk      SpeakerSpec
-	devs     *deviceSet
+	devs     *deviceSet // slots and contexts; its devices pass to manageDevices
 	micName  string
 	spkName  string
 	src      source // nil when the microphone is a device
@@ -146,13 +163,33 @@ type Pipeline struct {
 	cs captureState
 	ps playoutState
 
+	// mode is the mode asked for (SetMode); modeCh tells manageDevices.
+	mode   atomic.Int32
+	modeCh chan struct{}
+	// active is what manageDevices set up for the mode last applied;
+	// runCh tells the run loop it changed.
+	active atomic.Pointer[activeSet]
+	runCh  chan struct{}
+	// statsMu makes retiring a device and publishing the next active set
+	// one step for Stats; the retired counters add up closed devices.
+	statsMu                 sync.Mutex
+	retiredCap, retiredPlay RingStats
+	wakeups                 atomic.Uint64
+
+	// wavStart is the time of the recording's first sample; wavFrames
+	// counts the frames in it (owned by the run loop, then by Close).
+	wavStart  time.Time
+	wavFrames int64
+
 	// traceCapture, when set (benchmarks), receives CaptureDelay
 	// measurements: from the callback that completed the frame, and from
 	// the one that delivered its first samples.
 	traceCapture func(fromLast, fromFirst time.Duration)
 
 	done      chan struct{}
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // the run loop
+	started   bool
+	released  chan struct{} // closed when manageDevices has closed every device
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -170,8 +207,9 @@ func Open(cfg Config) (*Pipeline, error) {
 	return p, nil
 }
 
-// newPipeline builds a pipeline, devices opened and running, without
-// starting its goroutines (benchmarks drive its steps directly).
+// newPipeline builds a pipeline, its devices found and initialized but not
+// started, without starting its goroutines (benchmarks drive its steps
+// directly).
 func newPipeline(cfg Config) (*Pipeline, error) {
 	mic, err := ParseMic(cfg.Mic)
 	if err != nil {
@@ -180,6 +218,9 @@ func newPipeline(cfg Config) (*Pipeline, error) {
 	spk, err := ParseSpeaker(cfg.Speaker)
 	if err != nil {
 		return nil, err
+	}
+	if !cfg.Mode.valid() {
+		return nil, fmt.Errorf("%w: pipeline mode %v", ErrBadSpec, cfg.Mode)
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -197,14 +238,18 @@ func newPipeline(cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{
-		logger: logger,
-		mic:    mic,
-		spk:    spk,
-		enc:    enc,
-		mixer:  NewMixer(),
-		onWarn: cfg.OnWarning,
-		done:   make(chan struct{}),
+		logger:   logger,
+		mic:      mic,
+		spk:      spk,
+		enc:      enc,
+		mixer:    NewMixer(),
+		onWarn:   cfg.OnWarning,
+		done:     make(chan struct{}),
+		modeCh:   make(chan struct{}, 1),
+		runCh:    make(chan struct{}, 1),
+		released: make(chan struct{}),
 	}
+	p.mode.Store(int32(cfg.Mode))
 	p.expectedLoss.Store(DefaultExpectedLoss)
 	p.bitrate.Store(int32(bitrate))
 	p.cs.loss, p.cs.bitrate = DefaultExpectedLoss, int32(bitrate)
@@ -238,6 +283,7 @@ func newPipeline(cfg Config) (*Pipeline, error) {
 			return nil, fmt.Errorf("--speaker wav:%s: %w", spk.Path, err)
 		}
 		p.wav = w
+		p.wavStart = time.Now()
 	}
 
 	backends := cfg.Backends
@@ -277,12 +323,36 @@ func newPipeline(cfg Config) (*Pipeline, error) {
 	return p, nil
 }
 
-// start runs the capture and playout goroutines.
+// start runs the pipeline's goroutines: the run loop, and the device
+// manager, which starts with the configured mode.
 func (p *Pipeline) start() {
-	p.wg.Add(2)
-	go p.captureLoop()
-	go p.playoutLoop()
+	p.started = true
+	p.wg.Add(1)
+	go p.run()
+	go p.manageDevices()
 }
+
+// SetMode tells the pipeline what to run (see Mode): the engine calls it as
+// a call rings, begins and ends. It returns at once; the devices open or
+// close in the background, within a few milliseconds on a healthy sound
+// server. An unknown mode is ignored (and logged).
+func (p *Pipeline) SetMode(m Mode) {
+	if !m.valid() {
+		p.logger.Error("audio: SetMode with an unknown mode; ignored", "mode", m)
+		return
+	}
+	if Mode(p.mode.Swap(int32(m))) == m {
+		return
+	}
+	p.logger.Debug("audio: mode", "mode", m)
+	select {
+	case p.modeCh <- struct{}{}:
+	default:
+	}
+}
+
+// Mode returns the mode last asked for with SetMode (or Config.Mode).
+func (p *Pipeline) Mode() Mode { return Mode(p.mode.Load()) }
 
 // MicName describes the microphone in use, for a header line.
 func (p *Pipeline) MicName() string { return p.micName }
@@ -336,7 +406,7 @@ func (p *Pipeline) setIssue(i int, s string) {
 }
 
 // SetPacketHandler sets the function that receives every encoded 20 ms Opus
-// frame (nil: stop sending). It runs on the capture goroutine: it must not
+// frame (nil: stop sending). It runs on the run loop (see Pipeline): it must not
 // block for long, and the payload is only valid during the call (copy it to
 // keep it). pion's TrackLocalStaticSample.WriteSample copies, so the
 // engine can write the same frame to every peer directly.
@@ -374,7 +444,7 @@ func (p *Pipeline) SetBitrate(bps int) error {
 }
 
 // LocalLevel returns the 0–100 level of the last 20 ms of the microphone
-// (0 while muted).
+// (0 while muted, and outside ModeCall).
 func (p *Pipeline) LocalLevel() int { return int(p.localLevel.Load()) }
 
 // Ring starts, changes or stops the ringtone mixed into the speaker.
@@ -400,7 +470,7 @@ func (p *Pipeline) AddRemote(id string) (*Remote, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Copy on write: the playout loop reads the slice without a lock.
+	// Copy on write: the run loop reads the slice without a lock.
 	next := append(old[:len(old):len(old)], r)
 	p.remotes.Store(&next)
 	return r, nil
@@ -437,12 +507,18 @@ func (p *Pipeline) Stats() PipelineStats {
 		FramesSent:   p.framesSent.Load(),
 		FramesPlayed: p.framesPlayed.Load(),
 		EncodeErrors: p.encodeErrors.Load(),
+		Wakeups:      p.wakeups.Load(),
 	}
-	if d := p.devs.capture; d != nil {
-		st.Capture = d.ring.Stats()
-	}
-	if d := p.devs.playback; d != nil {
-		st.Playback = d.ring.Stats()
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	st.Capture, st.Playback = p.retiredCap, p.retiredPlay
+	if a := p.active.Load(); a != nil {
+		if a.capture != nil {
+			st.Capture = st.Capture.add(a.capture.ring.Stats())
+		}
+		if a.playback != nil {
+			st.Playback = st.Playback.add(a.playback.ring.Stats())
+		}
 	}
 	return st
 }
@@ -452,34 +528,35 @@ func (p *Pipeline) Stats() PipelineStats {
 // (PulseAudio corking a killed stream); quitting must not hang on it.
 const closeDeviceTimeout = 3 * time.Second
 
-// Close stops the devices and goroutines and finishes the recording. It
-// returns the recording's error, if any. It is safe to call more than once.
+// Close stops the devices and goroutines and finishes the recording (which
+// runs to the moment of Close: see fillRecording). It returns the
+// recording's error, if any. It is safe to call more than once.
 //
 // If the sound server does not release the devices within 3 s, Close logs a
-// warning and returns while one goroutine finishes the release in the
-// background; that is the only case where anything outlives Close.
+// warning and returns while the device goroutine finishes the release in
+// the background; that is the only case where anything outlives Close.
 func (p *Pipeline) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.done)
 		p.wg.Wait()
-		released := make(chan struct{})
-		go func() {
+		if p.started {
+			select {
+			case <-p.released:
+			case <-time.After(closeDeviceTimeout):
+				p.logger.Warn("audio: the sound server is slow to release the devices; not waiting for it")
+			}
+		} else {
 			p.devs.close()
-			close(released)
-		}()
-		select {
-		case <-released:
-		case <-time.After(closeDeviceTimeout):
-			p.logger.Warn("audio: the sound server is slow to release the devices; not waiting for it")
 		}
 		if p.wav != nil {
+			p.fillRecording(time.Now())
 			p.closeErr = p.wav.Close()
 		}
 	})
 	return p.closeErr
 }
 
-// captureState is owned by the capture goroutine.
+// captureState is owned by the run loop.
 type captureState struct {
 	frame   [FrameSamples]int16
 	pkt     [MaxPayload]byte
@@ -548,7 +625,7 @@ func (p *Pipeline) captureDevice(dev *device) {
 // the loop runs on the pipeline's own clock until it calls back again.
 // miniaudio does not always report a device that disappears (PulseAudio
 // kills the stream of a removed sink without a stop notification), so the
-// loops watch the callbacks themselves.
+// run loop watches the callbacks itself.
 const (
 	deviceStallTimeout   = time.Second
 	deviceStartGrace     = 5 * time.Second
@@ -567,62 +644,6 @@ func (d *device) healthy(now time.Time) bool {
 		return true
 	}
 	return now.UnixNano()-d.lastCallback.Load() < int64(deviceStallTimeout)
-}
-
-// captureLoop produces one encoded frame per 20 ms: from the capture
-// device's ring as it fills, or from the generator (or silence, while the
-// device is gone) on the pipeline clock.
-func (p *Pipeline) captureLoop() {
-	defer p.wg.Done()
-	dev := p.devs.capture
-	if p.src != nil {
-		dev = nil // a generator microphone
-	}
-	src := p.src
-	if src == nil {
-		src = silenceSource{}
-	}
-	var wake chan struct{}
-	if dev != nil {
-		wake = dev.wake
-	}
-	ticker := time.NewTicker(FrameDuration)
-	defer ticker.Stop()
-	onClock := dev == nil
-	clock := frameClock{start: time.Now()}
-	for {
-		select {
-		case <-p.done:
-			return
-		case <-wake:
-		case <-ticker.C:
-		}
-		now := time.Now()
-		if dev != nil {
-			switch ok := dev.healthy(now); {
-			case onClock && ok:
-				onClock = false
-				dev.ring.Discard(dev.ring.Len()) // stale audio from before the gap
-				p.logger.Info("audio: capture device is back", "device", dev.name)
-				p.setIssue(issueMic, "")
-			case !onClock && !ok:
-				onClock = true
-				clock = frameClock{start: now}
-				p.logger.Warn("audio: capture device stopped delivering audio", "device", dev.name)
-				p.setIssue(issueMic, fmt.Sprintf("The microphone %q stopped (unplugged?): sending silence.", dev.name))
-			}
-		}
-		if !onClock {
-			p.captureDevice(dev)
-			continue
-		}
-		n, skipped := clock.due(now)
-		p.cs.dropped += skipped
-		for ; n > 0; n-- {
-			src.read(p.cs.frame[:])
-			p.sendFrame()
-		}
-	}
 }
 
 // noteCaptureDelay measures how long the frame just sent took from the
@@ -647,7 +668,7 @@ func (p *Pipeline) noteCaptureDelay(dev *device, left int) {
 	p.captureDelay.Store(old + (d-old)/16)
 }
 
-// playoutState is owned by the playout goroutine.
+// playoutState is owned by the run loop.
 type playoutState struct {
 	out, tmp [FrameSamples]int16
 	pattern  RingPattern
@@ -696,58 +717,5 @@ func (p *Pipeline) playDevice(dev *device) {
 		p.mixFrame(time.Now())
 		dev.ring.Write(p.ps.out[:])
 		p.framePlayed()
-	}
-}
-
-// playoutLoop produces one mixed frame per 20 ms: when the playback device's
-// ring runs low, or on the pipeline clock for wav and none speakers (and
-// while the device is gone).
-func (p *Pipeline) playoutLoop() {
-	defer p.wg.Done()
-	dev := p.devs.playback
-	var wake chan struct{}
-	if dev != nil {
-		wake = dev.wake
-	}
-	ticker := time.NewTicker(FrameDuration)
-	defer ticker.Stop()
-	onClock := dev == nil
-	clock := frameClock{start: time.Now()}
-	for {
-		select {
-		case <-p.done:
-			return
-		case <-wake:
-		case <-ticker.C:
-		}
-		now := time.Now()
-		if dev != nil {
-			switch ok := dev.healthy(now); {
-			case onClock && ok:
-				onClock = false
-				p.logger.Info("audio: playback device is back", "device", dev.name)
-				p.setIssue(issueSpeaker, "")
-			case !onClock && !ok:
-				onClock = true
-				clock = frameClock{start: now}
-				p.logger.Warn("audio: playback device stopped taking audio", "device", dev.name)
-				p.setIssue(issueSpeaker, fmt.Sprintf("The speaker %q stopped (unplugged?): you will not hear the others.", dev.name))
-			}
-		}
-		if !onClock {
-			p.playDevice(dev)
-			continue
-		}
-		n, _ := clock.due(now)
-		for ; n > 0; n-- {
-			p.mixFrame(time.Now())
-			if p.wav != nil && p.wav.Err() == nil {
-				if err := p.wav.Write(p.ps.out[:]); err != nil {
-					p.logger.Error("audio: recording failed", "err", err)
-					p.setIssue(issueRecording, fmt.Sprintf("Recording stopped: %v.", err))
-				}
-			}
-			p.framePlayed()
-		}
 	}
 }

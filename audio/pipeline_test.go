@@ -63,8 +63,8 @@ func window(pcm []int16, from, to float64) []int16 {
 func TestPipelineToneReachesTheOtherSide(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "b.wav")
-		a := mustOpen(t, Config{Mic: "tone:440", Speaker: "none"})
-		b := mustOpen(t, Config{Mic: "silence", Speaker: "wav:" + out})
+		a := mustOpen(t, Config{Mode: ModeCall, Mic: "tone:440", Speaker: "none"})
+		b := mustOpen(t, Config{Mode: ModeCall, Mic: "silence", Speaker: "wav:" + out})
 		if a.MicName() != "tone 440 Hz" || b.SpeakerName() != "wav "+out {
 			t.Errorf("names %q %q", a.MicName(), b.SpeakerName())
 		}
@@ -110,7 +110,7 @@ func TestPipelineMute(t *testing.T) {
 		dec, _ := NewDecoder()
 		pcm := make([]int16, MaxPacketSamples)
 		var packets, lastLevel atomic.Int64
-		p := mustOpen(t, Config{Mic: "tone:1000", Speaker: "none", OnPacket: func(pk Packet) {
+		p := mustOpen(t, Config{Mode: ModeCall, Mic: "tone:1000", Speaker: "none", OnPacket: func(pk Packet) {
 			n, err := dec.Decode(pk.Payload, pcm)
 			if err != nil {
 				t.Error(err)
@@ -145,7 +145,7 @@ func TestPipelineSettingsAtRunTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var bytes, n atomic.Int64
 		voice := writeWAVFile(t, t.TempDir(), "voice.wav", speechLike(3))
-		p := mustOpen(t, Config{Mic: "wav:" + voice, Speaker: "none", OnPacket: func(pk Packet) {
+		p := mustOpen(t, Config{Mode: ModeCall, Mic: "wav:" + voice, Speaker: "none", OnPacket: func(pk Packet) {
 			bytes.Add(int64(len(pk.Payload)))
 			n.Add(1)
 		}})
@@ -177,8 +177,8 @@ func TestPipelineSettingsAtRunTime(t *testing.T) {
 func TestPipelineEcho(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "a.wav")
-		a := mustOpen(t, Config{Mic: "tone:660", Speaker: "wav:" + out})
-		bot := mustOpen(t, Config{Mic: "echo", Speaker: "none"})
+		a := mustOpen(t, Config{Mode: ModeCall, Mic: "tone:660", Speaker: "wav:" + out})
+		bot := mustOpen(t, Config{Mode: ModeCall, Mic: "echo", Speaker: "none"})
 		ra, _ := bot.AddRemote("a")
 		rb, _ := a.AddRemote("bot")
 		wire(a, ra, 1)
@@ -211,7 +211,7 @@ func energy(pcm []int16, from, to float64) int { return Level(window(pcm, from, 
 func TestPipelineRingtones(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "ring.wav")
-		p := mustOpen(t, Config{Mic: "silence", Speaker: "wav:" + out})
+		p := mustOpen(t, Config{Mode: ModeCall, Mic: "silence", Speaker: "wav:" + out})
 		p.Ring(RingIncoming)
 		time.Sleep(2900 * time.Millisecond)
 		p.Ring(RingOutgoing)
@@ -253,11 +253,11 @@ func TestPipelineRingtones(t *testing.T) {
 func TestPipelineMixesRemotesWithoutClipping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "mix.wav")
-		sink := mustOpen(t, Config{Mic: "silence", Speaker: "wav:" + out})
+		sink := mustOpen(t, Config{Mode: ModeCall, Mic: "silence", Speaker: "wav:" + out})
 		var senders []*Pipeline
 		for i, hz := range []float64{300, 500, 700, 900} {
 			loud := toneWAV(t, t.TempDir(), hz, 0.9, 1)
-			s := mustOpen(t, Config{Mic: "wav:" + loud, Speaker: "none"})
+			s := mustOpen(t, Config{Mode: ModeCall, Mic: "wav:" + loud, Speaker: "none"})
 			r, _ := sink.AddRemote(fmt.Sprint(hz))
 			wire(s, r, uint32(i+1))
 			senders = append(senders, s)
@@ -325,7 +325,7 @@ func TestPipelineErrors(t *testing.T) {
 func TestNullBackendFallbackIsQuiet(t *testing.T) {
 	t.Setenv("PULSE_SERVER", "unix:/nonexistent/pulse/native")
 	stop := captureStderr(t)
-	p, err := Open(Config{Mic: "default", Speaker: "default", OnPacket: func(Packet) {}})
+	p, err := Open(Config{Mode: ModeCall, Mic: "default", Speaker: "default", OnPacket: func(Packet) {}})
 	if err != nil {
 		stop()
 		t.Fatal(err)
@@ -348,7 +348,7 @@ func TestNullBackendFallbackIsQuiet(t *testing.T) {
 }
 
 func TestNullBackendExplicit(t *testing.T) {
-	p := mustOpen(t, Config{Backends: []Backend{BackendNull}, Mic: "default", Speaker: "default", OnPacket: func(Packet) {}})
+	p := mustOpen(t, Config{Mode: ModeCall, Backends: []Backend{BackendNull}, Mic: "default", Speaker: "default", OnPacket: func(Packet) {}})
 	defer p.Close()
 	if p.Warning() != "" {
 		t.Errorf("asked-for null backend warns %q", p.Warning())
@@ -414,10 +414,10 @@ func TestPipelineNoGoroutineSurvivesClose(t *testing.T) {
 	dir := t.TempDir()
 	var ps []*Pipeline
 	for i, cfg := range []Config{
-		{Mic: "tone:440", Speaker: "none"},
-		{Mic: "echo", Speaker: "wav:" + filepath.Join(dir, "x.wav")},
-		{Mic: "wav:" + writeWAVFile(t, dir, "v.wav", speechLike(1)), Speaker: "none"},
-		{Mic: "default", Speaker: "default", Backends: []Backend{BackendNull}},
+		{Mode: ModeCall, Mic: "tone:440", Speaker: "none"},
+		{Mode: ModeCall, Mic: "echo", Speaker: "wav:" + filepath.Join(dir, "x.wav")},
+		{Mode: ModeCall, Mic: "wav:" + writeWAVFile(t, dir, "v.wav", speechLike(1)), Speaker: "none"},
+		{Mode: ModeCall, Mic: "default", Speaker: "default", Backends: []Backend{BackendNull}},
 	} {
 		p := mustOpen(t, cfg)
 		r, _ := p.AddRemote(fmt.Sprint(i))
@@ -442,7 +442,7 @@ func TestFortyPipelinesInOneProcess(t *testing.T) {
 	const n = 40
 	ps := make([]*Pipeline, n)
 	for i := range ps {
-		ps[i] = mustOpen(t, Config{Mic: fmt.Sprintf("tone:%d", 300+20*i), Speaker: "none"})
+		ps[i] = mustOpen(t, Config{Mode: ModeCall, Mic: fmt.Sprintf("tone:%d", 300+20*i), Speaker: "none"})
 	}
 	remotes := make([]*Remote, n)
 	for i := range ps {
@@ -478,8 +478,8 @@ func TestPipelineDTX(t *testing.T) {
 		pcm := append(make([]int16, 2*SampleRate), speechLike(1)...)
 		src := writeWAVFile(t, t.TempDir(), "pause.wav", pcm)
 		var tiny, big atomic.Int64
-		a := mustOpen(t, Config{Mic: "wav:" + src, Speaker: "none", DTX: true})
-		b := mustOpen(t, Config{Mic: "silence", Speaker: "none"})
+		a := mustOpen(t, Config{Mode: ModeCall, Mic: "wav:" + src, Speaker: "none", DTX: true})
+		b := mustOpen(t, Config{Mode: ModeCall, Mic: "silence", Speaker: "none"})
 		r, _ := b.AddRemote("a")
 		var seq uint16
 		var ts uint32

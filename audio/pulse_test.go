@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ func stopPulse() {
 var rawFormat = []string{"--format=s16le", "--rate=48000", "--channels=1", "--raw", "--latency-msec=20"}
 
 // playInto plays a hz tone at amplitude 0.3 into sink until the test ends.
-func playInto(t *testing.T, sink string, hz float64) {
+func playInto(t testing.TB, sink string, hz float64) {
 	t.Helper()
 	cmd := exec.Command("pacat", append([]string{"--playback", "-s", pulse.server, "-d", sink}, rawFormat...)...)
 	in, err := cmd.StdinPipe()
@@ -219,7 +220,7 @@ func TestRealDeviceCapture(t *testing.T) {
 	pcm := make([]int16, MaxPacketSamples)
 	var mu sync.Mutex
 	var got []int16
-	p := mustOpen(t, Config{Mic: "mic.monitor", Speaker: "none", Backends: []Backend{BackendPulseAudio},
+	p := mustOpen(t, Config{Mode: ModeCall, Mic: "mic.monitor", Speaker: "none", Backends: []Backend{BackendPulseAudio},
 		OnPacket: func(pk Packet) {
 			n, err := dec.Decode(pk.Payload, pcm)
 			if err != nil {
@@ -261,7 +262,7 @@ func TestRealDeviceCapture(t *testing.T) {
 func TestRealDevicePlayback(t *testing.T) {
 	needPulse(t)
 	rec := recordFrom(t, "spk.monitor")
-	p := mustOpen(t, Config{Mic: "tone:660", Speaker: "spk", Backends: []Backend{BackendPulseAudio}})
+	p := mustOpen(t, Config{Mode: ModeCall, Mic: "tone:660", Speaker: "spk", Backends: []Backend{BackendPulseAudio}})
 	defer p.Close()
 	if !strings.Contains(p.SpeakerName(), "PulseAudio") || p.Warning() != "" {
 		t.Fatalf("speaker %q, warning %q", p.SpeakerName(), p.Warning())
@@ -342,7 +343,7 @@ func TestDeviceStopFallsBack(t *testing.T) {
 	}
 	module := strings.TrimSpace(string(out))
 	warnings := make(chan string, 4)
-	p := mustOpen(t, Config{Mic: "tone:300", Speaker: "usb", Backends: []Backend{BackendPulseAudio},
+	p := mustOpen(t, Config{Mode: ModeCall, Mic: "tone:300", Speaker: "usb", Backends: []Backend{BackendPulseAudio},
 		OnWarning: func(w string) { warnings <- w }})
 	defer p.Close()
 	waitFor(t, "playback to start", func() bool { return p.Stats().FramesPlayed > 5 })
@@ -359,4 +360,83 @@ func TestDeviceStopFallsBack(t *testing.T) {
 	}
 	before := p.Stats().FramesPlayed
 	waitFor(t, "the playout to continue on its own clock", func() bool { return p.Stats().FramesPlayed > before+10 })
+}
+
+// ourStreams counts this process's PulseAudio streams: speakers (sink
+// inputs) and microphones (source outputs) named by the pipeline.
+func ourStreams(t *testing.T) (speakers, mics int) {
+	t.Helper()
+	count := func(what, name string) int {
+		out, err := exec.Command("pactl", "-s", pulse.server, "list", what).CombinedOutput()
+		if err != nil {
+			t.Fatalf("pactl list %s: %v: %s", what, err, out)
+		}
+		return strings.Count(string(out), fmt.Sprintf("media.name = %q", name))
+	}
+	return count("sink-inputs", "softphone speaker"), count("source-outputs", "softphone microphone")
+}
+
+// waitStreams waits until the pipeline holds exactly the streams wanted.
+func waitStreams(t *testing.T, mode string, speakers, mics int) {
+	t.Helper()
+	var s, m int
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if s, m = ourStreams(t); s == speakers && m == mics {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d speaker and %d microphone streams open, want %d and %d", mode, s, m, speakers, mics)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRealDeviceModes: on real PulseAudio devices, an idle pipeline holds
+// no stream at all (the microphone is released, the sound card free);
+// ringing opens only the speaker; dialing opens the microphone too but
+// captures nothing; a call captures the tone, with at most one wakeup per
+// 20 ms frame and direction; idle again releases both.
+func TestRealDeviceModes(t *testing.T) {
+	needPulse(t)
+	playInto(t, "mic", 440)
+	var sent atomic.Int64
+	p := mustOpen(t, Config{Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio},
+		OnPacket: func(Packet) { sent.Add(1) }})
+	defer p.Close()
+	waitStreams(t, "idle after Open", 0, 0)
+
+	p.SetMode(ModeRinging)
+	waitStreams(t, "ringing", 1, 0)
+	waitFor(t, "the speaker to play", func() bool { return p.Stats().FramesPlayed > 10 })
+
+	p.SetMode(ModeDialing)
+	waitStreams(t, "dialing", 1, 1)
+	before := p.Stats().FramesPlayed
+	waitFor(t, "the playout to go on", func() bool { return p.Stats().FramesPlayed > before+25 })
+	if n, l := sent.Load(), p.LocalLevel(); n != 0 || l != 0 {
+		t.Errorf("dialing: %d packets sent, level %d; the microphone must not be captured before the call", n, l)
+	}
+
+	p.SetMode(ModeCall)
+	waitFor(t, "the tone to be captured", func() bool { return p.LocalLevel() > 70 })
+	st0 := p.Stats()
+	waitFor(t, "a second of call", func() bool { return p.Stats().FramesSent > st0.FramesSent+50 })
+	st := p.Stats()
+	frames := (st.FramesSent - st0.FramesSent) + (st.FramesPlayed - st0.FramesPlayed)
+	wakes := st.Wakeups - st0.Wakeups
+	// One wakeup per frame and direction, plus the device watchdog.
+	if float64(wakes) > 1.1*float64(frames)+5 {
+		t.Errorf("%d wakeups for %d frames (sent and played): want at most one per frame", wakes, frames)
+	}
+	t.Logf("call: %d wakeups for %d frames; stats %+v", wakes, frames, st)
+
+	p.SetMode(ModeIdle)
+	waitStreams(t, "idle after the call", 0, 0)
+	if l := p.LocalLevel(); l != 0 {
+		t.Errorf("idle: local level %d", l)
+	}
+	if p.Warning() != "" {
+		t.Errorf("warning %q", p.Warning())
+	}
 }

@@ -23,14 +23,14 @@ type RemoteStats struct {
 
 // Remote is the receive side of one remote participant: a jitter buffer and
 // an Opus decoder. Push is called from the RTP read loop; the pipeline's
-// playout loop pulls 20 ms at a time.
+// run loop pulls 20 ms at a time.
 type Remote struct {
 	id  string
 	jb  *JitterBuffer
 	dec *Decoder
 	now func() time.Time
 
-	// Owned by the playout loop.
+	// Owned by the run loop.
 	pcm        [MaxPacketSamples + FrameSamples]int16 // decoded, not yet played
 	n          int
 	payload    [MaxPayload]byte

@@ -144,6 +144,15 @@ type RingStats struct {
 	Underruns uint64
 }
 
+// add returns the sum of two rings' counters.
+func (s RingStats) add(o RingStats) RingStats {
+	return RingStats{
+		Overruns:  s.Overruns + o.Overruns,
+		Dropped:   s.Dropped + o.Dropped,
+		Underruns: s.Underruns + o.Underruns,
+	}
+}
+
 // Stats returns the ring's counters.
 func (q *Ring) Stats() RingStats {
 	return RingStats{

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// source is a generator microphone, read once per 20 ms by the capture loop
+// source is a generator microphone, read once per 20 ms by the run loop
 // on the pipeline's own clock (device microphones are read from their ring).
 type source interface {
 	read(frame []int16)
@@ -65,7 +65,7 @@ func (s *wavSource) name() string { return "wav " + filepath.Base(s.path) }
 const EchoDelay = 500 * time.Millisecond
 
 // echoSource reads the pipeline's own playback mix back, EchoDelay later.
-// The playout loop writes each mixed frame into ring; the ring starts with
+// The run loop writes each mixed frame into ring; the ring starts with
 // EchoDelay of silence, so each read returns the frame played that long ago.
 type echoSource struct {
 	ring *Ring
@@ -74,9 +74,20 @@ type echoSource struct {
 var echoDelaySamples = int(durationToSamples(EchoDelay))
 
 func newEchoSource() *echoSource {
-	r := NewRing(echoDelaySamples + 8*FrameSamples)
-	r.Write(make([]int16, echoDelaySamples))
-	return &echoSource{ring: r}
+	s := &echoSource{ring: NewRing(echoDelaySamples + 8*FrameSamples)}
+	s.reset()
+	return s
+}
+
+// reset empties the line and refills it with EchoDelay of silence, as at
+// the start: a new call must not hear the end of the last one. Only the run
+// loop, which both writes and reads the line, may call it.
+func (s *echoSource) reset() {
+	var silence [FrameSamples]int16
+	s.ring.Discard(s.ring.Len())
+	for n := 0; n < echoDelaySamples; n += FrameSamples {
+		s.ring.Write(silence[:min(FrameSamples, echoDelaySamples-n)])
+	}
 }
 
 func (s *echoSource) read(frame []int16) {

@@ -314,6 +314,34 @@ func (w *WAVWriter) Write(pcm []int16) error {
 	return nil
 }
 
+// WriteSilence appends n samples of silence without writing them: it moves
+// past them (a hole in the file, which reads back as zeros, on file systems
+// that have holes) and writes the last one, so the file has its full
+// length. A recording that spans hours of idle costs no time and, mostly,
+// no disk.
+func (w *WAVWriter) WriteSilence(n int64) error {
+	if w.err != nil {
+		return w.err
+	}
+	if n <= 0 {
+		return nil
+	}
+	if w.data+2*n > maxWAVData {
+		w.fail(errors.New("the WAV format's 4 GiB size limit is reached; start a new recording"))
+		return w.err
+	}
+	if _, err := w.w.Seek(44+w.data+2*n-2, io.SeekStart); err != nil {
+		w.fail(err)
+		return w.err
+	}
+	if _, err := w.w.Write([]byte{0, 0}); err != nil {
+		w.fail(err)
+		return w.err
+	}
+	w.data += 2 * n
+	return w.Flush()
+}
+
 // fail records the first error, makes the header describe what was written,
 // and leaves the file valid.
 func (w *WAVWriter) fail(err error) {

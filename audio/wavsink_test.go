@@ -16,7 +16,7 @@ import (
 // valid WAV holding what was recorded up to a fraction of a second before.
 func TestWAVSinkSurvivesKill(t *testing.T) {
 	if path := os.Getenv("AUDIO_TEST_WAV_HELPER"); path != "" {
-		p, err := Open(Config{Mic: "silence", Speaker: "wav:" + path})
+		p, err := Open(Config{Mode: ModeCall, Mic: "silence", Speaker: "wav:" + path})
 		if err != nil {
 			os.Exit(3)
 		}
@@ -59,7 +59,7 @@ func TestWAVSinkDiskFull(t *testing.T) {
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	warnings := make(chan string, 4)
 	path := filepath.Join(dir, "full.wav")
-	p := mustOpen(t, Config{Mic: "silence", Speaker: "wav:" + path, OnWarning: func(w string) { warnings <- w }})
+	p := mustOpen(t, Config{Mode: ModeCall, Mic: "silence", Speaker: "wav:" + path, OnWarning: func(w string) { warnings <- w }})
 	p.Ring(RingOutgoing)
 	select {
 	case w := <-warnings:

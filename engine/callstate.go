@@ -123,14 +123,33 @@ func (e *Engine) setState(st callState) {
 	e.runMeters(st == stateInCall)
 }
 
-// sendFor encodes the microphone only in a call: the encoder is the
-// pipeline's biggest cost, and between calls nobody listens.
+// sendFor tells the audio pipeline what st needs (audioMode), and hands
+// the encoded microphone to the peers only in a call.
 func (e *Engine) sendFor(st callState) {
 	if st == stateInCall {
 		e.pipe.SetPacketHandler(e.sendAudio)
 	} else {
 		e.pipe.SetPacketHandler(nil)
 	}
+	e.pipe.SetMode(audioMode(st))
+}
+
+// audioMode is what the pipeline runs in st. Between calls nothing: no
+// goroutine wakes, and the microphone and the sound card are released.
+// While a call rings here, the speaker (the ring); the microphone waits for
+// the user to accept. While this user calls out (or waits in a call for the
+// others), the speaker and an open microphone whose audio is dropped, so it
+// is running when the call connects. In a call, both.
+func audioMode(st callState) audio.Mode {
+	switch st {
+	case stateIncoming:
+		return audio.ModeRinging
+	case stateDialing:
+		return audio.ModeDialing
+	case stateInCall:
+		return audio.ModeCall
+	}
+	return audio.ModeIdle
 }
 
 // ringFor plays the ringtone that goes with st: ringback while this user

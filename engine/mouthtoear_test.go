@@ -70,8 +70,8 @@ func mouthToEar(b *testing.B) ([]time.Duration, float64) {
 	rec := filepath.Join(dir, "bob.wav")
 	url := newTestServer(b, nil).url
 
-	alice, aliceStart := benchEngine(b, url, "alice", Config{Mic: "wav:" + mic, Speaker: "none"}, func(e *Engine) uint64 { return e.AudioStats().FramesSent })
-	bob, bobStart := benchEngine(b, url, "bob", Config{Mic: "silence", Speaker: "wav:" + rec, AutoAnswer: true}, func(e *Engine) uint64 { return e.AudioStats().FramesPlayed })
+	alice := benchEngine(b, url, "alice", Config{Mic: "wav:" + mic, Speaker: "none"})
+	bob := benchEngine(b, url, "bob", Config{Mic: "silence", Speaker: "wav:" + rec, AutoAnswer: true})
 
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -84,6 +84,10 @@ func mouthToEar(b *testing.B) ([]time.Duration, float64) {
 	// Media takes a few more milliseconds: only bursts Alice started after
 	// this reach Bob whole.
 	began := time.Now().Add(100 * time.Millisecond)
+	starts := clockStarts(b,
+		func() uint64 { return alice.AudioStats().FramesSent },
+		func() uint64 { return bob.AudioStats().FramesPlayed })
+	aliceStart, bobStart := starts[0], starts[1]
 	p0, err := readProc(0)
 	if err != nil {
 		b.Fatal(err)
@@ -167,12 +171,8 @@ func writeBurstWAV(b *testing.B, path string) {
 	}
 }
 
-// benchEngine starts and logs in an engine and finds when its pipeline
-// clock started, from frames (a frame counter of that clock): the loop
-// hands over frame n no earlier than start + n × 20 ms (frames 0 and 1 at
-// the first tick), so every reading bounds the start from above, tightly
-// when the loop was on time. Watching 30 frames finds a prompt one.
-func benchEngine(b *testing.B, url, user string, cfg Config, frames func(*Engine) uint64) (*Engine, time.Time) {
+// benchEngine starts and logs in an engine.
+func benchEngine(b *testing.B, url, user string, cfg Config) *Engine {
 	sig, err := signaling.Sign(testKey, testApp, user, time.Hour, time.Now())
 	if err != nil {
 		b.Fatal(err)
@@ -188,25 +188,51 @@ func benchEngine(b *testing.B, url, user string, cfg Config, frames func(*Engine
 		for range e.Events() {
 		}
 	}()
-	var start time.Time
-	for last := uint64(0); last < 30; {
-		n := frames(e)
-		now := time.Now()
-		if n > last && n >= 2 {
-			at := now.Add(-time.Duration(n-1) * audio.FrameDuration)
-			if start.IsZero() || at.Before(start) {
-				start = at
-			}
-		}
-		last = n
-		time.Sleep(100 * time.Microsecond)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if err := e.Login(ctx); err != nil {
 		b.Fatal(err)
 	}
-	return e, start
+	return e
+}
+
+// clockStarts finds when each counter's 20 ms clock started. The pipeline
+// hands over frame n no earlier than start + n × 20 ms (frames 0 and 1 at
+// the first tick), so every reading bounds the start from above, tightly
+// when the loop was on time; watching 30 frames finds a prompt one. The
+// clocks run only in a call (Alice's microphone starts with it; Bob's
+// recording counts from the engine's start, the idle stretch as silence),
+// so this watches after the call began.
+func clockStarts(b *testing.B, counters ...func() uint64) []time.Time {
+	starts := make([]time.Time, len(counters))
+	first := make([]uint64, len(counters))
+	last := make([]uint64, len(counters))
+	for i, c := range counters {
+		first[i] = c()
+	}
+	deadline := time.Now().Add(wait)
+	for done := false; !done; {
+		if time.Now().After(deadline) {
+			b.Fatalf("the frame counters did not advance: %v", last)
+		}
+		done = true
+		for i, c := range counters {
+			n := c()
+			now := time.Now()
+			if n > last[i] && n >= 2 {
+				at := now.Add(-time.Duration(n-1) * audio.FrameDuration)
+				if starts[i].IsZero() || at.Before(starts[i]) {
+					starts[i] = at
+				}
+			}
+			last[i] = n
+			if n < first[i]+30 {
+				done = false
+			}
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return starts
 }
 
 // waitInCall waits until e is in a connected call (its events are

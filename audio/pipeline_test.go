@@ -222,11 +222,7 @@ func TestPipelineRingtones(t *testing.T) {
 			t.Fatal(err)
 		}
 		pcm := readWAVFile(t, out)
-		checks := []struct {
-			name     string
-			from, to float64
-			lo, hi   int
-		}{
+		checkLevels(t, pcm, []levelSpan{
 			{"incoming first ring", 0.05, 0.35, 80, 86},
 			{"incoming gap", 0.45, 0.55, 0, 0},
 			{"incoming second ring", 0.65, 0.95, 80, 86},
@@ -234,12 +230,7 @@ func TestPipelineRingtones(t *testing.T) {
 			{"ringback on", 2.95, 4.85, 64, 70},
 			{"ringback off", 4.95, 8.85, 0, 0},
 			{"off", 8.95, 9.9, 0, 0},
-		}
-		for _, c := range checks {
-			if l := energy(pcm, c.from, c.to); l < c.lo || l > c.hi {
-				t.Errorf("%s (%.2f–%.2f s): level %d, want %d..%d", c.name, c.from, c.to, l, c.lo, c.hi)
-			}
-		}
+		})
 		in, back := window(pcm, 0.05, 0.35), window(pcm, 3, 4)
 		if goertzelPower(in, 400) < 100*goertzelPower(in, 480) || goertzelPower(in, 450) < 100*goertzelPower(in, 480) {
 			t.Error("incoming ring is not 400+450 Hz")
@@ -510,4 +501,21 @@ func TestPipelineDTX(t *testing.T) {
 		a.Close()
 		b.Close()
 	})
+}
+
+// levelSpan is a stretch of a recording, from and to in seconds, whose
+// level (energy) must lie in lo..hi.
+type levelSpan struct {
+	name     string
+	from, to float64
+	lo, hi   int
+}
+
+func checkLevels(t *testing.T, pcm []int16, spans []levelSpan) {
+	t.Helper()
+	for _, c := range spans {
+		if l := energy(pcm, c.from, c.to); l < c.lo || l > c.hi {
+			t.Errorf("%s (%.2f–%.2f s): level %d, want %d..%d", c.name, c.from, c.to, l, c.lo, c.hi)
+		}
+	}
 }

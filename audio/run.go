@@ -167,30 +167,33 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 // pipeline clock, and back when the device calls back again.
 func (p *Pipeline) checkDevices(rs *runState, now time.Time) {
 	if dev := rs.capDev; rs.capOn && dev != nil {
-		switch ok := dev.healthy(now); {
-		case rs.capClock && ok:
-			rs.capClock = false
+		if p.checkDevice(dev, &rs.capClock, now, issueMic, "capture",
+			fmt.Sprintf("The microphone %q stopped (unplugged?): sending silence.", dev.name)) {
 			dev.ring.Discard(dev.ring.Len()) // stale audio from before the gap
-			p.logger.Info("audio: capture device is back", "device", dev.name)
-			p.setIssue(issueMic, "")
-		case !rs.capClock && !ok:
-			rs.capClock = true
-			p.logger.Warn("audio: capture device stopped delivering audio", "device", dev.name)
-			p.setIssue(issueMic, fmt.Sprintf("The microphone %q stopped (unplugged?): sending silence.", dev.name))
 		}
 	}
 	if dev := rs.playDev; rs.playOn && dev != nil {
-		switch ok := dev.healthy(now); {
-		case rs.playClock && ok:
-			rs.playClock = false
-			p.logger.Info("audio: playback device is back", "device", dev.name)
-			p.setIssue(issueSpeaker, "")
-		case !rs.playClock && !ok:
-			rs.playClock = true
-			p.logger.Warn("audio: playback device stopped taking audio", "device", dev.name)
-			p.setIssue(issueSpeaker, fmt.Sprintf("The speaker %q stopped (unplugged?): you will not hear the others.", dev.name))
-		}
+		p.checkDevice(dev, &rs.playClock, now, issueSpeaker, "playback",
+			fmt.Sprintf("The speaker %q stopped (unplugged?): you will not hear the others.", dev.name))
 	}
+}
+
+// checkDevice moves one side onto the pipeline clock (*onClock) when its
+// device stops calling back, with warning as the user-visible issue, and
+// off it when the device is back; it reports the latter.
+func (p *Pipeline) checkDevice(dev *device, onClock *bool, now time.Time, issue int, side, warning string) (back bool) {
+	switch ok := dev.healthy(now); {
+	case *onClock && ok:
+		*onClock = false
+		p.logger.Info("audio: "+side+" device is back", "device", dev.name)
+		p.setIssue(issue, "")
+		return true
+	case !*onClock && !ok:
+		*onClock = true
+		p.logger.Warn("audio: "+side+" device stopped calling back", "device", dev.name)
+		p.setIssue(issue, warning)
+	}
+	return false
 }
 
 // playClocked produces one frame on the pipeline clock: to the recording,

@@ -111,6 +111,19 @@ func BenchmarkCallCycle(b *testing.B) {
 				}
 				return nil
 			}
+			// expectEach waits for each client's next event in turn.
+			type want struct {
+				cl  *Client
+				typ string
+			}
+			expectEach := func(ws ...want) error {
+				for _, w := range ws {
+					if err := expect(w.cl, w.typ); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			for left.Add(-1) >= 0 {
 				t0 := time.Now()
 				info, err := a.Invite(ctx, InviteParams{UserIDs: []string{c.UserID()}})
@@ -130,14 +143,9 @@ func BenchmarkCallCycle(b *testing.B) {
 					errs <- err
 					return
 				}
-				for _, e := range []struct {
-					cl  *Client
-					typ string
-				}{{c, TypeCallBegan}, {a, TypeUserJoined}, {a, TypeCallBegan}} {
-					if err := expect(e.cl, e.typ); err != nil {
-						errs <- err
-						return
-					}
+				if err := expectEach(want{c, TypeCallBegan}, want{a, TypeUserJoined}, want{a, TypeCallBegan}); err != nil {
+					errs <- err
+					return
 				}
 				t0 = time.Now()
 				err = a.Hangup(ctx, info.CallID)
@@ -146,14 +154,9 @@ func BenchmarkCallCycle(b *testing.B) {
 					errs <- err
 					return
 				}
-				for _, e := range []struct {
-					cl  *Client
-					typ string
-				}{{a, TypeCallEnded}, {c, TypeUserLeft}, {c, TypeCallEnded}} {
-					if err := expect(e.cl, e.typ); err != nil {
-						errs <- err
-						return
-					}
+				if err := expectEach(want{a, TypeCallEnded}, want{c, TypeUserLeft}, want{c, TypeCallEnded}); err != nil {
+					errs <- err
+					return
 				}
 			}
 			lat[i] = ls

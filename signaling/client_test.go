@@ -135,22 +135,32 @@ func (h *harness) client(user, url string, life time.Duration) *Client {
 // nextEvent returns the client's next event, which must be a T.
 func nextEvent[T Event](t *testing.T, c *Client) T {
 	t.Helper()
-	select {
-	case ev, ok := <-c.Events():
-		if !ok {
-			t.Fatalf("%s: events closed", c.UserID())
-		}
-		got, ok := ev.(T)
-		if !ok {
+	return nextEventSkipping[T](t, c, func(Event) bool { return false })
+}
+
+// nextEventSkipping is nextEvent that passes over the events skip accepts.
+func nextEventSkipping[T Event](t *testing.T, c *Client, skip func(Event) bool) T {
+	t.Helper()
+	for {
+		select {
+		case ev, ok := <-c.Events():
+			if !ok {
+				t.Fatalf("%s: events closed", c.UserID())
+			}
+			if skip(ev) {
+				continue
+			}
+			got, ok := ev.(T)
+			if !ok {
+				var want T
+				t.Fatalf("%s: got %T %+v, want %T", c.UserID(), ev, ev, want)
+			}
+			return got
+		case <-time.After(wait):
 			var want T
-			t.Fatalf("%s: got %T %+v, want %T", c.UserID(), ev, ev, want)
+			t.Fatalf("%s: no %T arrived", c.UserID(), want)
 		}
-		return got
-	case <-time.After(wait):
-		var want T
-		t.Fatalf("%s: no %T arrived", c.UserID(), want)
 	}
-	panic("unreachable")
 }
 
 // noEvent checks that nothing is waiting: a ping's reply comes after every
@@ -184,26 +194,7 @@ func isPresence(ev Event) bool {
 // nextEventSkippingPresence is nextEvent that passes over userAway/userBack.
 func nextEventSkippingPresence[T Event](t *testing.T, c *Client) T {
 	t.Helper()
-	for {
-		select {
-		case ev, ok := <-c.Events():
-			if !ok {
-				t.Fatalf("%s: events closed", c.UserID())
-			}
-			if isPresence(ev) {
-				continue
-			}
-			got, ok := ev.(T)
-			if !ok {
-				var want T
-				t.Fatalf("%s: got %T %+v, want %T", c.UserID(), ev, ev, want)
-			}
-			return got
-		case <-time.After(wait):
-			var want T
-			t.Fatalf("%s: no %T arrived", c.UserID(), want)
-		}
-	}
+	return nextEventSkipping[T](t, c, isPresence)
 }
 
 // noEventButPresence is noEvent that allows userAway/userBack pushes, in

@@ -337,15 +337,7 @@ func TestClientKicked(t *testing.T) {
 	h := newHarness(t, nil)
 	a1 := h.client("alice", h.url, time.Hour)
 	h.client("alice", h.url, time.Hour)
-	nextEvent[Kicked](t, a1)
-	if ev := nextEvent[ConnEvent](t, a1); ev.State != ConnOffline || !errors.Is(ev.Err, ErrKicked) {
-		t.Fatalf("after kick %+v", ev)
-	}
-	ctx, cancel := testCtx()
-	defer cancel()
-	if _, err := a1.Ping(ctx); !errors.Is(err, ErrKicked) {
-		t.Fatalf("request after kick: %v", err)
-	}
+	expectKickedOff(t, a1)
 	if a1.State() != ConnOffline {
 		t.Fatalf("state %v", a1.State())
 	}
@@ -503,15 +495,7 @@ func TestClientKickedWhileAway(t *testing.T) {
 	waitFor(t, "alice away", func() bool { return h.srv.Stats().Connections == 0 })
 	a2 := h.client("alice", h.url, time.Hour)
 	p.up()
-	nextEvent[Kicked](t, a1)
-	if ev := nextEvent[ConnEvent](t, a1); ev.State != ConnOffline || !errors.Is(ev.Err, ErrKicked) {
-		t.Fatalf("stale client %+v", ev)
-	}
-	ctx, cancel := testCtx()
-	defer cancel()
-	if _, err := a1.Ping(ctx); !errors.Is(err, ErrKicked) {
-		t.Fatalf("request on the stale client: %v", err)
-	}
+	expectKickedOff(t, a1)
 	noEvent(t, a2)
 	if a2.State() != ConnConnected {
 		t.Fatalf("new session state %v", a2.State())
@@ -596,5 +580,20 @@ func TestClientTicketExpiresWhileAway(t *testing.T) {
 	ev := nextEvent[ConnEvent](t, a)
 	if ev.State != ConnOffline || !errors.Is(ev.Err, ErrSessionExpired) || !errors.Is(ev.Err, ErrTicketExpired) {
 		t.Fatalf("%+v", ev)
+	}
+}
+
+// expectKickedOff checks that c was told it was kicked, went offline for
+// that reason, and refuses requests with ErrKicked.
+func expectKickedOff(t *testing.T, c *Client) {
+	t.Helper()
+	nextEvent[Kicked](t, c)
+	if ev := nextEvent[ConnEvent](t, c); ev.State != ConnOffline || !errors.Is(ev.Err, ErrKicked) {
+		t.Fatalf("%s after the kick: %+v", c.UserID(), ev)
+	}
+	ctx, cancel := testCtx()
+	defer cancel()
+	if _, err := c.Ping(ctx); !errors.Is(err, ErrKicked) {
+		t.Fatalf("%s: request after the kick: %v", c.UserID(), err)
 	}
 }

@@ -2,8 +2,6 @@ package audio
 
 import (
 	"fmt"
-
-	"gopkg.in/hraban/opus.v2"
 )
 
 // Codec settings (RFC 7587 for Opus over RTP).
@@ -20,11 +18,36 @@ const (
 	MaxBitrate = 510000
 )
 
+// opusEncoder is what this package needs of an Opus encoder: mono 48 kHz,
+// VoIP mode, 20 ms frames. Keeping the implementation behind it means the
+// codec can change (it was libopus through cgo, now pure Go) without the
+// pipeline noticing. Implementations must not allocate in Encode.
+type opusEncoder interface {
+	SetBitrate(bps int) error
+	SetFEC(on bool) error
+	SetExpectedLoss(pct int) error
+	SetDTX(on bool) error
+	Reset() error
+	Encode(pcm []int16, out []byte) (int, error)
+}
+
+// opusDecoder is what this package needs of an Opus decoder. Every method
+// fills exactly the slice it is given (no capacity tricks); implementations
+// must not allocate.
+type opusDecoder interface {
+	Decode(payload []byte, pcm []int16) (int, error)
+	// DecodeFEC rebuilds len(pcm) samples lost just before next from next's
+	// in-band FEC data, or conceals them when next carries none.
+	DecodeFEC(next []byte, pcm []int16) error
+	// Conceal fills pcm with packet loss concealment.
+	Conceal(pcm []int16) error
+}
+
 // Encoder is an Opus encoder for 20 ms mono frames at 48 kHz in VoIP mode
 // with in-band FEC on and DTX off (unless enabled). It is not safe for
 // concurrent use.
 type Encoder struct {
-	enc *opus.Encoder
+	enc opusEncoder
 }
 
 // NewEncoder returns an encoder at bitrate bits per second (0 means
@@ -34,7 +57,7 @@ func NewEncoder(bitrate int) (*Encoder, error) {
 	if bitrate == 0 {
 		bitrate = DefaultBitrate
 	}
-	enc, err := opus.NewEncoder(SampleRate, 1, opus.AppVoIP)
+	enc, err := newOpusEncoder()
 	if err != nil {
 		return nil, fmt.Errorf("%w: creating the Opus encoder: %v", ErrCodec, err)
 	}
@@ -42,7 +65,7 @@ func NewEncoder(bitrate int) (*Encoder, error) {
 	if err := e.SetBitrate(bitrate); err != nil {
 		return nil, err
 	}
-	if err := enc.SetInBandFEC(true); err != nil {
+	if err := enc.SetFEC(true); err != nil {
 		return nil, fmt.Errorf("%w: enabling in-band FEC: %v", ErrCodec, err)
 	}
 	if err := e.SetExpectedLoss(DefaultExpectedLoss); err != nil {
@@ -70,7 +93,7 @@ func (e *Encoder) SetBitrate(bps int) error {
 // at 0 it sends no FEC at all.
 func (e *Encoder) SetExpectedLoss(pct int) error {
 	pct = max(0, min(pct, 100))
-	if err := e.enc.SetPacketLossPerc(pct); err != nil {
+	if err := e.enc.SetExpectedLoss(pct); err != nil {
 		return fmt.Errorf("%w: setting the expected loss to %d%%: %v", ErrCodec, pct, err)
 	}
 	return nil
@@ -101,7 +124,7 @@ func (e *Encoder) Encode(pcm []int16, out []byte) (int, error) {
 	if len(pcm) != FrameSamples {
 		return 0, fmt.Errorf("%w: encoding %d samples: want one %d-sample frame", ErrCodec, len(pcm), FrameSamples)
 	}
-	n, err := e.enc.Encode(pcm, out[:len(out):len(out)])
+	n, err := e.enc.Encode(pcm, out)
 	if err != nil {
 		return 0, fmt.Errorf("%w: encoding: %v", ErrCodec, err)
 	}
@@ -110,16 +133,13 @@ func (e *Encoder) Encode(pcm []int16, out []byte) (int, error) {
 
 // Decoder is an Opus decoder for mono 48 kHz with FEC recovery and packet
 // loss concealment. It is not safe for concurrent use.
-//
-// The underlying binding sizes its output by cap(pcm), not len(pcm); these
-// methods reslice so that callers can pass ordinary slices.
 type Decoder struct {
-	dec *opus.Decoder
+	dec opusDecoder
 }
 
 // NewDecoder returns a decoder.
 func NewDecoder() (*Decoder, error) {
-	dec, err := opus.NewDecoder(SampleRate, 1)
+	dec, err := newOpusDecoder()
 	if err != nil {
 		return nil, fmt.Errorf("%w: creating the Opus decoder: %v", ErrCodec, err)
 	}
@@ -132,7 +152,7 @@ func (d *Decoder) Decode(payload []byte, pcm []int16) (int, error) {
 	if len(payload) == 0 {
 		return 0, fmt.Errorf("%w: decoding an empty packet", ErrInvalidPacket)
 	}
-	n, err := d.dec.Decode(payload, pcm[:len(pcm):len(pcm)])
+	n, err := d.dec.Decode(payload, pcm)
 	if err != nil {
 		return 0, fmt.Errorf("%w: decoding a %d-byte packet: %v", ErrCodec, len(payload), err)
 	}
@@ -141,29 +161,30 @@ func (d *Decoder) Decode(payload []byte, pcm []int16) (int, error) {
 
 // DecodeFEC reconstructs the frame lost just before next from next's
 // in-band FEC data, filling all of pcm; len(pcm) is the lost duration and
-// must be a multiple of 2.5 ms (120 samples). Without FEC data in next, Opus
-// conceals instead.
+// must be a multiple of 2.5 ms (120 samples), at most MaxPacketSamples.
+// Without FEC data in next, Opus conceals instead.
 func (d *Decoder) DecodeFEC(next []byte, pcm []int16) error {
 	if len(next) == 0 {
 		return fmt.Errorf("%w: FEC from an empty packet", ErrInvalidPacket)
 	}
-	if len(pcm) == 0 || len(pcm)%120 != 0 {
-		return fmt.Errorf("%w: FEC for %d samples: want a multiple of 120", ErrCodec, len(pcm))
+	if len(pcm) == 0 || len(pcm)%120 != 0 || len(pcm) > MaxPacketSamples {
+		return fmt.Errorf("%w: FEC for %d samples: want a multiple of 120 up to %d", ErrCodec, len(pcm), MaxPacketSamples)
 	}
-	if err := d.dec.DecodeFEC(next, pcm[:len(pcm):len(pcm)]); err != nil {
+	if err := d.dec.DecodeFEC(next, pcm); err != nil {
 		return fmt.Errorf("%w: FEC decoding: %v", ErrCodec, err)
 	}
 	return nil
 }
 
 // Conceal fills pcm with packet loss concealment continuing the last decoded
-// audio; len(pcm) must be a multiple of 2.5 ms (120 samples). After a few
-// frames Opus fades the concealment out to silence.
+// audio; len(pcm) must be a multiple of 2.5 ms (120 samples), at most
+// MaxPacketSamples. After a few frames Opus fades the concealment out to
+// silence.
 func (d *Decoder) Conceal(pcm []int16) error {
-	if len(pcm) == 0 || len(pcm)%120 != 0 {
-		return fmt.Errorf("%w: concealing %d samples: want a multiple of 120", ErrCodec, len(pcm))
+	if len(pcm) == 0 || len(pcm)%120 != 0 || len(pcm) > MaxPacketSamples {
+		return fmt.Errorf("%w: concealing %d samples: want a multiple of 120 up to %d", ErrCodec, len(pcm), MaxPacketSamples)
 	}
-	if err := d.dec.DecodePLC(pcm[:len(pcm):len(pcm)]); err != nil {
+	if err := d.dec.Conceal(pcm); err != nil {
 		return fmt.Errorf("%w: concealing: %v", ErrCodec, err)
 	}
 	return nil

@@ -132,8 +132,10 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+(\d+)\s+(.*)$`)
 // runGoBenchmarks runs `go test -bench` over every package, shows its
 // output as it comes, and adds the figures that have targets.
 func runGoBenchmarks(t *table) {
-	fmt.Println("==> go test -run '^$' -bench . -benchmem -v ./...")
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-v", "-timeout", "20m", "./...")
+	// The libopus tag adds the reference codec's benchmark beside ours
+	// (make bench installs libopus-dev; the product never links it).
+	fmt.Println("==> go test -tags libopus,nolibopusfile -run '^$' -bench . -benchmem -v ./...")
+	cmd := exec.Command("go", "test", "-tags", "libopus,nolibopusfile", "-run", "^$", "-bench", ".", "-benchmem", "-v", "-timeout", "20m", "./...")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -206,7 +208,13 @@ func runGoBenchmarks(t *table) {
 	check("request round trip p99", "BenchmarkCallCycle", "p99-ms", "ms", 1, true, 20)
 	check("memory per idle logged-in connection (10,000)", "BenchmarkIdleConnMemory", "B/conn", "KB", 1.0/1024, true, 40)
 	t.section("audio")
-	check("Opus encode + decode of 20 ms", "BenchmarkEncodeDecode20ms", "ns/op", "µs", 1e-3, true, 150)
+	check("Opus encode + decode of 20 ms (pure Go, gopus)", "BenchmarkEncodeDecode20ms", "ns/op", "µs", 1e-3, true, 150)
+	check("allocations per frame, encode + decode", "BenchmarkEncodeDecode20ms", "allocs/op", "", 1, true, 0)
+	if v, why := metric("BenchmarkEncodeDecodeLibopus20ms", "ns/op"); why == "" {
+		t.info("  the same with libopus (C, same run, for comparison)", num(v*1e-3)+" µs")
+	} else {
+		t.missing("  the same with libopus (C, same run, for comparison)", why)
+	}
 	check("allocations per frame, capture → encode", "BenchmarkCaptureToEncode", "allocs/op", "", 1, true, 0)
 	for _, n := range []string{"1", "4", "8"} {
 		check("allocations per frame, decode → mix → playback, "+n+" remotes",

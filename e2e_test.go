@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"softphone/audio"
+	"softphone/internal/testenv"
 	"softphone/signaling"
 )
 
@@ -76,7 +77,7 @@ type tmuxServer struct {
 func newTmux(t testing.TB) *tmuxServer {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the terminal end-to-end tests need it (make test installs it)")
+		testenv.Missing(t, "tmux is not installed: the terminal end-to-end tests need it (make test installs it)")
 	}
 	conf := filepath.Join(t.TempDir(), "tmux.conf")
 	// remain-on-exit keeps a finished program's pane, so its exit status
@@ -172,18 +173,9 @@ func (p *pane) pid() int {
 // waitExit waits for the program to end and returns its exit status.
 func (p *pane) waitExit() int {
 	p.x.t.Helper()
-	pid := p.pid()
 	deadline := time.Now().Add(e2eWait)
 	for {
-		out := strings.Fields(p.x.must("display-message", "-p", "-t", p.name, "#{pane_dead} #{pane_dead_status}"))
-		if len(out) == 2 && out[0] == "1" {
-			n, _ := strconv.Atoi(out[1])
-			return n
-		}
-		// tmux 3.3 sometimes sees the terminal close but leaves the
-		// process unreaped (a zombie, no status yet); the kernel still
-		// has its exit code.
-		if code, ok := zombieExitCode(pid); ok && len(out) >= 1 && out[0] == "1" {
+		if code, done := p.exited(); done {
 			return code
 		}
 		if time.Now().After(deadline) {
@@ -197,6 +189,24 @@ func (p *pane) waitExit() int {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// exited reports whether the pane's program has ended, and its status.
+func (p *pane) exited() (int, bool) {
+	p.x.t.Helper()
+	pid := p.pid()
+	out := strings.Fields(p.x.must("display-message", "-p", "-t", p.name, "#{pane_dead} #{pane_dead_status}"))
+	if len(out) == 2 && out[0] == "1" {
+		n, _ := strconv.Atoi(out[1])
+		return n, true
+	}
+	// tmux 3.3 sometimes sees the terminal close but leaves the process
+	// unreaped (a zombie, no status yet); the kernel still has its exit
+	// code.
+	if code, ok := zombieExitCode(pid); ok && len(out) >= 1 && out[0] == "1" {
+		return code, true
+	}
+	return 0, false
 }
 
 // zombieExitCode reads the exit code of a process that has exited but was

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gen2brain/malgo"
+
+	"softphone/internal/testenv"
 )
 
 // Benchmarks for the targets of the audio issue. Run them with
@@ -293,7 +295,7 @@ func toMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecon
 // Each iteration goes idle → ringing → idle → call → idle → dialing → call.
 func BenchmarkModeStart(b *testing.B) {
 	if !pulseAvailable(b) {
-		b.Skip("needs PulseAudio")
+		testenv.Missing(b, "needs PulseAudio")
 	}
 	playInto(b, "mic", 440)
 	var loudAt atomic.Int64

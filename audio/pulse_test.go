@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"softphone/internal/testenv"
 )
 
 // A private PulseAudio daemon for the real-device tests: two null sinks,
@@ -42,7 +44,7 @@ func needPulse(t testing.TB) string {
 	t.Helper()
 	pulse.once.Do(startPulse)
 	if pulse.err != nil {
-		t.Skipf("skipping the real-device test: PulseAudio cannot start here: %v", pulse.err)
+		testenv.Missing(t, "the real-device test needs PulseAudio, which cannot start here: %v", pulse.err)
 	}
 	t.Setenv("PULSE_SERVER", pulse.server)
 	return pulse.server

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"softphone/internal/testenv"
 )
 
 // TestWAVSinkSurvivesKill records the ringtone to a WAV file in a child
@@ -54,7 +56,7 @@ func TestWAVSinkSurvivesKill(t *testing.T) {
 func TestWAVSinkDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("skipping: cannot mount a small tmpfs to fill up (needs root): %v: %s", err, strings.TrimSpace(string(out)))
+		testenv.Missing(t, "cannot mount a small tmpfs to fill up (needs root): %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	warnings := make(chan string, 4)

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"log/slog"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +9,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+
+	"softphone/internal/testenv"
 )
 
 // peerPair connects two peers through in-process signal queues (the server's
@@ -117,7 +118,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 func TestPeersConnectAndCarryAudioBothWays(t *testing.T) {
-	before := runtime.NumGoroutine()
+	testenv.NoLeaks(t)
 	pp := newPeerPair(t, testMediaConfig())
 	waitFor(t, "audio both ways", 20*time.Second, func() bool { return pp.gotA.Load() > 25 && pp.gotB.Load() > 25 })
 	if !pp.a.offerer || pp.b.offerer {
@@ -132,7 +133,6 @@ func TestPeersConnectAndCarryAudioBothWays(t *testing.T) {
 		t.Errorf("loopback quality %v", q)
 	}
 	pp.close()
-	waitGoroutines(t, before+2) // pion keeps a couple of process-wide goroutines
 }
 
 func TestPeerICERestartKeepsAudioFlowing(t *testing.T) {

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"softphone/internal/testenv"
 )
 
 // proxy is a loopback TCP relay between clients and the server that a test
@@ -525,7 +526,7 @@ func TestNoGoroutineLeakPerConnection(t *testing.T) {
 	h := newHarness(t, nil)
 	h.login("warmup").drop()
 	waitFor(t, "warmup gone", func() bool { return h.srv.Stats().Sessions == 0 })
-	before := runtime.NumGoroutine()
+	running := testenv.Running()
 	for i := 0; i < 3; i++ {
 		a := h.client("alice", h.url, time.Hour)
 		b := h.client("bob", h.url, time.Hour)
@@ -545,7 +546,7 @@ func TestNoGoroutineLeakPerConnection(t *testing.T) {
 		st := h.srv.Stats()
 		return st.Connections == 0 && st.Sessions == 0 && st.Calls == 0
 	})
-	waitGoroutines(t, before)
+	running.Check(t)
 }
 
 // A server that silently stops answering (a frozen link, no FIN) is

@@ -19,24 +19,24 @@ func FuzzParseDial(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		req, err := parseDial(text, "alice")
+		req, err := parseDial(text, "alice", 9)
 		if err != nil {
 			if err.Error() == "" || strings.ContainsFunc(err.Error(), unicode.IsControl) {
 				t.Fatalf("error %q is empty or carries control characters", err)
 			}
 			return
 		}
-		if len(req.ids) == 0 || len(req.ids) > maxCallSize-1 {
-			t.Fatalf("accepted %d ids", len(req.ids))
+		if len(req.Users) == 0 || len(req.Users) > 8 {
+			t.Fatalf("accepted %d ids", len(req.Users))
 		}
-		for i, id := range req.ids {
-			if !validUserID(id) || id == "alice" || slices.Contains(req.ids[:i], id) {
-				t.Fatalf("accepted id %q in %q", id, req.ids)
+		for i, id := range req.Users {
+			if !engine.ValidUserID(id) || id == "alice" || slices.Contains(req.Users[:i], id) {
+				t.Fatalf("accepted id %q in %q", id, req.Users)
 			}
 		}
-		again, err := parseDial(strings.Join(req.ids, " "), "alice")
-		if err != nil || !slices.Equal(again.ids, req.ids) {
-			t.Fatalf("%q re-parses to %q, %v", req.ids, again.ids, err)
+		again, err := parseDial(strings.Join(req.Users, " "), "alice", 9)
+		if err != nil || !slices.Equal(again.Users, req.Users) {
+			t.Fatalf("%q re-parses to %q, %v", req.Users, again.Users, err)
 		}
 	})
 }

@@ -61,6 +61,7 @@ type Model struct {
 
 	// Header.
 	user, server  string
+	maxCallSize   int // the server's, from the login reply
 	conn          engine.ConnState
 	devicesKnown  bool
 	mic, speaker  string
@@ -109,6 +110,7 @@ func newModel(ctx context.Context, phone Phone, opts Options) *Model {
 		hint:          cleanLines(opts.Hint),
 		user:          clean(phone.UserID()),
 		server:        clean(phone.ServerURL()),
+		maxCallSize:   phone.MaxCallSize(),
 		conn:          engine.ConnConnecting,
 	}
 	if m.logger == nil {

@@ -1,8 +1,8 @@
-// Command bench is `make bench`: it runs the Go benchmarks of every package,
+// Command benchtable is `make bench`: it runs the Go benchmarks of every package,
 // then load tests against a fresh `softphone serve` on a free loopback port,
 // and prints one table of the results against the targets of the issues.
 //
-//	go run .ci/bench.go [-duration 10s] [-users 10000] [-rate 1500] [-skip-go]
+//	go run ./internal/benchtable [-duration 10s] [-users 10000] [-rate 1500] [-skip-go]
 //
 // It expects ./softphone to be built (make bench builds it). It exits 1 when
 // a target is missed or a measurement could not be made, after the table.
@@ -25,7 +25,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"softphone/engine"
+	"softphone/internal/loadtest"
 )
 
 func main() {
@@ -300,7 +300,7 @@ func (s *server) stop() {
 
 // loadtest runs ./softphone loadtest with args against s and decodes its
 // JSON report. The progress log goes to stderr as it comes.
-func (s *server) loadtest(args ...string) (*engine.LoadReport, error) {
+func (s *server) loadtest(args ...string) (*loadtest.Report, error) {
 	args = append([]string{"loadtest", "--server", s.url, "--secret-key-file", s.key,
 		"--server-pid", strconv.Itoa(s.cmd.Process.Pid), "--json", "--log-level", "warn"}, args...)
 	fmt.Println("==> softphone " + strings.Join(args, " "))
@@ -309,7 +309,7 @@ func (s *server) loadtest(args ...string) (*engine.LoadReport, error) {
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
 	runErr := cmd.Run()
-	var rep engine.LoadReport
+	var rep loadtest.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		if runErr != nil {
 			return nil, runErr
@@ -359,7 +359,7 @@ func runLoadTests(t *table, users int, rate float64, duration time.Duration, med
 	}
 }
 
-func signalingRows(t *table, rep *engine.LoadReport, users int) {
+func signalingRows(t *table, rep *loadtest.Report, users int) {
 	t.info("machine busy while calling (every process)", fmt.Sprintf("%.0f %% of %d CPUs; load average %.2f → %.2f", rep.MachineBusy, rep.CPUs, rep.LoadAvg[0], rep.LoadAvg[1]))
 	// The rate is sustained when every call the open-loop schedule offered
 	// completed; the completed calls per second from the first invite to
@@ -392,7 +392,7 @@ func signalingRows(t *table, rep *engine.LoadReport, users int) {
 	}
 }
 
-func mediaRows(t *table, rep *engine.LoadReport, calls int) {
+func mediaRows(t *table, rep *loadtest.Report, calls int) {
 	t.info("machine busy while calling (every process)", fmt.Sprintf("%.0f %% of %d CPUs; load average %.2f → %.2f", rep.MachineBusy, rep.CPUs, rep.LoadAvg[0], rep.LoadAvg[1]))
 	t.check("concurrent calls reached", float64(rep.PeakConcurrent), "", false, float64(calls))
 	t.check("calls failed", float64(rep.Failed+rep.NotPlaced), "", true, 0)

@@ -171,6 +171,10 @@ func runTUI(ctx context.Context, cfg engine.Config, logPath, hint string, stdin 
 		return err
 	}
 	opts := tui.Options{LogPath: logPath, Logger: cfg.Logger, Hint: hint}
+	host, _ := os.Hostname()
+	if place := audio.FindSoundPlace(os.Getenv, host); place.Notable() {
+		opts.Sound = tui.SoundNote{Where: place.Short(), Help: place.Explain()}
+	}
 	if stdin != io.Reader(os.Stdin) {
 		opts.Input = stdin
 	}

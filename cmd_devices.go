@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 
 	"softphone/audio"
 )
@@ -11,5 +12,6 @@ func cmdDevices(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return audio.WriteDeviceList(stdout, audio.ListDevices(nil, nil))
+	host, _ := os.Hostname()
+	return audio.WriteDeviceList(stdout, audio.ListDevices(nil, nil), audio.FindSoundPlace(os.Getenv, host))
 }

@@ -76,6 +76,8 @@ type Engine struct {
 	loopDone   chan struct{} // closed when the signaling loop ends
 	metersStop chan struct{} // closes the meters of the current call
 	stop       chan struct{} // closed by Close
+	closeOnce  sync.Once
+	closeErr   error
 	wg         sync.WaitGroup
 	peerWG     sync.WaitGroup // peers being closed in the background
 }
@@ -356,14 +358,15 @@ func (e *Engine) Logout(ctx context.Context) error {
 
 // Close hangs up, logs out, closes the audio devices and stops every
 // goroutine. Events is closed after the last call-state event is read (or
-// after 2 s if nobody reads).
+// after 2 s if nobody reads). It may be called any number of times, from
+// any goroutines: the first call closes, the others wait for it and return
+// its result.
 func (e *Engine) Close() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.mu.Unlock()
+	e.closeOnce.Do(func() { e.closeErr = e.close() })
+	return e.closeErr
+}
+
+func (e *Engine) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = e.Logout(ctx)

@@ -47,3 +47,11 @@ func RemoteAway(e *Engine, id string) bool {
 	r := e.call.remotes[id]
 	return r != nil && r.away
 }
+
+// SetStatsHook makes every peer of e's calls from now on run f each time it
+// starts gathering statistics.
+func SetStatsHook(e *Engine, f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.media.statsHook = f
+}

@@ -48,6 +48,9 @@ type mediaConfig struct {
 	// ICE timing: disconnected after, failed after, keepalive every.
 	ICEDisconnected, ICEFailed, ICEKeepalive time.Duration
 	Logger                                   *slog.Logger
+	// statsHook, when set (by tests), runs each time a peer starts
+	// gathering its statistics.
+	statsHook func()
 }
 
 // newAPI builds a pion API for one peer connection: its own interceptor

@@ -23,6 +23,10 @@ func mediaStateMsg(muted bool) json.RawMessage {
 // process drops both at once, a network blip on one path does not.
 const vanishAfter = 2 * time.Second
 
+// linkCheckEvery is how often the meters look for links that went Down and
+// participants who vanished, between the full quality reports.
+const linkCheckEvery = 250 * time.Millisecond
+
 // runMeters starts the meters with a call and stops them after it, so an
 // idle engine has no timer waking it up. e.mu held.
 func (e *Engine) runMeters(on bool) {
@@ -45,7 +49,7 @@ func (e *Engine) meters(stop chan struct{}) {
 	defer e.wg.Done()
 	vol := time.NewTicker(e.cfg.VolumeInterval)
 	defer vol.Stop()
-	check := time.NewTicker(250 * time.Millisecond)
+	check := time.NewTicker(linkCheckEvery)
 	defer check.Stop()
 	lastFull := time.Now()
 	for {

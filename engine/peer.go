@@ -549,6 +549,13 @@ func (p *peer) liveness(now time.Time) linkStats {
 	return ls
 }
 
+// lastArrival is when the last media packet arrived, if one did.
+func (p *peer) lastArrival() (time.Time, bool) {
+	p.rx.mu.Lock()
+	defer p.rx.mu.Unlock()
+	return p.rx.lastArrival, p.rx.haveData
+}
+
 // uplinkStats is how the remote user hears us, from their receiver reports:
 // our own row's network quality is the worst of these over all peers.
 func (p *peer) uplinkStats() linkStats {

@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"testing"
-	"time"
 
 	. "softphone/engine"
 	"softphone/internal/calltest"
@@ -33,11 +32,8 @@ func TestEngineQualityFollowsTheNetwork(t *testing.T) {
 		t.Fatalf("10%% loss: %v, want Poor or worse", q)
 	}
 	lan.SetLoss(t, 100)
-	cut := time.Now()
+	// How soon is TestDownWithinThreeSeconds's: here, that it comes.
 	calltest.Expect(bob, func(v UserNetworkQualityChanged) bool { return v.NetworkQuality["alice"] == QualityDown })
-	if d := time.Since(cut); d > 3*time.Second {
-		t.Fatalf("Down after %v, want within 3 s", d)
-	}
 	bob.WaitHas("onUserAudioAvailable(alice,false)")
 	lan.SetLoss(t, 0)
 	calltest.Expect(bob, func(v UserNetworkQualityChanged) bool {

@@ -149,7 +149,11 @@ func (p *proxy) cut() {
 }
 
 // A signaling reconnect does not drop the call: media keeps flowing and no
-// call-ending event is raised.
+// call-ending event is raised. Event-driven, no sleeping through the
+// vanish window: bob's media switch after his reconnect reaches alice as a
+// push ordered after the server's userAway and userBack about him, so once
+// alice raises onCallMediaTypeChanged she has applied both, and a vanish
+// (onUserLeave) would have come before it.
 func TestSignalingReconnectKeepsTheCall(t *testing.T) {
 	testenv.NoLeaks(t)
 	s := calltest.NewServer(t, nil)
@@ -161,15 +165,17 @@ func TestSignalingReconnectKeepsTheCall(t *testing.T) {
 	p.cut()
 	bob.WaitHas("onConnectionChanged(reconnecting)")
 	bob.WaitCount("onConnectionChanged(connected)", 2)
-	time.Sleep(3 * time.Second) // longer than the vanish window: bob is not gone
-	alice.VolumeOf("bob", 5)
-	bob.VolumeOf("alice", 5)
+	// Signaling works again: a media switch goes through.
+	calltest.Must(t, "switch after reconnect", bob.SwitchMediaType(calltest.Ctx(t), MediaVideo))
+	alice.ExpectEvent(CallMediaTypeChanged{OldCallMediaType: MediaVoice, NewCallMediaType: MediaVideo})
+	if RemoteAway(alice.Engine, "bob") {
+		t.Fatal("alice still holds bob as away after his reconnect")
+	}
 	for _, te := range []*calltest.Engine{alice, bob} {
 		if te.Has("onCallEnd(caller)") || te.Has("onCallEnd(called)") || te.Has("onUserLeave(alice)") || te.Has("onUserLeave(bob)") {
 			t.Fatalf("%s: the reconnect dropped the call\n%s", te.UserID(), te.Dump())
 		}
 	}
-	// Signaling works again: a media switch goes through.
-	calltest.Must(t, "switch after reconnect", bob.SwitchMediaType(calltest.Ctx(t), MediaVideo))
-	alice.ExpectEvent(CallMediaTypeChanged{OldCallMediaType: MediaVoice, NewCallMediaType: MediaVideo})
+	alice.VolumeOf("bob", 5)
+	bob.VolumeOf("alice", 5)
 }

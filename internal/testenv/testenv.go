@@ -87,8 +87,13 @@ func Running() Goroutines { return Goroutines{goleak.IgnoreCurrent()} }
 // leakWait; it returns as soon as none does.
 func (g Goroutines) Check(t testing.TB, opts ...goleak.Option) {
 	t.Helper()
+	g.check(t, leakWait, opts...)
+}
+
+func (g Goroutines) check(t testing.TB, wait time.Duration, opts ...goleak.Option) {
+	t.Helper()
 	opts = append([]goleak.Option{g.ignore}, opts...)
-	deadline := time.Now().Add(leakWait)
+	deadline := time.Now().Add(wait)
 	for {
 		err := goleak.Find(opts...)
 		if err == nil {

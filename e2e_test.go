@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"softphone/audio"
+	"softphone/internal/calltest"
 	"softphone/internal/procstat"
 	"softphone/internal/testenv"
 	"softphone/signaling"
@@ -457,15 +458,7 @@ func echoDelay(t *testing.T, logPath, wavPath string) time.Duration {
 	}
 	start := logTime(t, log, 0, `msg="audio ready"`, "user=me")
 	began := logTime(t, log, 1, "event=onCallBegin")
-	f, err := os.Open(wavPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pcm := calltest.ReadWAV(t, wavPath)
 	from := int(began.Sub(start) / audio.FrameDuration)
 	for i := from; (i+1)*audio.FrameSamples <= len(pcm); i++ {
 		frame := pcm[i*audio.FrameSamples : (i+1)*audio.FrameSamples]

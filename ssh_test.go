@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"softphone/audio"
+	"softphone/internal/calltest"
 	"softphone/internal/testenv"
 )
 
@@ -91,7 +92,7 @@ func TestSSHSoundAtTheDesk(t *testing.T) {
 	fmt.Fprintln(alice.stdin, "hangup")
 	alice.wait(t, "onCallEnd")
 	bob.wait(t, "onCallEnd")
-	if pcm := readWAVFile(t, bobWAV); !hasTone(pcm, 440) {
+	if pcm := calltest.ReadWAV(t, bobWAV); !hasTone(pcm, 440) {
 		t.Errorf("bob did not hear the desk microphone's 440 Hz (level %d)", audio.Level(lastSecond(pcm)))
 	}
 	fmt.Fprintln(alice.stdin, "quit")
@@ -321,18 +322,4 @@ func hasTone(pcm []int16, hz float64) bool {
 	}
 	p := testenv.TonePower(s, hz)
 	return p > 10*testenv.TonePower(s, hz/1.41) && p > 10*testenv.TonePower(s, hz*1.41)
-}
-
-func readWAVFile(t *testing.T, path string) []int16 {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pcm
 }

@@ -379,13 +379,7 @@ func captureStderr(t *testing.T) func() string {
 // waitFor polls cond for up to 20 s (generous: the machine is shared).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitFor(t, what, 20*time.Second, cond)
 }
 
 func TestPipelineNoGoroutineSurvivesClose(t *testing.T) {

@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,18 +17,7 @@ import (
 // a jitter-buffer skip, which shifts the phase, does not cancel the tone).
 func heard(t *testing.T, path string, freqs ...float64) map[float64]float64 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, info, err := audio.ReadWAV(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if info.SampleRate != audio.SampleRate {
-		t.Fatalf("%s: %d Hz", path, info.SampleRate)
-	}
+	pcm := calltest.ReadWAV(t, path)
 	const block = audio.SampleRate / 10
 	out := map[float64]float64{}
 	n := 0
@@ -125,11 +113,7 @@ func TestSetAudioInCall(t *testing.T) {
 		t.Fatal("switching audio ended the call")
 	}
 	bob.End()
-	f, err := os.Open(filepath.Join(dir, "bob.wav"))
-	calltest.Must(t, "open", err)
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	calltest.Must(t, "read", err)
+	pcm := calltest.ReadWAV(t, filepath.Join(dir, "bob.wav"))
 	const block = audio.SampleRate / 10
 	var first, last []int16
 	for i := 0; i+block <= len(pcm); i += block {

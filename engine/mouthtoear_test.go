@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -103,15 +102,7 @@ func mouthToEar(b *testing.B) ([]time.Duration, float64) {
 	alice.Close()
 	bob.Close() // finishes the recording
 
-	f, err := os.Open(rec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	if err != nil {
-		b.Fatal(err)
-	}
+	pcm := calltest.ReadWAV(b, rec)
 	var delays []time.Duration
 	for _, s := range onsets(pcm) {
 		heardAt := bobStart.Add(samplesDur(s))

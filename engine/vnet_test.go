@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"softphone/internal/testenv"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func TestPeerQualityFollowsTheNetwork(t *testing.T) {
 	// Different nets per side: build the pair by hand.
 	pp := newPeerPairNets(t, cfgA, cfgB)
 	defer pp.close()
-	waitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 25 })
+	testenv.WaitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 25 })
 
 	// Quality is judged over a 2 s window, as the engine reports it.
 	window := func() NetworkQuality {
@@ -93,7 +94,7 @@ func TestPeerQualityFollowsTheNetwork(t *testing.T) {
 		t.Fatalf("10%% loss: %v, want Poor or worse", q)
 	}
 	lan.SetLoss(t, 100)
-	waitFor(t, "Down after the cut", 20*time.Second, func() bool {
+	testenv.WaitFor(t, "Down after the cut", 20*time.Second, func() bool {
 		return qualityOf(pp.b.liveness(time.Now())) == QualityDown
 	})
 	// The rule, on the clock of the last packet rather than the
@@ -112,7 +113,7 @@ func TestPeerQualityFollowsTheNetwork(t *testing.T) {
 		t.Fatalf("%v after the last packet: %v, want Down", mediaTimeout, q)
 	}
 	lan.SetLoss(t, 0)
-	waitFor(t, "recovery", 30*time.Second, func() bool {
+	testenv.WaitFor(t, "recovery", 30*time.Second, func() bool {
 		q := window()
 		return q == QualityExcellent || q == QualityGood
 	})
@@ -127,14 +128,14 @@ func TestPeerRestartsICEAfterACut(t *testing.T) {
 	cfgA.Net, cfgB.Net = lan.NetA, lan.NetB
 	pp := newPeerPairNets(t, cfgA, cfgB)
 	defer pp.close()
-	waitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 25 })
+	testenv.WaitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 25 })
 	offers := pp.offersFromA.Load()
 
 	lan.SetLoss(t, 100)
-	waitFor(t, "ICE disconnected", 20*time.Second, func() bool {
+	testenv.WaitFor(t, "ICE disconnected", 20*time.Second, func() bool {
 		return pp.a.pc.ICEConnectionState() == webrtc.ICEConnectionStateDisconnected
 	})
-	waitFor(t, "an ICE restart offer", 20*time.Second, func() bool { return pp.offersFromA.Load() > offers })
+	testenv.WaitFor(t, "an ICE restart offer", 20*time.Second, func() bool { return pp.offersFromA.Load() > offers })
 	lan.SetLoss(t, 0)
 	n := pp.gotB.Load()
 	t.Cleanup(func() {
@@ -143,8 +144,8 @@ func TestPeerRestartsICEAfterACut(t *testing.T) {
 				pp.offersFromA.Load(), pp.b.pc.ICEConnectionState(), pp.b.pc.SignalingState())
 		}
 	})
-	waitFor(t, "audio after the cut", 30*time.Second, func() bool { return pp.gotB.Load() > n+50 })
-	waitFor(t, "ICE connected", 30*time.Second, func() bool {
+	testenv.WaitFor(t, "audio after the cut", 30*time.Second, func() bool { return pp.gotB.Load() > n+50 })
+	testenv.WaitFor(t, "ICE connected", 30*time.Second, func() bool {
 		st := pp.a.pc.ICEConnectionState()
 		return st == webrtc.ICEConnectionStateConnected || st == webrtc.ICEConnectionStateCompleted
 	})

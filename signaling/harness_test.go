@@ -284,13 +284,7 @@ func (c *tclient) drop() {
 // which no message announces).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, what, wait, cond)
 }
 
 // call places a call from caller to callees and returns its id after each

@@ -144,7 +144,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	phone := newFakePhone()
+	return newHarnessWith(t, newFakePhone())
+}
+
+// newHarnessWith is newHarness with a phone set up beforehand (its call
+// size, say).
+func newHarnessWith(t *testing.T, phone *fakePhone) *harness {
+	t.Helper()
 	h := &harness{t: t, phone: phone, clock: &fakeClock{now: t0}}
 	h.m = newModel(context.Background(), phone, Options{LogPath: "/home/alice/.local/state/softphone/softphone.log"})
 	h.m.now = h.clock.Now

@@ -3,7 +3,6 @@ package bots
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -48,15 +47,7 @@ func startCaller(t *testing.T, s *calltest.Server, p CallerParams) *Bot {
 // readFrames reads a WAV recording as 20 ms frames.
 func readFrames(t *testing.T, path string) [][]int16 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	pcm := calltest.ReadWAV(t, path)
 	var out [][]int16
 	for i := 0; i+audio.FrameSamples <= len(pcm); i += audio.FrameSamples {
 		out = append(out, pcm[i:i+audio.FrameSamples])

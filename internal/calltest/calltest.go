@@ -404,15 +404,20 @@ func Must(t testing.TB, what string, err error) {
 	}
 }
 
-// WaitFor polls cond until it holds, failing the test after d. For states
-// that raise no event (a server's counters, a process's files).
-func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+// ReadWAV reads a recording made with a wav: speaker (48 kHz mono PCM).
+func ReadWAV(t testing.TB, path string) []int16 {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer f.Close()
+	pcm, info, err := audio.ReadWAV(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if info.SampleRate != audio.SampleRate {
+		t.Fatalf("%s: %d Hz, want %d", path, info.SampleRate, audio.SampleRate)
+	}
+	return pcm
 }

@@ -38,7 +38,7 @@ func runLoad(t *testing.T, s *calltest.Server, cfg Config) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calltest.WaitFor(t, "everyone logged out", calltest.Wait, func() bool {
+	testenv.WaitFor(t, "everyone logged out", calltest.Wait, func() bool {
 		st := s.Srv.Stats()
 		return st.Sessions == 0 && st.Connections == 0 && st.Calls == 0
 	})

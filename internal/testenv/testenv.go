@@ -58,6 +58,20 @@ func (b *Buffer) Len() int {
 	return b.b.Len()
 }
 
+// WaitFor polls cond until it holds, failing the test after d: for states
+// that announce themselves with no event (a server's counters, a process's
+// files, a device's counters).
+func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // leakWait is how long goroutines may take to end after a test: generous,
 // for a shared two-core machine under -race. Nothing waits that long
 // unless a goroutine really is left behind.

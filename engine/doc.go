@@ -16,8 +16,9 @@
 //     AudioStats and RemoteAudioStats (receive statistics).
 //   - Events: one struct per reference event (CallReceived, CallBegin,
 //     CallEnd, UserJoin, ... UserNetworkQualityChanged) plus
-//     ConnectionChanged and AudioDeviceChanged; IsLossy tells the coalesced
-//     ones; MarshalEvent gives their JSON form.
+//     ConnectionChanged and AudioDeviceChanged, with their values
+//     MediaType, CallRole, RoomID, NetworkQuality and ConnState; IsLossy
+//     tells the coalesced ones; MarshalEvent gives their JSON form.
 //   - Input from people: ParseDial (user ids and --video, the one parser of
 //     both front ends), ValidUserID and MaxUserIDLen, ParseMediaType,
 //     ParseICEServer.

@@ -116,7 +116,9 @@ func (e *Engine) measureLinks(now time.Time) map[*peer]linkReport {
 	e.mu.Unlock()
 	reps := make(map[*peer]linkReport, len(peers))
 	for _, p := range peers {
-		reps[p] = linkReport{down: p.linkStats(now), up: p.uplinkStats()}
+		if rep, ok := p.measure(now); ok {
+			reps[p] = rep
+		}
 	}
 	return reps
 }

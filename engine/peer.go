@@ -89,6 +89,10 @@ type peer struct {
 
 	restartMu    sync.Mutex
 	restartTimer *time.Timer
+
+	// statsMu orders statistics (pion's GetStats and the interceptors'
+	// getters) before the connection's close, which pion does not.
+	statsMu sync.Mutex
 }
 
 // rxCounters counts first-arrival losses on the remote audio stream, for
@@ -501,7 +505,9 @@ func (p *peer) close() {
 		p.goMu.Lock()
 		p.closing = true
 		p.goMu.Unlock()
+		p.statsMu.Lock() // a measurement in progress finishes first
 		close(p.closed)
+		p.statsMu.Unlock()
 		p.cancelRestart()
 		p.ops.close() // drops queued steps, waits for one in progress
 		if err := p.pc.Close(); err != nil {
@@ -547,6 +553,17 @@ func (p *peer) liveness(now time.Time) linkStats {
 		ls.Failed = true
 	}
 	return ls
+}
+
+// measure takes the full measurement of the link both ways, unless the
+// connection is closing.
+func (p *peer) measure(now time.Time) (linkReport, bool) {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	if p.isClosed() {
+		return linkReport{}, false
+	}
+	return linkReport{down: p.linkStats(now), up: p.uplinkStats()}, true
 }
 
 // lastArrival is when the last media packet arrived, if one did.

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -9,37 +8,6 @@ import (
 
 	"softphone/engine"
 )
-
-// FuzzParseDial: whatever is typed into the dial prompt, parsing never
-// panics, and what it accepts is a valid call: 1 to 8 distinct well-formed
-// ids, not the user's own, that parse again to the same request.
-func FuzzParseDial(f *testing.F) {
-	for _, s := range []string{"bob", "bob carol", "bob,carol;dave", "--video bob", "alice", "", "b@d", "  ,, ",
-		strings.Repeat("x", 33), "a b c d e f g h i", "bob\x1b[31m", "ünï", "-bob --voice"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, text string) {
-		req, err := parseDial(text, "alice", 9)
-		if err != nil {
-			if err.Error() == "" || strings.ContainsFunc(err.Error(), unicode.IsControl) {
-				t.Fatalf("error %q is empty or carries control characters", err)
-			}
-			return
-		}
-		if len(req.Users) == 0 || len(req.Users) > 8 {
-			t.Fatalf("accepted %d ids", len(req.Users))
-		}
-		for i, id := range req.Users {
-			if !engine.ValidUserID(id) || id == "alice" || slices.Contains(req.Users[:i], id) {
-				t.Fatalf("accepted id %q in %q", id, req.Users)
-			}
-		}
-		again, err := parseDial(strings.Join(req.Users, " "), "alice", 9)
-		if err != nil || !slices.Equal(again.Users, req.Users) {
-			t.Fatalf("%q re-parses to %q, %v", req.Users, again.Users, err)
-		}
-	})
-}
 
 // FuzzClean: cleaned outside text is valid UTF-8 without control or
 // invisible format characters, bounded, and stable under cleaning again.

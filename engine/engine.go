@@ -107,7 +107,7 @@ func New(cfg Config) (*Engine, error) {
 			Net:        cfg.Net,
 			// Keepalives every 500 ms notice a dead path within 2 s; the
 			// restart logic then tries new ICE credentials.
-			ICEDisconnected: 2 * time.Second,
+			ICEDisconnected: iceDisconnected,
 			ICEFailed:       10 * time.Second,
 			ICEKeepalive:    500 * time.Millisecond,
 			Logger:          cfg.Logger.With("user", cfg.UserID),
@@ -521,7 +521,12 @@ func (e *Engine) Reject(ctx context.Context) error {
 		return err
 	}
 	e.endCall(e.call, endLocal, signaling.ReasonRejected)
+	offline := e.conn != ConnConnected
 	e.mu.Unlock()
+	if offline {
+		e.rejectAsync(client, id)
+		return nil
+	}
 	return ignoreGone(client.Reject(ctx, id), "reject")
 }
 
@@ -548,11 +553,21 @@ func (e *Engine) Hangup(ctx context.Context) error {
 		c.hangupWanted = true // Call sends the hangup when the id arrives
 	}
 	e.endCall(c, endLocal, reason)
+	offline := e.conn != ConnConnected
 	e.mu.Unlock()
-	if id == "" {
+	switch {
+	case id == "":
 		return nil
-	}
-	if reason == signaling.ReasonRejected {
+	case offline:
+		// Over here already; the server hears of it once it is back, and
+		// the user is not kept waiting for that.
+		if reason == signaling.ReasonRejected {
+			e.rejectAsync(client, id)
+		} else {
+			e.hangupAsync(client, id)
+		}
+		return nil
+	case reason == signaling.ReasonRejected:
 		return ignoreGone(client.Reject(ctx, id), "reject")
 	}
 	return ignoreGone(client.Hangup(ctx, id), "hang up")

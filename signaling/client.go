@@ -66,8 +66,13 @@ type Client struct {
 	nextID    uint64
 	stopErr   error // why the client went offline for good
 	closed    bool
-	gone      chan struct{} // closed when the client is offline for good
-	goneOnce  sync.Once
+	// callID and callToken are the call this user is joined in and its
+	// latest token, which the next login presents so a restarted server can
+	// bring the call back; left is a call this user hung up or rejected,
+	// whose tokens are not kept.
+	callID, callToken, left string
+	gone                    chan struct{} // closed when the client is offline for good
+	goneOnce                sync.Once
 
 	qmu    sync.Mutex
 	queue  []Event
@@ -174,6 +179,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.callID, c.callToken = "", ""
 	ws := c.ws
 	c.mu.Unlock()
 	if ws != nil {
@@ -205,9 +211,10 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, *Frame, error) {
 	}
 	ws.SetReadLimit(hardFrameLimit)
 	c.mu.Lock()
-	token := c.token
+	token, callToken := c.token, c.callToken
 	c.mu.Unlock()
-	login := &Frame{Type: TypeLogin, ID: 1, Version: ProtocolVersion, UserID: c.cfg.UserID, UserSig: c.cfg.UserSig, Resume: token}
+	login := &Frame{Type: TypeLogin, ID: 1, Version: ProtocolVersion, UserID: c.cfg.UserID, UserSig: c.cfg.UserSig,
+		Resume: token, CallToken: callToken}
 	b, _ := EncodeFrame(login)
 	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
 		ws.CloseNow()
@@ -254,6 +261,10 @@ func (c *Client) online(ws *websocket.Conn, reply *Frame) bool {
 	c.heartbeat = time.Duration(reply.Heartbeat) * time.Second
 	if c.heartbeat <= 0 {
 		c.heartbeat = 20 * time.Second
+	}
+	c.callID, c.callToken = "", ""
+	if reply.Call != nil {
+		c.keepToken(reply.Call.CallID, reply.CallToken)
 	}
 	close(c.up)
 	c.mu.Unlock()
@@ -410,6 +421,18 @@ func (c *Client) serve(ws *websocket.Conn) error {
 			}
 			continue
 		}
+		c.mu.Lock()
+		switch f.Type {
+		case TypeKicked, TypeTicketExpired:
+			c.callID, c.callToken = "", ""
+		case TypeCallEnded, TypeCallCancelled:
+			if f.CallID == c.callID {
+				c.callID, c.callToken = "", ""
+			}
+		default:
+			c.keepToken(f.CallID, f.CallToken)
+		}
+		c.mu.Unlock()
 		switch f.Type {
 		case TypeKicked:
 			c.setStop(ErrKicked)
@@ -417,6 +440,24 @@ func (c *Client) serve(ws *websocket.Conn) error {
 			c.setStop(ErrSessionExpired)
 		}
 		c.emit(ev)
+	}
+}
+
+// keepToken notes the latest token of the call this user is in. c.mu held.
+func (c *Client) keepToken(callID, token string) {
+	if token != "" && callID != "" && callID != c.left {
+		c.callID, c.callToken = callID, token
+	}
+}
+
+// leaving forgets the token of a call this user leaves: a restarted server
+// must not bring it back. c.mu not held.
+func (c *Client) leaving(callID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.left = callID
+	if callID == "" || callID == c.callID {
+		c.callID, c.callToken = "", ""
 	}
 }
 
@@ -634,6 +675,7 @@ func (c *Client) Accept(ctx context.Context, callID string) (*CallInfo, error) {
 
 // Reject declines an incoming call.
 func (c *Client) Reject(ctx context.Context, callID string) error {
+	c.leaving(callID)
 	_, err := c.request(ctx, &Frame{Type: TypeReject, CallID: callID}, true)
 	return err
 }
@@ -641,6 +683,7 @@ func (c *Client) Reject(ctx context.Context, callID string) error {
 // Hangup leaves a call. For a caller whose invitees are all still ringing it
 // cancels the call; for a ringing invitee it declines.
 func (c *Client) Hangup(ctx context.Context, callID string) error {
+	c.leaving(callID)
 	_, err := c.request(ctx, &Frame{Type: TypeHangup, CallID: callID}, true)
 	return err
 }
@@ -658,6 +701,11 @@ func (c *Client) InviteMore(ctx context.Context, callID string, userIDs []string
 // Join enters a live call this user was invited to: it answers while
 // ringing, and comes back after leaving, rejecting or not answering.
 func (c *Client) Join(ctx context.Context, callID string) (*CallInfo, error) {
+	c.mu.Lock()
+	if c.left == callID {
+		c.left = "" // a new participation: its tokens count
+	}
+	c.mu.Unlock()
 	return c.callReply(c.request(ctx, &Frame{Type: TypeJoin, CallID: callID}, true))
 }
 

@@ -457,16 +457,18 @@ func TestInviteValidation(t *testing.T) {
 	} {
 		a.fail(f, CodeInvalidArgument)
 	}
-	// A requested room is used, and not twice at once.
+	// A requested room is used; it is the caller's own name for the call,
+	// so another caller's call may have the same one.
 	b, c := h.login("bob"), h.login("carol")
 	r := a.ok(Frame{Type: TypeInvite, CalleeIDs: []string{"bob"}, RoomID: &RoomID{IntRoomID: 4242}})
 	if r.Call.RoomID != (RoomID{4242, "4242"}) {
 		t.Fatalf("room %+v", r.Call.RoomID)
 	}
 	b.expect(TypeIncoming)
-	c.fail(Frame{Type: TypeInvite, CalleeIDs: []string{"dave"}, RoomID: &RoomID{IntRoomID: 4242}}, CodeRoomInUse)
-	c.fail(Frame{Type: TypeInvite, CalleeIDs: []string{"dave"}, RoomID: &RoomID{StrRoomID: "4242"}}, CodeRoomInUse)
-	c.ok(Frame{Type: TypeInvite, CalleeIDs: []string{"dave"}, RoomID: &RoomID{StrRoomID: "standup"}})
+	r = c.ok(Frame{Type: TypeInvite, CalleeIDs: []string{"dave"}, RoomID: &RoomID{StrRoomID: "4242"}})
+	if r.Call.RoomID != (RoomID{0, "4242"}) {
+		t.Fatalf("room %+v", r.Call.RoomID)
+	}
 }
 
 func TestBadFramesKeepTheConnection(t *testing.T) {
@@ -680,17 +682,30 @@ func TestIdleConnectionClosed(t *testing.T) {
 	b.ok(Frame{Type: TypePing})
 }
 
+// TestShutdownTellsClients: a shutdown hands calls that have begun over to
+// the next server (their participants keep their call tokens and hear only
+// "shutdown"); invitations still ringing, and calls nobody answered, end
+// with reason serverShutdown.
 func TestShutdownTellsClients(t *testing.T) {
 	h := newHarness(t, nil)
-	a, b, c := h.login("alice"), h.login("bob"), h.login("carol")
-	h.connect(a, b)
+	a, b, c, d, e := h.login("alice"), h.login("bob"), h.login("carol"), h.login("dave"), h.login("erin")
+	id := h.connect(a, b)
+	a.ok(Frame{Type: TypeInviteMore, CallID: id, CalleeIDs: []string{"erin"}})
+	e.expect(TypeIncoming)
+	b.expect(TypeUserInvited)
+	h.call(c, d)
 	h.shutdown()
 	for _, x := range []*tclient{a, b} {
-		if ce := x.expect(TypeCallEnded); ce.Reason != ReasonServerShutdown {
-			t.Fatalf("%s got %+v", x.user, ce)
+		if nr := x.expect(TypeUserNoResponse); nr.UserID != "erin" || nr.Reason != ReasonServerShutdown || nr.CallToken == "" {
+			t.Fatalf("%s got %+v", x.user, nr)
 		}
 	}
-	for _, x := range []*tclient{a, b, c} {
+	for _, x := range []*tclient{c, d, e} {
+		if cc := x.expect(TypeCallCancelled); cc.Reason != ReasonServerShutdown {
+			t.Fatalf("%s got %+v", x.user, cc)
+		}
+	}
+	for _, x := range []*tclient{a, b, c, d, e} {
 		x.expect(TypeShutdown)
 		if code := x.closedWith(); code != websocket.StatusGoingAway {
 			t.Fatalf("%s close code %v", x.user, code)

@@ -1,0 +1,165 @@
+package engine_test
+
+import (
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	. "softphone/engine"
+	"softphone/internal/calltest"
+	"softphone/internal/testenv"
+)
+
+// Calls that outlive the server, and peers found gone without it (issue
+// 11, findings 4 and 5). The kill -9 of a server in its own process is
+// TestCallSurvivesServerKill (package main); here the server restarts in
+// the test's process, which lets the tests look at every event.
+
+// endEvents are the events that must not come while a call goes on.
+func endEvents(te *calltest.Engine) []string {
+	var out []string
+	for _, s := range te.CallStateEvents() {
+		for _, p := range []string{"onCallEnd", "onCallCancelled", "onUserLeave", "onError", "onKickedOffline"} {
+			if len(s) >= len(p) && s[:len(p)] == p {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// since returns the call events recorded after the first n.
+func since(te *calltest.Engine, n int) []string {
+	evs := te.CallEvents()
+	return slices.Clone(evs[min(n, len(evs)):])
+}
+
+// TestCallOutlivesServerRestart: the server shuts down and a new one
+// starts on the same address. Each phone shows "reconnecting" and nothing
+// else; the audio never stops; the call is the same call on the new server
+// (a third user invited into it sees its callId), and ends as calls end.
+func TestCallOutlivesServerRestart(t *testing.T) {
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	alice, bob := s.Engine("alice", nil), s.Engine("bob", nil)
+	calltest.Connect(t, alice, bob)
+	began, _ := calltest.Last[CallBegin](alice)
+	na, nb := len(alice.CallEvents()), len(bob.CallEvents())
+
+	s.Stop()
+	alice.WaitHas("onConnectionChanged(reconnecting)")
+	bob.WaitHas("onConnectionChanged(reconnecting)")
+	s.Start()
+	for _, te := range []*calltest.Engine{alice, bob} {
+		calltest.Expect(te, func(v ConnectionChanged) bool { return v.State == ConnConnected })
+	}
+	alice.VolumeOf("bob", 5)
+	bob.VolumeOf("alice", 5)
+	for _, got := range [][]string{since(alice, na), since(bob, nb)} {
+		if !slices.Equal(got, []string{"onConnectionChanged(reconnecting)"}) {
+			t.Fatalf("around the restart the phones showed %q, want only reconnecting", got)
+		}
+	}
+
+	carol := s.Engine("carol", nil)
+	calltest.Must(t, "invite carol into the call", alice.Invite(calltest.Ctx(t), []string{"carol"}))
+	if rcv := calltest.Expect(carol, func(CallReceived) bool { return true }); rcv.CallID != began.CallID {
+		t.Fatalf("carol was invited to call %q, want the call from before the restart %q", rcv.CallID, began.CallID)
+	}
+	calltest.Must(t, "carol accepts", carol.Accept(calltest.Ctx(t)))
+	alice.WaitHas("onUserJoin(carol)")
+	bob.WaitHas("onUserJoin(carol)")
+	carol.VolumeOf("bob", 5)
+	if evs := append(endEvents(alice), endEvents(bob)...); len(evs) > 0 {
+		t.Fatalf("the call ended across the restart: %q", evs)
+	}
+
+	calltest.Must(t, "bob hangs up", bob.Hangup(calltest.Ctx(t)))
+	alice.ExpectEvent(UserLeave{UserID: "bob", Reason: "hangup"})
+	carol.ExpectEvent(UserLeave{UserID: "bob", Reason: "hangup"})
+	calltest.Must(t, "alice hangs up", alice.Hangup(calltest.Ctx(t)))
+	carol.WaitHas("onCallEnd(called)")
+	alice.WaitHas("onCallEnd(caller)")
+}
+
+// TestRealEndAcrossServerRestart: bob hangs up while the server is down.
+// His phone ends the call at once; alice's hears of it from the next
+// server, which brought the call back from her token and finds bob logged
+// in without it: onUserLeave(bob) and onCallEnd, as for any departure.
+func TestRealEndAcrossServerRestart(t *testing.T) {
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	alice, bob := s.Engine("alice", nil), s.Engine("bob", nil)
+	calltest.Connect(t, alice, bob)
+	s.Stop()
+	bob.WaitHas("onConnectionChanged(reconnecting)")
+	calltest.Must(t, "bob hangs up", bob.Hangup(calltest.Ctx(t)))
+	bob.WaitHas("onCallEnd(called)")
+	s.Start()
+	alice.WaitHas("onUserLeave(bob)")
+	alice.WaitHas("onCallEnd(caller)")
+	if got := endEvents(alice); !slices.Equal(got, []string{"onUserLeave(bob)", "onCallEnd(caller)"}) {
+		t.Fatalf("alice: %q, want onUserLeave(bob) then onCallEnd(caller)", got)
+	}
+	if got := endEvents(bob); !slices.Equal(got, []string{"onCallEnd(called)"}) {
+		t.Fatalf("bob: %q, want onCallEnd(called)", got)
+	}
+	// Both are free for the next call on the new server.
+	calltest.Connect(t, bob, alice)
+}
+
+// TestStoppedPeerFound: a peer whose process is stopped (SIGSTOP: its TCP
+// connection to the server stays open, so the server notices nothing)
+// leaves the call at the others' phones within 10 s, from the media path
+// alone: with the server up and with it down.
+func TestStoppedPeerFound(t *testing.T) {
+	for _, serverDown := range []bool{false, true} {
+		name := map[bool]string{false: "server up", true: "server down"}[serverDown]
+		t.Run(name, func(t *testing.T) {
+			s := calltest.NewServer(t, nil)
+			alice := s.Engine("alice", nil)
+			bob := startHelperPeer(t, s, "bob")
+			calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
+			calltest.Expect(alice, func(CallBegin) bool { return true })
+			alice.VolumeOf("bob", 5)
+			if serverDown {
+				s.Stop()
+				alice.WaitHas("onConnectionChanged(reconnecting)")
+			}
+			bob.signal(t, syscall.SIGSTOP)
+			stopped := time.Now()
+			alice.ExpectEvent(UserLeave{UserID: "bob", Reason: "disconnected"})
+			took := time.Since(stopped)
+			alice.WaitHas("onCallEnd(caller)")
+			t.Logf("onUserLeave(bob, disconnected) %v after SIGSTOP (%s)", took.Round(time.Millisecond), name)
+			if took > 10*time.Second {
+				t.Fatalf("found %v after the stop, want within 10 s", took)
+			}
+			bob.signal(t, syscall.SIGCONT)
+		})
+	}
+}
+
+// TestPausedPeerKept: a peer stopped for less than the window and then
+// continued stays in the call, and its audio comes back.
+func TestPausedPeerKept(t *testing.T) {
+	s := calltest.NewServer(t, nil)
+	alice := s.Engine("alice", nil)
+	bob := startHelperPeer(t, s, "bob")
+	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
+	calltest.Expect(alice, func(CallBegin) bool { return true })
+	alice.VolumeOf("bob", 5)
+	bob.signal(t, syscall.SIGSTOP)
+	alice.WaitHas("onUserAudioAvailable(bob,false)") // the silence is seen...
+	time.Sleep(time.Second)                          // ...and lasts well past ICE's disconnect (2 s of silence)
+	bob.signal(t, syscall.SIGCONT)
+	alice.WaitCount("onUserAudioAvailable(bob,true)", 2)
+	alice.VolumeOf("bob", 5)
+	if evs := endEvents(alice); len(evs) > 0 {
+		t.Fatalf("a peer back within the window was dropped: %q", evs)
+	}
+	if !InCall(alice.Engine) {
+		t.Fatal("alice is no longer in the call")
+	}
+}

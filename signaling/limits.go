@@ -1,0 +1,300 @@
+package signaling
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// This file keeps strangers from locking users out (PROTOCOL.md, "Limits").
+// Every TCP connection Serve accepts is counted from its first byte: it is
+// unauthenticated until its WebSocket logs in. Unauthenticated connections
+// are capped overall and per source address, and closed when they have not
+// logged in within the login deadline; all connections together stay below
+// the process's open-file limit, with room left for the listener, the log
+// and the logins themselves. Over a cap, the oldest unauthenticated
+// connection (of that address, or overall) makes room for the new one: a
+// real client logs in within milliseconds of connecting, so it is never the
+// oldest for long, while a flood only ever evicts itself.
+
+// fdHeadroom is how many descriptors the server keeps for other than client
+// connections (listeners, logs, the TURN server's sockets, accept itself):
+// a sixteenth of the limit, at least 32 and at most 256.
+func fdHeadroom(limit int) int { return min(max(limit/16, 32), 256) }
+
+// openFileLimit is the process's soft RLIMIT_NOFILE (Go raises it to the
+// hard limit at start-up), or 0 when unknown.
+func openFileLimit() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<30 {
+		return 0
+	}
+	return int(lim.Cur)
+}
+
+// addrKey is the source address a connection is counted under: its IP, or
+// for IPv6 its /64 (one subscriber's prefix).
+func addrKey(a net.Addr) string {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	ip := ap.Addr().Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// tracked is one accepted TCP connection, counted until it closes.
+type tracked struct {
+	net.Conn
+	t    *tracker
+	key  string
+	at   int64 // Server.since() when accepted
+	once sync.Once
+
+	// Guarded by tracker.mu.
+	pending      bool
+	prev, next   *tracked // all unauthenticated connections, oldest first
+	aprev, anext *tracked // the same, per source address
+}
+
+// Close closes the connection and stops counting it; it may be called any
+// number of times.
+func (tc *tracked) Close() error {
+	tc.once.Do(tc.t.forget(tc))
+	return tc.Conn.Close()
+}
+
+// addrList is the unauthenticated connections of one source address.
+type addrList struct {
+	head, tail *tracked
+	n          int
+}
+
+// tracker counts connections and enforces the caps.
+type tracker struct {
+	s *Server
+
+	mu      sync.Mutex
+	open    int // tracked connections not closed
+	pending int // of which unauthenticated
+	head    *tracked
+	tail    *tracked
+	byAddr  map[string]*addrList
+	tally   limitTally
+}
+
+// limitTally counts what the limits did since the last log line.
+type limitTally struct {
+	refused, evictedAddr, evictedAll, loginDeadline, idle, flooding, slow int
+}
+
+func (t limitTally) any() bool { return t != limitTally{} }
+
+func newTracker(s *Server) *tracker { return &tracker{s: s, byAddr: map[string]*addrList{}} }
+
+// admit counts a freshly accepted connection and returns it wrapped, or
+// closes it and returns nil when it cannot be let in.
+func (t *tracker) admit(c net.Conn) *tracked {
+	cfg := &t.s.cfg
+	tc := &tracked{Conn: c, t: t, key: addrKey(c.RemoteAddr()), at: t.s.since()}
+	var victim *tracked
+	t.mu.Lock()
+	switch al := t.byAddr[tc.key]; {
+	case al != nil && al.n >= cfg.MaxUnauthenticatedPerAddress:
+		victim = al.head
+		t.tally.evictedAddr++
+	case t.pending >= cfg.MaxUnauthenticated:
+		victim = t.head
+		t.tally.evictedAll++
+	}
+	if victim == nil && t.open >= cfg.MaxConnections {
+		if victim = t.head; victim == nil {
+			// Every connection is a logged-in user: the server is full.
+			t.tally.refused++
+			t.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		t.tally.evictedAll++
+	}
+	if victim != nil {
+		t.unlink(victim)
+	}
+	t.open++
+	t.link(tc)
+	t.mu.Unlock()
+	if victim != nil {
+		victim.Close()
+	}
+	return tc
+}
+
+// forget returns the func that stops counting tc (for its sync.Once).
+func (t *tracker) forget(tc *tracked) func() {
+	return func() {
+		t.mu.Lock()
+		t.unlink(tc)
+		t.open--
+		t.mu.Unlock()
+	}
+}
+
+// loggedIn stops counting tc as unauthenticated.
+func (t *tracker) loggedIn(tc *tracked) {
+	t.mu.Lock()
+	t.unlink(tc)
+	t.mu.Unlock()
+}
+
+// link adds tc at the end of the unauthenticated lists. t.mu held.
+func (t *tracker) link(tc *tracked) {
+	tc.pending = true
+	t.pending++
+	tc.prev = t.tail
+	if t.tail != nil {
+		t.tail.next = tc
+	} else {
+		t.head = tc
+	}
+	t.tail = tc
+	al := t.byAddr[tc.key]
+	if al == nil {
+		al = &addrList{}
+		t.byAddr[tc.key] = al
+	}
+	al.n++
+	tc.aprev = al.tail
+	if al.tail != nil {
+		al.tail.anext = tc
+	} else {
+		al.head = tc
+	}
+	al.tail = tc
+}
+
+// unlink takes tc out of the unauthenticated lists, if it is in them.
+// t.mu held.
+func (t *tracker) unlink(tc *tracked) {
+	if !tc.pending {
+		return
+	}
+	tc.pending = false
+	t.pending--
+	if tc.prev != nil {
+		tc.prev.next = tc.next
+	} else {
+		t.head = tc.next
+	}
+	if tc.next != nil {
+		tc.next.prev = tc.prev
+	} else {
+		t.tail = tc.prev
+	}
+	tc.prev, tc.next = nil, nil
+	al := t.byAddr[tc.key]
+	if tc.aprev != nil {
+		tc.aprev.anext = tc.anext
+	} else {
+		al.head = tc.anext
+	}
+	if tc.anext != nil {
+		tc.anext.aprev = tc.aprev
+	} else {
+		al.tail = tc.aprev
+	}
+	tc.aprev, tc.anext = nil, nil
+	if al.n--; al.n == 0 {
+		delete(t.byAddr, tc.key)
+	}
+}
+
+// expire closes the connections that have not logged in by the deadline.
+func (t *tracker) expire(now int64) {
+	deadline := int64(t.s.cfg.LoginTimeout)
+	var late []*tracked
+	t.mu.Lock()
+	for tc := t.head; tc != nil && now-tc.at >= deadline; tc = t.head {
+		t.unlink(tc)
+		late = append(late, tc)
+	}
+	t.tally.loginDeadline += len(late)
+	t.mu.Unlock()
+	for _, tc := range late {
+		tc.Close()
+	}
+}
+
+// counts returns the open and unauthenticated connections.
+func (t *tracker) counts() (open, pending int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.open, t.pending
+}
+
+// note adds to the tally that the next log line reports.
+func (t *tracker) note(f func(*limitTally)) {
+	t.mu.Lock()
+	f(&t.tally)
+	t.mu.Unlock()
+}
+
+// logTally writes one line for what the limits did since the last one.
+func (t *tracker) logTally(log *slog.Logger, every time.Duration) {
+	t.mu.Lock()
+	k := t.tally
+	t.tally = limitTally{}
+	open, pending := t.open, t.pending
+	t.mu.Unlock()
+	if !k.any() {
+		return
+	}
+	level := slog.LevelInfo
+	if k.refused+k.evictedAddr+k.evictedAll+k.flooding > 0 {
+		level = slog.LevelWarn
+	}
+	log.Log(context.Background(), level, "connection limits at work", "over", every,
+		"refusedServerFull", k.refused, "evictedPerAddressCap", k.evictedAddr, "evictedUnauthenticatedCap", k.evictedAll,
+		"closedNoLogin", k.loginDeadline, "closedIdle", k.idle, "closedFlooding", k.flooding, "closedTooSlow", k.slow,
+		"open", open, "unauthenticated", pending)
+}
+
+// limitListener counts and caps the connections it accepts.
+type limitListener struct {
+	net.Listener
+	t *tracker
+}
+
+func (l limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if tc := l.t.admit(c); tc != nil {
+			return tc, nil
+		}
+	}
+}
+
+// trackedKey is the request context key of a connection's *tracked.
+type trackedKey struct{}
+
+// connContext hands a request the tracked connection it arrived on.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tc, ok := c.(*tracked); ok {
+		return context.WithValue(ctx, trackedKey{}, tc)
+	}
+	return ctx
+}

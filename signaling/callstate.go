@@ -197,6 +197,8 @@ type call struct {
 	ver      uint64
 	token    string
 	tokenVer uint64
+	// restored: rebuilt from a call token (restore.go).
+	restored bool
 }
 
 func (c *call) member(userID string) *member {
@@ -382,6 +384,9 @@ func (s *Server) endCall(c *call, reason Reason) {
 	}
 	delete(s.calls, c.id)
 	s.releaseRoom(c)
+	if c.restored {
+		s.restoredEnded[c.id] = true // its old tokens must not bring it back again
+	}
 	s.log.Debug("call ended", "call", c.id)
 }
 

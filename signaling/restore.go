@@ -128,15 +128,16 @@ func verifyCallToken(key []byte, app int64, tok string, maxMembers int) *callCla
 // restorable returns the claims of a call token that user may bring a call
 // back with: a good token, signed by another server (or an earlier run of
 // this one: one this server signed is about a call it knows, or one that
-// ended here), within RestoreWindow of this server's start, in which user
-// was joined with at least one other. Otherwise nil: the login goes on
-// without the call, whose end the client then reports.
+// ended here), within RestoreWindow of this server's start, of a call this
+// server did not restore and end already, in which user was joined with at
+// least one other. Otherwise nil: the login goes on without the call,
+// whose end the client then reports. Held: s.mu (restoredEnded).
 func (s *Server) restorable(tok, user string) *callClaims {
 	if s.cfg.RestoreWindow < 0 {
 		return nil
 	}
 	cl := verifyCallToken(s.tokenKey, s.cfg.SDKAppID, tok, s.cfg.MaxCallSize+s.cfg.MemberHistory+1)
-	if cl == nil || cl.Node == s.instance || s.since() > int64(s.cfg.RestoreWindow) {
+	if cl == nil || cl.Node == s.instance || s.since() > int64(s.cfg.RestoreWindow) || s.restoredEnded[cl.CallID] {
 		return nil
 	}
 	joined, me := 0, false
@@ -162,7 +163,7 @@ func (s *Server) restore(sess *session, cl *callClaims) (then func()) {
 	if fresh {
 		c = s.rebuild(cl)
 	} else {
-		s.adopt(c, cl)
+		s.adopt(c, cl, sess.userID)
 	}
 	m := c.member(sess.userID)
 	if m == nil || m.state != StateJoined || c.state != callActive {
@@ -202,7 +203,7 @@ func (s *Server) announceRebuilt(c *call, sess *session) {
 // the call may learn from its (newer) token. Held: s.mu.
 func (s *Server) rejoin(sess *session, cl *callClaims) {
 	if c := sess.call; c != nil {
-		s.adopt(c, cl)
+		s.adopt(c, cl, sess.userID)
 	}
 }
 
@@ -214,7 +215,7 @@ func (s *Server) rejoin(sess *session, cl *callClaims) {
 func (s *Server) rebuild(cl *callClaims) *call {
 	c := &call{id: cl.CallID, room: cl.Room, named: cl.Named, callerID: cl.Caller, groupID: cl.Group,
 		media: cl.Media, userData: cl.Data, timeout: time.Duration(cl.Timeout) * time.Second,
-		state: callActive, ver: cl.Ver}
+		state: callActive, ver: cl.Ver, restored: true}
 	if c.timeout < time.Second || c.timeout > maxTimeoutSeconds*time.Second {
 		c.timeout = s.cfg.InviteTimeout
 	}
@@ -249,10 +250,11 @@ func (s *Server) holdPlace(c *call, user string) {
 }
 
 // adopt brings a restored call up to a newer token than the one it was
-// rebuilt from: a member the newer token has joined gets a held place (and
-// the others userJoined), one it no longer has joined and who has not come
-// back leaves (userLeft, connectionLost), ringing invitations it lists end.
-func (s *Server) adopt(c *call, cl *callClaims) {
+// rebuilt from, presented by presenter: a member the newer token has
+// joined gets a held place, or is the presenter (and the others hear
+// userJoined); one it no longer has joined and who has not come back
+// leaves (userLeft, connectionLost); ringing invitations it lists end.
+func (s *Server) adopt(c *call, cl *callClaims, presenter string) {
 	if cl.Ver <= c.ver {
 		return
 	}
@@ -270,14 +272,16 @@ func (s *Server) adopt(c *call, cl *callClaims) {
 	for _, cm := range cl.Members {
 		m := c.member(cm.User)
 		switch {
-		case cm.State == StateJoined && (m == nil || !m.state.Active()) && s.sessions[cm.User] == nil:
+		case cm.State == StateJoined && (m == nil || !m.state.Active()) && (cm.User == presenter || s.sessions[cm.User] == nil):
 			if m == nil {
 				s.forgetOldest(c, nil)
 				m = &member{userID: cm.User}
 				c.members = append(c.members, m)
 			}
 			m.state, m.reason, m.begun = StateJoined, ReasonNone, true
-			s.holdPlace(c, cm.User)
+			if cm.User != presenter {
+				s.holdPlace(c, cm.User)
+			}
 			s.pushOthers(c, cm.User, "", true, &Frame{Type: TypeUserJoined, CallID: c.id, UserID: cm.User})
 		case cm.State == StateRinging && m != nil && !m.state.Active():
 			// Already ended here (rebuilt from an older token that had it ringing or not yet invited).

@@ -255,6 +255,9 @@ type Server struct {
 	totals     totals // cumulative counts for Stats
 	invites    inviteLimiter
 	lastLog    int64 // since() of the last limits log line
+	// restoredEnded holds the restored calls that ended, during the
+	// restore window (the only time they could be restored again).
+	restoredEnded map[string]bool
 
 	// Fixed at NewServer.
 	limits   *tracker
@@ -292,17 +295,18 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:        cfg,
-		clock:      cfg.Clock,
-		log:        cfg.Logger,
-		sessions:   make(map[string]*session),
-		calls:      make(map[string]*call),
-		randRooms:  make(map[uint32]*call),
-		namedRooms: make(map[string]*call),
-		conns:      make(map[*conn]struct{}),
-		invites:    newInviteLimiter(),
-		tokenKey:   callTokenKey(cfg.SecretKey),
-		instance:   newID(8),
+		cfg:           cfg,
+		clock:         cfg.Clock,
+		log:           cfg.Logger,
+		sessions:      make(map[string]*session),
+		calls:         make(map[string]*call),
+		randRooms:     make(map[uint32]*call),
+		namedRooms:    make(map[string]*call),
+		conns:         make(map[*conn]struct{}),
+		invites:       newInviteLimiter(),
+		restoredEnded: map[string]bool{},
+		tokenKey:      callTokenKey(cfg.SecretKey),
+		instance:      newID(8),
 	}
 	s.limits = newTracker(s)
 	s.epoch = s.clock.Now()
@@ -594,6 +598,9 @@ func (s *Server) sweep() {
 		s.lastLog = now
 		s.limits.logTally(s.log, logEvery)
 		s.invites.prune(now)
+		if now > int64(s.cfg.RestoreWindow) {
+			clear(s.restoredEnded)
+		}
 	}
 	s.armSweep()
 }

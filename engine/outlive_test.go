@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"slices"
 	"syscall"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	. "softphone/engine"
 	"softphone/internal/calltest"
 	"softphone/internal/testenv"
+	"softphone/signaling"
 )
 
 // Calls that outlive the server, and peers found gone without it (issue
@@ -161,5 +163,59 @@ func TestPausedPeerKept(t *testing.T) {
 	}
 	if !InCall(alice.Engine) {
 		t.Fatal("alice is no longer in the call")
+	}
+}
+
+// TestMemberFloodLeavesThePhoneWorking is finding 2 with the victim's
+// phone: mallory, in a call with an accomplice, invites 10,000 offline
+// users into it and then the victim. The call keeps at most MaxCallSize +
+// 8 members, so the victim's phone gets a small onCallReceived (instead
+// of a push over its 1 MiB limit, at every reconnect), rejects it, and
+// takes the next call from a friend with audio. The invite limits, which
+// stop such a flood after 20 invitations, are off here to reach the cap.
+func TestMemberFloodLeavesThePhoneWorking(t *testing.T) {
+	s := calltest.NewServer(t, func(c *signaling.Config) {
+		c.Invites = signaling.InviteLimits{PerCaller: -1, PerPair: -1, PerCallee: -1, AfterReject: -1}
+		c.RateLimit, c.RateBurst = 1e6, 1e6
+	})
+	victim, friend := s.Engine("victim", nil), s.Engine("friend", nil)
+	dial := func(user string) *signaling.Client {
+		cl, err := signaling.Dial(calltest.Ctx(t), signaling.ClientConfig{URL: s.URL, UserID: user, UserSig: s.Ticket(user, time.Hour)})
+		calltest.Must(t, "dial "+user, err)
+		t.Cleanup(func() { cl.Close() })
+		go func() {
+			for range cl.Events() {
+			}
+		}()
+		return cl
+	}
+	mallory, accomplice := dial("mallory"), dial("accomplice")
+	info, err := mallory.Invite(calltest.Ctx(t), signaling.InviteParams{UserIDs: []string{"accomplice"}})
+	calltest.Must(t, "invite the accomplice", err)
+	testenv.WaitFor(t, "the accomplice's invitation", calltest.Wait, func() bool {
+		_, err := accomplice.Accept(calltest.Ctx(t), info.CallID)
+		return err == nil
+	})
+	for i := 0; i < 10000; i += 7 {
+		var ids []string
+		for j := i; j < i+7; j++ {
+			ids = append(ids, fmt.Sprintf("ghost%05d", j))
+		}
+		got, err := mallory.InviteMore(calltest.Ctx(t), info.CallID, ids, 0)
+		calltest.Must(t, "invite ghosts", err)
+		if len(got.Participants) > 9+8 {
+			t.Fatalf("the call has %d members after %d invitations", len(got.Participants), i+7)
+		}
+	}
+	_, err = mallory.InviteMore(calltest.Ctx(t), info.CallID, []string{"victim"}, 0)
+	calltest.Must(t, "invite the victim", err)
+	rcv := calltest.Expect(victim, func(CallReceived) bool { return true })
+	if len(rcv.CalleeIDList) > 16 {
+		t.Fatalf("the victim's onCallReceived lists %d invitees", len(rcv.CalleeIDList))
+	}
+	calltest.Must(t, "reject", victim.Reject(calltest.Ctx(t)))
+	calltest.Connect(t, friend, victim)
+	if victim.Has("onConnectionChanged(reconnecting)") {
+		t.Fatalf("the victim's phone lost its connection:\n%s", victim.Dump())
 	}
 }

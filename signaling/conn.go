@@ -1,9 +1,12 @@
 package signaling
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -17,6 +20,7 @@ import (
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
+	raw    net.Conn // the hijacked connection under ws
 	remote string
 	tc     *tracked // the TCP connection as Serve counts it; nil under ServeHTTP alone
 	opened int64    // Server.since() at the upgrade
@@ -305,6 +309,33 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// cut closes the connection at once, also while a close handshake waits
+// for a client that does not answer (the library's CloseNow waits for that
+// handshake instead).
+func (c *conn) cut() {
+	if c.raw != nil {
+		c.raw.Close()
+	}
+	c.ws.CloseNow()
+}
+
+// hijacked is a ResponseWriter that keeps the connection the WebSocket
+// library takes over.
+type hijacked struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijacked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("signaling: the HTTP server cannot hand over its connection")
+	}
+	c, brw, err := hj.Hijack()
+	h.conn = c
+	return c, brw, err
 }
 
 func (c *conn) replyError(id uint64, e *Error) {

@@ -17,10 +17,13 @@ import (
 // are capped overall and per source address, and closed when they have not
 // logged in within the login deadline; all connections together stay below
 // the process's open-file limit, with room left for the listener, the log
-// and the logins themselves. Over a cap, the oldest unauthenticated
-// connection (of that address, or overall) makes room for the new one: a
-// real client logs in within milliseconds of connecting, so it is never the
-// oldest for long, while a flood only ever evicts itself.
+// and the logins themselves. Over a cap, an unauthenticated connection
+// makes room for the new one: over the per-address cap, that address's
+// oldest; over the overall caps, the oldest of the address that holds the
+// most. A flood from one address only ever evicts itself, and a flood from
+// many addresses evicts its own connections before it can touch a client
+// that connected from an address of its own and logs in a few milliseconds
+// later.
 
 // fdHeadroom is how many descriptors the server keeps for other than client
 // connections (listeners, logs, the TURN server's sockets, accept itself):
@@ -75,6 +78,7 @@ func (tc *tracked) Close() error {
 
 // addrList is the unauthenticated connections of one source address.
 type addrList struct {
+	key        string
 	head, tail *tracked
 	n          int
 }
@@ -89,6 +93,10 @@ type tracker struct {
 	head    *tracked
 	tail    *tracked
 	byAddr  map[string]*addrList
+	// byCount groups the addresses by how many unauthenticated connections
+	// they hold; most is the largest such count.
+	byCount map[int]map[*addrList]struct{}
+	most    int
 	tally   limitTally
 }
 
@@ -99,7 +107,41 @@ type limitTally struct {
 
 func (t limitTally) any() bool { return t != limitTally{} }
 
-func newTracker(s *Server) *tracker { return &tracker{s: s, byAddr: map[string]*addrList{}} }
+func newTracker(s *Server) *tracker {
+	return &tracker{s: s, byAddr: map[string]*addrList{}, byCount: map[int]map[*addrList]struct{}{}}
+}
+
+// recount moves al from the group of count from to that of its count now.
+// t.mu held.
+func (t *tracker) recount(al *addrList, from int) {
+	if g := t.byCount[from]; g != nil {
+		delete(g, al)
+		if len(g) == 0 {
+			delete(t.byCount, from)
+		}
+	}
+	if al.n > 0 {
+		g := t.byCount[al.n]
+		if g == nil {
+			g = map[*addrList]struct{}{}
+			t.byCount[al.n] = g
+		}
+		g[al] = struct{}{}
+	}
+	for t.most > 0 && t.byCount[t.most] == nil {
+		t.most--
+	}
+	t.most = max(t.most, al.n)
+}
+
+// crowded returns the oldest unauthenticated connection of the address
+// that holds the most, or nil. t.mu held.
+func (t *tracker) crowded() *tracked {
+	for al := range t.byCount[t.most] {
+		return al.head
+	}
+	return nil
+}
 
 // admit counts a freshly accepted connection and returns it wrapped, or
 // closes it and returns nil when it cannot be let in.
@@ -113,11 +155,11 @@ func (t *tracker) admit(c net.Conn) *tracked {
 		victim = al.head
 		t.tally.evictedAddr++
 	case t.pending >= cfg.MaxUnauthenticated:
-		victim = t.head
+		victim = t.crowded()
 		t.tally.evictedAll++
 	}
 	if victim == nil && t.open >= cfg.MaxConnections {
-		if victim = t.head; victim == nil {
+		if victim = t.crowded(); victim == nil {
 			// Every connection is a logged-in user: the server is full.
 			t.tally.refused++
 			t.mu.Unlock()
@@ -168,10 +210,11 @@ func (t *tracker) link(tc *tracked) {
 	t.tail = tc
 	al := t.byAddr[tc.key]
 	if al == nil {
-		al = &addrList{}
+		al = &addrList{key: tc.key}
 		t.byAddr[tc.key] = al
 	}
 	al.n++
+	t.recount(al, al.n-1)
 	tc.aprev = al.tail
 	if al.tail != nil {
 		al.tail.anext = tc
@@ -212,7 +255,9 @@ func (t *tracker) unlink(tc *tracked) {
 		al.tail = tc.aprev
 	}
 	tc.aprev, tc.anext = nil, nil
-	if al.n--; al.n == 0 {
+	al.n--
+	t.recount(al, al.n+1)
+	if al.n == 0 {
 		delete(t.byAddr, tc.key)
 	}
 }

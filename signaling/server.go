@@ -382,14 +382,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Origins are not checked: logins carry a userSig in the first message,
 	// never a cookie, so a foreign web page gains nothing from connecting,
 	// and browser clients may be served from anywhere.
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	hj := &hijacked{ResponseWriter: w}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		s.log.Debug("websocket handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	ws.SetReadLimit(hardFrameLimit)
 	tc, _ := r.Context().Value(trackedKey{}).(*tracked)
-	c := &conn{s: s, ws: ws, remote: r.RemoteAddr, tc: tc, tokens: float64(s.cfg.RateBurst),
+	c := &conn{s: s, ws: ws, raw: hj.conn, remote: r.RemoteAddr, tc: tc, tokens: float64(s.cfg.RateBurst),
 		relayTokens: float64(4 * s.cfg.RelayBytesPerSecond)}
 	now := s.since()
 	c.lastRead.Store(now)
@@ -503,13 +504,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
-	kill := make([]*websocket.Conn, 0, len(s.conns))
+	kill := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		kill = append(kill, c.ws)
+		kill = append(kill, c)
 	}
 	s.mu.Unlock()
-	for _, ws := range kill {
-		ws.CloseNow()
+	for _, c := range kill {
+		c.cut()
 	}
 	select {
 	case <-done:
@@ -588,7 +589,7 @@ func (s *Server) sweep() {
 			// the login deadline is kept here.
 			c.swept = true
 			s.limits.note(func(t *limitTally) { t.loginDeadline++ })
-			c.ws.CloseNow()
+			c.cut()
 		}
 	}
 	if closed > 0 {

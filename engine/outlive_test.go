@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -218,4 +220,49 @@ func TestMemberFloodLeavesThePhoneWorking(t *testing.T) {
 	if victim.Has("onConnectionChanged(reconnecting)") {
 		t.Fatalf("the victim's phone lost its connection:\n%s", victim.Dump())
 	}
+}
+
+// BenchmarkDeadPeerDetection measures how long after a peer's process is
+// stopped (SIGSTOP) the other side raises onUserLeave(disconnected), with
+// the server up and with it down (issue 11: detect a silent peer within
+// 5-10 s without the server). SOFTPHONE_BENCH_TRIALS trials each (5).
+//
+//	go test -run '^$' -bench DeadPeerDetection -benchtime 1x ./engine/
+func BenchmarkDeadPeerDetection(b *testing.B) {
+	trials := 5
+	if v, err := strconv.Atoi(os.Getenv("SOFTPHONE_BENCH_TRIALS")); err == nil && v > 0 {
+		trials = v
+	}
+	for range b.N {
+		for _, down := range []bool{false, true} {
+			var took []time.Duration
+			for range trials {
+				took = append(took, detectStopped(b, down))
+			}
+			slices.Sort(took)
+			name := map[bool]string{false: "up", true: "down"}[down]
+			b.ReportMetric(took[len(took)/2].Seconds(), name+"-p50-s")
+			b.ReportMetric(took[len(took)-1].Seconds(), name+"-max-s")
+		}
+	}
+}
+
+// detectStopped runs one trial of BenchmarkDeadPeerDetection.
+func detectStopped(b *testing.B, serverDown bool) time.Duration {
+	s := calltest.NewServer(b, nil)
+	alice := s.Engine("alice", nil)
+	defer alice.End()
+	bob := startHelperPeer(b, s, "bob")
+	defer bob.kill()
+	calltest.Must(b, "call", alice.Call(calltest.Ctx(b), []string{"bob"}, CallParams{}))
+	calltest.Expect(alice, func(CallBegin) bool { return true })
+	alice.VolumeOf("bob", 5)
+	if serverDown {
+		s.Stop()
+		alice.WaitHas("onConnectionChanged(reconnecting)")
+	}
+	bob.signal(b, syscall.SIGSTOP)
+	start := time.Now()
+	alice.ExpectEvent(UserLeave{UserID: "bob", Reason: "disconnected"})
+	return time.Since(start)
 }

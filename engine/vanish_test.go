@@ -49,7 +49,7 @@ type helperPeer struct {
 	once sync.Once
 }
 
-func startHelperPeer(t *testing.T, s *calltest.Server, user string) *helperPeer {
+func startHelperPeer(t testing.TB, s *calltest.Server, user string) *helperPeer {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEngine$", "-test.v=false")
 	cmd.Env = append(os.Environ(), "SOFTPHONE_HELPER_URL="+s.URL, "SOFTPHONE_HELPER_USER="+user, "SOFTPHONE_HELPER_SIG="+s.Ticket(user, time.Hour))
@@ -80,7 +80,7 @@ func (h *helperPeer) kill() {
 	h.once.Do(func() { _ = h.cmd.Process.Kill(); _ = h.cmd.Wait() })
 }
 
-func (h *helperPeer) signal(t *testing.T, sig syscall.Signal) {
+func (h *helperPeer) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	calltest.Must(t, "signal the helper", h.cmd.Process.Signal(sig))
 }

@@ -310,6 +310,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s.limits = newTracker(s)
 	s.epoch = s.clock.Now()
+	s.lastLog = -int64(logEvery) // the first line may come at the first sweep
 	s.mu.Lock()
 	s.armSweep()
 	s.mu.Unlock()

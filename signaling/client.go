@@ -148,6 +148,9 @@ type SessionInfo struct {
 	Heartbeat, Grace time.Duration
 	// MaxCallSize is the most participants in one call, caller included.
 	MaxCallSize int
+	// ICEServers are the STUN/TURN servers the server offered at this
+	// login (an ICEServersChanged event brings newer ones).
+	ICEServers []ICEServer
 }
 
 // Session returns what the server said at the latest login.
@@ -250,6 +253,7 @@ func (c *Client) online(ws *websocket.Conn, reply *Frame) bool {
 		Heartbeat:     time.Duration(reply.Heartbeat) * time.Second,
 		Grace:         time.Duration(reply.Grace) * time.Second,
 		MaxCallSize:   reply.MaxCallSize,
+		ICEServers:    reply.ICEServers,
 	}
 	c.heartbeat = time.Duration(reply.Heartbeat) * time.Second
 	if c.heartbeat <= 0 {
@@ -258,7 +262,7 @@ func (c *Client) online(ws *websocket.Conn, reply *Frame) bool {
 	close(c.up)
 	c.mu.Unlock()
 	c.log.Info("signaling connected", "user", c.cfg.UserID, "resumed", reply.Resumed)
-	c.emit(ConnEvent{State: ConnConnected, Resumed: reply.Resumed, Call: reply.Call})
+	c.emit(ConnEvent{State: ConnConnected, Resumed: reply.Resumed, Call: reply.Call, ICEServers: reply.ICEServers})
 	return true
 }
 

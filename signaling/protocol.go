@@ -53,6 +53,7 @@ const (
 	TypeKicked         = "kicked"
 	TypeTicketExpired  = "ticketExpired"
 	TypeShutdown       = "shutdown"
+	TypeICEServers     = "iceServers"
 )
 
 // MediaType is a call's media type (reference: callMediaType).
@@ -223,6 +224,8 @@ type Frame struct {
 	Heartbeat     int    `json:"heartbeat,omitempty"`
 	Grace         int    `json:"grace,omitempty"`
 	MaxCallSize   int    `json:"maxCallSize,omitempty"`
+	// ICEServers: the login reply and the "iceServers" push.
+	ICEServers []ICEServer `json:"iceServers,omitempty"`
 
 	// calls
 	CallID    string    `json:"callId,omitempty"`

@@ -145,6 +145,7 @@ func (s *Server) login(c *conn, f *Frame) {
 		c.sess = old
 		stopTimer(&old.graceTimer)
 		s.armExpiry(old, tk.ExpiresAt())
+		reply.ICEServers = s.iceServersFor(old)
 		reply.Resumed, reply.Token = true, old.token
 		if old.call != nil {
 			reply.Call = s.callInfo(old.call)
@@ -172,6 +173,7 @@ func (s *Server) login(c *conn, f *Frame) {
 	s.sessions[f.UserID] = sess
 	c.sess = sess
 	s.armExpiry(sess, tk.ExpiresAt())
+	reply.ICEServers = s.iceServersFor(sess)
 	reply.Token = sess.token
 	s.totals.logins++
 	s.log.Info("logged in", "user", f.UserID, "remote", c.remote)

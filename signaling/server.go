@@ -56,6 +56,9 @@ type Config struct {
 	Clock Clock
 	// Logger receives the server's logs (discarded).
 	Logger *slog.Logger
+	// ICE, when set, is the STUN/TURN service offered to users: login
+	// replies carry its servers with per-user TURN credentials.
+	ICE *ICEService
 }
 
 const (
@@ -128,6 +131,11 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.ICE != nil {
+		ice := *c.ICE
+		ice.setDefaults()
+		c.ICE = &ice
+	}
 	return nil
 }
 
@@ -167,6 +175,7 @@ type session struct {
 	graceTimer  Timer
 	expiryTimer Timer
 	expiresAt   time.Time
+	iceTimer    Timer // pushes fresh TURN credentials before they expire
 }
 
 type outMsg struct {
@@ -466,6 +475,7 @@ func (s *Server) connGone(c *conn) {
 func (s *Server) dropSession(sess *session) {
 	stopTimer(&sess.graceTimer)
 	stopTimer(&sess.expiryTimer)
+	stopTimer(&sess.iceTimer)
 	if s.sessions[sess.userID] == sess {
 		delete(s.sessions, sess.userID)
 	}

@@ -392,6 +392,9 @@ func (e *Engine) onSignal(ev signaling.Event) {
 		e.endCall(e.call, endLost, signaling.ReasonTicketExpired)
 		e.events.publish(UserSigExpired{})
 
+	case signaling.ICEServersChanged:
+		e.setServerICE(v.Servers)
+
 	case signaling.ServerShutdown:
 		e.log.Warn("the call server is shutting down", "message", v.Message)
 		e.events.publish(ErrorEvent{Code: int(signaling.CodeShuttingDown), Message: "the call server is shutting down; reconnecting"})
@@ -411,6 +414,7 @@ func (e *Engine) onConn(v signaling.ConnEvent) {
 	case ConnReconnecting:
 		e.epoch++
 	case ConnConnected:
+		e.setServerICE(v.ICEServers)
 		// The snapshot is the truth only about a call from before the drop:
 		// one placed since (or on the first connect) is newer than it.
 		if e.call != nil && e.call.epoch < e.epoch {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -87,6 +88,13 @@ type peer struct {
 
 	restartMu    sync.Mutex
 	restartTimer *time.Timer
+	credTimer    *time.Timer // renews the relay's TURN credentials (ice.go)
+
+	// path is the media path ICE selected (ice.go).
+	path atomic.Pointer[ConnectionPath]
+	// When the TURN credentials expire: those configured now, and those
+	// the current gathering used. Owned by the ops goroutine.
+	cfgExpires, gatheredExpires time.Time
 }
 
 // rxCounters counts first-arrival losses on the remote audio stream, for
@@ -162,20 +170,21 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 	if err != nil {
 		return nil, err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: cfg.ICEServers})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: cfg.ICEServers, ICETransportPolicy: cfg.ICETransportPolicy})
 	if err != nil {
 		return nil, fmt.Errorf("peer connection to %s: %w", remote, err)
 	}
 	p := &peer{
-		remote:    remote,
-		offerer:   isOfferer(self, remote),
-		log:       cfg.Logger.With("peer", remote),
-		pc:        pc,
-		stats:     holder,
-		ev:        ev,
-		ops:       make(chan func(), 64),
-		closed:    make(chan struct{}),
-		wantVideo: video,
+		remote:     remote,
+		offerer:    isOfferer(self, remote),
+		log:        cfg.Logger.With("peer", remote),
+		pc:         pc,
+		stats:      holder,
+		ev:         ev,
+		ops:        make(chan func(), 64),
+		closed:     make(chan struct{}),
+		wantVideo:  video,
+		cfgExpires: cfg.ICEExpires,
 	}
 	if p.sender, err = pc.AddTrack(track); err != nil {
 		_ = pc.Close()
@@ -194,6 +203,7 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 	})
 	pc.OnICEConnectionStateChange(p.onICEState)
 	pc.OnTrack(p.onTrack)
+	p.watchICE()
 
 	p.spawn(p.loop)
 	if p.offerer {
@@ -518,6 +528,7 @@ func (p *peer) close() {
 		p.goMu.Unlock()
 		close(p.closed)
 		p.cancelRestart()
+		p.stopCredTimer()
 		if err := p.pc.Close(); err != nil {
 			p.log.Debug("close peer connection", "err", err)
 		}

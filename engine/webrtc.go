@@ -40,9 +40,19 @@ var vp8Codec = webrtc.RTPCodecParameters{
 	PayloadType: 96,
 }
 
+// natPathWait is how long the controlling side of ICE looks for a better
+// path before it takes one through NAT (server- or peer-reflexive) or a
+// relay.
+const natPathWait = 0
+
 // mediaConfig is what every peer connection of an engine shares.
 type mediaConfig struct {
 	ICEServers []webrtc.ICEServer
+	// ICEExpires is when the TURN credentials among ICEServers expire
+	// (zero: none do).
+	ICEExpires time.Time
+	// ICETransportPolicy "relay" allows only relayed paths.
+	ICETransportPolicy webrtc.ICETransportPolicy
 	// Net replaces the host network (pion's vnet in tests); nil is the OS.
 	Net transport.Net
 	// ICE timing: disconnected after, failed after, keepalive every.
@@ -98,10 +108,19 @@ func newAPI(cfg mediaConfig) (*webrtc.API, *statsHolder, error) {
 	reg.Add(sr)
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}
-	// No mDNS: candidates stay plain IPs (nothing to resolve on one host, and
-	// no multicast traffic leaving the machine).
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Our candidates stay plain IPs, but a browser's .local host
+	// candidates (it hides its addresses behind mDNS names) are resolved,
+	// so a browser on the same LAN connects directly.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeQueryOnly)
 	se.SetIncludeLoopbackCandidate(true)
+	// How long the controlling side waits for a better path before it
+	// nominates a path through NAT or a relay (pion's defaults: 0.5 s, 1 s
+	// and 2 s, which a call through a relay waited out in full). A host
+	// pair on the same machine or LAN still goes first: it validates
+	// before the others exist.
+	se.SetSrflxAcceptanceMinWait(natPathWait)
+	se.SetPrflxAcceptanceMinWait(natPathWait)
+	se.SetRelayAcceptanceMinWait(natPathWait)
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	}

@@ -132,7 +132,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	maxCallSize := fs.Int("max-call-size", 9, "most people in one call, the caller included")
 	grace := fs.Duration("grace", 10*time.Second, "how long a dropped participant keeps its place in a call")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
+	turnFlags := addTURNFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	turnCfg, err := turnFlags.config(stderr)
+	if err != nil {
 		return err
 	}
 	var level slog.Level
@@ -168,6 +173,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("load the TLS certificate and key: %w", err)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	turn, err := startTURN(turnCfg, key, cfg.Logger, stderr)
+	if err != nil {
+		return err
+	}
+	if turn != nil {
+		defer turn.Close()
+		cfg.ICE = turn.Service()
 	}
 	srv, err := signaling.NewServer(cfg)
 	if err != nil {
@@ -479,6 +492,7 @@ type clientFlags struct {
 	mic, speaker                   string
 	autoAnswer                     bool
 	ice                            stringList
+	icePolicy                      string
 	logFile, logLevel              string
 }
 
@@ -500,7 +514,8 @@ func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 	fs.StringVar(&c.mic, "mic", "default", strings.ReplaceAll(audio.MicUsage, "`", "'"))
 	fs.StringVar(&c.speaker, "speaker", "default", strings.ReplaceAll(audio.SpeakerUsage, "`", "'"))
 	fs.BoolVar(&c.autoAnswer, "auto-answer", false, "accept every incoming call")
-	fs.Var(&c.ice, "ice-server", "STUN/TURN server, repeatable: stun:HOST:PORT or turn:USER:PASS@HOST:PORT (none needed on one host or a LAN)")
+	fs.Var(&c.ice, "ice-server", "extra STUN/TURN server, repeatable: stun:HOST:PORT or turn:USER:PASS@HOST:PORT (the call server offers its own)")
+	fs.StringVar(&c.icePolicy, "ice-transport-policy", "all", "media paths allowed: all, or relay (only through a TURN server: the other side never learns your address)")
 	fs.StringVar(&c.logFile, "log-file", "", "log file (default: the TUI logs to ~/.local/state/softphone/softphone.log, headless mode to stderr)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
@@ -537,6 +552,12 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 		Speaker:    c.speaker,
 		AutoAnswer: c.autoAnswer,
 	}
+	policy, err := engine.ParseICETransportPolicy(c.icePolicy)
+	if err != nil {
+		fmt.Fprintln(stderr, "bad --ice-transport-policy:", err)
+		return engine.Config{}, errUsage
+	}
+	cfg.ICETransportPolicy = policy
 	for _, s := range c.ice {
 		srv, err := engine.ParseICEServer(s)
 		if err != nil {

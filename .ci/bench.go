@@ -267,7 +267,7 @@ func startServer(dir string) (*server, error) {
 	if err := os.WriteFile(key, fmt.Appendf(nil, "%x\n", b), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("./softphone", "serve", "--listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn")
+	cmd := exec.Command("./softphone", "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -14,7 +14,8 @@ type peer struct {
 	status  peerStatus
 	volume  int
 	quality engine.NetworkQuality
-	audio   bool // audio available (false: muted or no microphone)
+	path    engine.ConnectionPath // how the media gets there; zero until ICE chose
+	audio   bool                  // audio available (false: muted or no microphone)
 	video   bool // video available
 }
 

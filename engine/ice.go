@@ -61,8 +61,10 @@ func (p ConnectionPath) String() string {
 
 // classifyPath names the path of a selected candidate pair. remotes are
 // every remote candidate, to see through a peer-reflexive one: when its
-// address is one the peer announced (host or srflx), it is that.
-func classifyPath(local, remote webrtc.ICECandidateStats, remotes []webrtc.ICECandidateStats) ConnectionPath {
+// address is one the peer announced (host or srflx), it is that; when it is
+// on the local candidate's own network (onLink), no router, so no NAT,
+// stands between: a host (a browser's, hidden behind an mDNS name).
+func classifyPath(local, remote webrtc.ICECandidateStats, remotes []webrtc.ICECandidateStats, onLink func(a, b string) bool) ConnectionPath {
 	p := ConnectionPath{Local: local.CandidateType.String(), Remote: remote.CandidateType.String(), Protocol: strings.ToLower(local.Protocol)}
 	if p.Protocol == "" {
 		p.Protocol = "udp"
@@ -70,6 +72,9 @@ func classifyPath(local, remote webrtc.ICECandidateStats, remotes []webrtc.ICECa
 	lt, rt := local.CandidateType, remote.CandidateType
 	if rt == webrtc.ICECandidateTypePrflx {
 		rt = webrtc.ICECandidateTypeSrflx // a NAT mapping the peer did not announce
+		if lt == webrtc.ICECandidateTypeHost && onLink != nil && onLink(local.IP, remote.IP) {
+			rt = webrtc.ICECandidateTypeHost
+		}
 		for _, c := range remotes {
 			if c.CandidateType != webrtc.ICECandidateTypePrflx && c.IP == remote.IP && c.Port == remote.Port {
 				rt = c.CandidateType
@@ -195,16 +200,41 @@ func (p *peer) updatePath() {
 	if local.ID == "" || remote.ID == "" {
 		return
 	}
-	path := classifyPath(local, remote, remotes)
+	path := classifyPath(local, remote, remotes, onLink)
 	p.path.Store(&path)
 	p.log.Info("media path", "type", path.Type, "protocol", path.Protocol, "local", path.Local, "remote", path.Remote,
 		"local_addr", net.JoinHostPort(local.IP, strconv.Itoa(int(local.Port))),
 		"remote_addr", net.JoinHostPort(remote.IP, strconv.Itoa(int(remote.Port))))
 }
 
-// connectionPath is the path ICE selected, once it did.
+// onLink reports whether IP b is on the same network as this machine's
+// address a (an interface with a, whose prefix holds b).
+func onLink(a, b string) bool {
+	ia, ib := net.ParseIP(a), net.ParseIP(b)
+	if ia == nil || ib == nil {
+		return false
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, x := range addrs {
+		if n, ok := x.(*net.IPNet); ok && n.IP.Equal(ia) && !ia.IsLoopback() {
+			return n.Contains(ib)
+		}
+	}
+	return false
+}
+
+// connectionPath is the path ICE selected, once it did. A peer-reflexive
+// remote is looked at again in the background: ICE replaces it when the
+// peer's own candidate for that address arrives later (RFC 8838 §11.4),
+// as a browser's mDNS name does once resolved.
 func (p *peer) connectionPath() (ConnectionPath, bool) {
 	if path := p.path.Load(); path != nil {
+		if path.Remote == "prflx" {
+			p.spawn(p.updatePath)
+		}
 		return *path, true
 	}
 	return ConnectionPath{}, false

@@ -146,11 +146,13 @@ func TestClassifyPath(t *testing.T) {
 		{"through NAT", c(host, "10.0.0.2", 4000, "udp", ""), c(srflx, "198.51.100.7", 6000, "udp", ""), "stun udp host srflx"},
 		{"prflx that is an announced host", c(host, "192.168.1.4", 4000, "udp", ""), c(prflx, "192.168.1.5", 5000, "udp", ""), "direct udp host prflx"},
 		{"prflx from a symmetric NAT", c(host, "192.168.1.4", 4000, "udp", ""), c(prflx, "198.51.100.7", 6001, "udp", ""), "stun udp host prflx"},
+		{"prflx on our LAN (a browser's mDNS host)", c(host, "192.168.1.4", 4000, "udp", ""), c(prflx, "192.168.1.9", 6001, "udp", ""), "direct udp host prflx"},
 		{"our relay over TCP", c(relay, "203.0.113.1", 49170, "udp", "tcp"), c(srflx, "198.51.100.7", 6000, "udp", ""), "relay tcp relay srflx"},
 		{"their relay", c(srflx, "198.51.100.9", 4000, "udp", ""), c(relay, "203.0.113.1", 49171, "udp", ""), "relay udp srflx relay"},
 		{"ICE-TCP", c(host, "192.168.1.4", 9, "tcp", ""), c(host, "192.168.1.5", 5000, "tcp", ""), "direct tcp host host"},
 	} {
-		p := classifyPath(tc.local, tc.remote, remotes)
+		lan := func(a, b string) bool { return strings.HasPrefix(a, "192.168.1.") && strings.HasPrefix(b, "192.168.1.") }
+		p := classifyPath(tc.local, tc.remote, remotes, lan)
 		if got := strings.Join([]string{p.Type, p.Protocol, p.Local, p.Remote}, " "); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}

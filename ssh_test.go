@@ -229,13 +229,16 @@ func (s *sshd) run(t *testing.T, remote string) string {
 
 // headless is a `softphone --headless` process (maybe behind ssh): its
 // stdin, and its JSON lines as they come.
+// lineTime is the key of the time a line arrived, added to each line.
+const lineTime = "_arrived"
+
 type headless struct {
 	stdin io.WriteCloser
 	lines chan map[string]any
 	seen  []map[string]any // lines read but not yet waited for
 }
 
-func startHeadless(t *testing.T, wrap []string, argv ...string) *headless {
+func startHeadless(t testing.TB, wrap []string, argv ...string) *headless {
 	t.Helper()
 	argv = append(append([]string(nil), wrap...), argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -249,6 +252,8 @@ func startHeadless(t *testing.T, wrap []string, argv ...string) *headless {
 	}
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
+	// If the test process dies before its cleanups, so does the phone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -259,6 +264,7 @@ func startHeadless(t *testing.T, wrap []string, argv ...string) *headless {
 		for sc.Scan() {
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				m[lineTime] = time.Now()
 				h.lines <- m
 			}
 		}
@@ -283,7 +289,7 @@ func startHeadless(t *testing.T, wrap []string, argv ...string) *headless {
 // wait returns the first line named name (an event or a response) not
 // returned before, also one that came while waiting for another; it fails
 // on an error response or after e2eWait.
-func (h *headless) wait(t *testing.T, name string) map[string]any {
+func (h *headless) wait(t testing.TB, name string) map[string]any {
 	t.Helper()
 	match := func(m map[string]any) bool { return m["event"] == name || m["response"] == name }
 	timeout := time.After(e2eWait)

@@ -233,6 +233,20 @@ func runGoBenchmarks(t *table) {
 	t.section("tui")
 	check("terminal bytes during a call with meters", "BenchmarkCallTerminalBytes", "B/s", "KB/s", 1.0/1024, true, 4)
 	check("TUI CPU during a call", "BenchmarkCallTerminalBytes", "cpu%", "% of a core", 1, true, 3)
+	t.section("STUN/TURN (the binary in network namespaces behind NAT routers; needs root)")
+	info := func(what, name, unit, shown string) {
+		if v, why := metric(name, unit); why == "" {
+			t.info(what, num(v)+" "+shown)
+		} else {
+			t.missing(what, why)
+		}
+	}
+	info("call setup, direct through NATs (server-reflexive), p50", "BenchmarkNATCallSetup", "direct-p50-ms", "ms")
+	info("call setup through the relay (symmetric NAT), p50", "BenchmarkNATCallSetup", "relay-p50-ms", "ms")
+	check("what the relay adds to the setup p50 (side by side)", "BenchmarkNATCallSetup", "relay-added-p50-ms", "ms", 1, true, 30)
+	info("call setup forced through the relay on the direct network, p50", "BenchmarkNATCallSetup", "forced-relay-p50-ms", "ms")
+	check("TURN server CPU per relayed 1:1 call (both phones relayed)", "BenchmarkTURNRelayCPU", "server-%core/call", "% of a core", 1, true, 1)
+	info("relayed 1:1 calls one core of the server carries", "BenchmarkTURNRelayCPU", "calls/core", "calls")
 	if runErr != nil {
 		t.missing("go test -bench ./...", "exited with "+runErr.Error())
 	}

@@ -176,4 +176,3 @@ func browserPeer(url, sig string) error {
 	}
 	return nil
 }
-

@@ -69,7 +69,7 @@ type natLab struct {
 	t      testing.TB
 	prefix string
 	roles  []string // its namespaces
-	config string // XDG_CONFIG_HOME of the server and usersig: the key lives there
+	config string   // XDG_CONFIG_HOME of the server and usersig: the key lives there
 	dir    string
 }
 
@@ -421,4 +421,3 @@ func (p *labPhone) heard(t *testing.T, hz float64, from string) {
 		t.Errorf("%s did not hear %s's %g Hz tone (%d samples)", p.user, from, hz, len(pcm))
 	}
 }
-

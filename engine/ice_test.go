@@ -151,7 +151,9 @@ func TestClassifyPath(t *testing.T) {
 		{"their relay", c(srflx, "198.51.100.9", 4000, "udp", ""), c(relay, "203.0.113.1", 49171, "udp", ""), "relay udp srflx relay"},
 		{"ICE-TCP", c(host, "192.168.1.4", 9, "tcp", ""), c(host, "192.168.1.5", 5000, "tcp", ""), "direct tcp host host"},
 	} {
-		lan := func(a, b string) bool { return strings.HasPrefix(a, "192.168.1.") && strings.HasPrefix(b, "192.168.1.") }
+		lan := func(a, b string) bool {
+			return strings.HasPrefix(a, "192.168.1.") && strings.HasPrefix(b, "192.168.1.")
+		}
 		p := classifyPath(tc.local, tc.remote, remotes, lan)
 		if got := strings.Join([]string{p.Type, p.Protocol, p.Local, p.Remote}, " "); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)

@@ -69,7 +69,7 @@ type TURNServer struct {
 	users map[string]*turnUser
 
 	allocations, refusedAuth, refusedPeer, refusedQuota, dropped atomic.Int64
-	relayedBytes                                                atomic.Int64
+	relayedBytes                                                 atomic.Int64
 }
 
 // TURNStats are a TURNServer's counters.

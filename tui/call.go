@@ -16,7 +16,7 @@ type peer struct {
 	quality engine.NetworkQuality
 	path    engine.ConnectionPath // how the media gets there; zero until ICE chose
 	audio   bool                  // audio available (false: muted or no microphone)
-	video   bool // video available
+	video   bool                  // video available
 }
 
 // session is the call in progress, from the first ring to the end.

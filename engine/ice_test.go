@@ -1,16 +1,15 @@
 package engine
 
 import (
-	"bytes"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"softphone/internal/testenv"
 	"softphone/signaling"
 )
 
@@ -29,24 +28,6 @@ func startTURN(t testing.TB) *signaling.TURNServer {
 	}
 	t.Cleanup(func() { srv.Close() })
 	return srv
-}
-
-// logBuffer is a log sink tests can search.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
 }
 
 // connectedPath waits for the quality report's path to other at te.
@@ -93,7 +74,7 @@ func TestTURNCredentialsRenewedInALongCall(t *testing.T) {
 	ice := turn.Service()
 	ice.MaxLifetime = 8 * time.Second
 	s := newTestServer(t, func(c *signaling.Config) { c.ICE = ice })
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	alice := s.engine("alice", func(c *Config) {
 		c.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -106,7 +87,7 @@ func TestTURNCredentialsRenewedInALongCall(t *testing.T) {
 	start := time.Now()
 
 	deadline := start.Add(wait)
-	for logs.count("ice restart: fresh TURN credentials") == 0 {
+	for strings.Count(logs.String(), "ice restart: fresh TURN credentials") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no ICE restart with fresh credentials within %v", wait)
 		}
@@ -120,7 +101,7 @@ func TestTURNCredentialsRenewedInALongCall(t *testing.T) {
 	if p := connectedPath(alice, "bob"); p.Type != "relay" {
 		t.Fatalf("path after the restart: %+v", p)
 	}
-	if logs.count("no fresh ones arrived") > 0 {
+	if strings.Count(logs.String(), "no fresh ones arrived") > 0 {
 		t.Fatal("a renewal found no fresh credentials")
 	}
 }

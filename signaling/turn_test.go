@@ -7,35 +7,18 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/turn/v5"
+
+	"softphone/internal/testenv"
 )
 
 // The TURN tests run the real server on a loopback port with real pion/turn
 // clients: the address told to clients is 127.0.0.1, so a relay reaching
 // another relay reaches 127.0.0.1 too, which the peer filter must allow
 // (and nothing else on this machine).
-
-// lockedLog collects log lines from several goroutines.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // freeRelayPorts finds a run of n UDP ports on 127.0.0.1 that are free right
 // now, so tests running at once on this machine rarely collide.
@@ -70,9 +53,9 @@ func freeRelayPorts(t *testing.T, n int) (int, int) {
 
 const turnTestSecret = "turn-test-secret"
 
-func startTestTURN(t *testing.T, edit func(*TURNConfig)) (*TURNServer, *lockedLog) {
+func startTestTURN(t *testing.T, edit func(*TURNConfig)) (*TURNServer, *testenv.Buffer) {
 	t.Helper()
-	logs := &lockedLog{}
+	logs := &testenv.Buffer{}
 	lo, hi := freeRelayPorts(t, 8)
 	cfg := TURNConfig{
 		Listen:  "127.0.0.1:0",

@@ -281,7 +281,9 @@ func (p *peer) renewCredentials() {
 		return
 	}
 	if !p.cfgExpires.After(p.gatheredExpires) {
-		p.log.Warn("TURN credentials expire soon and no fresh ones arrived", "expires", p.gatheredExpires)
+		// Normal when the ticket ends then too (so does the session);
+		// else the server's push did not come.
+		p.log.Info("the relay's TURN credentials expire soon and no fresh ones arrived", "expires", p.gatheredExpires)
 		return
 	}
 	p.log.Info("ice restart: fresh TURN credentials for the relay", "expires", p.cfgExpires)

@@ -74,3 +74,16 @@ func TestCallsBetweenHomesBehindNATs(t *testing.T) {
 
 // waitAudio lets a call carry two seconds of tone.
 func waitAudio(*testing.T) { time.Sleep(2 * time.Second) }
+
+// TestServeWithOnlyLoopback: `softphone serve` with its defaults on a
+// machine without a network (a namespace with only its loopback) still
+// starts, serving STUN/TURN on 127.0.0.1, and says why phones elsewhere
+// cannot use it.
+func TestServeWithOnlyLoopback(t *testing.T) {
+	needNATLab(t)
+	bin := softphoneBinary(t)
+	lab := newLab(t, "lone")
+	srv := lab.serveIn("lone", bin)
+	srv.waitOutput(t, "STUN/TURN on UDP and TCP port 3478, told to phones as 127.0.0.1")
+	srv.waitOutput(t, "no IPv4 address but loopback")
+}

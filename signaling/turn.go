@@ -130,7 +130,10 @@ func StartTURN(cfg TURNConfig) (*TURNServer, error) {
 	if err := t.listen(); err != nil {
 		return nil, err
 	}
-	if t.publicIP, err = choosePublicIP(cfg.PublicIP, host); err != nil {
+	t.publicIP, err = choosePublicIP(cfg.PublicIP, host)
+	if errors.Is(err, errNoPublicIP) {
+		t.log.Warn("TURN: " + err.Error())
+	} else if err != nil {
 		t.closeListeners()
 		return nil, err
 	}
@@ -237,8 +240,12 @@ func choosePublicIP(configured net.IP, listenHost string) (netip.Addr, error) {
 			}
 		}
 	}
-	return netip.Addr{}, errors.New("turn: this machine has no non-loopback IPv4 address to tell clients: give --turn-public-ip, or --turn off")
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1}), errNoPublicIP
 }
+
+// errNoPublicIP: the machine has no address but loopback; the server
+// starts anyway (it still serves phones on this machine) and says so.
+var errNoPublicIP = errors.New("this machine has no IPv4 address but loopback: phones elsewhere cannot reach STUN/TURN at 127.0.0.1 (give --turn-public-ip)")
 
 // ownAddresses are this machine's interface addresses.
 func ownAddresses() map[netip.Addr]bool {

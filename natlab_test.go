@@ -171,6 +171,16 @@ func natRules(kind natKind, lan, host, wan string) string {
 `, pre, post, filter)
 }
 
+// blockRelays makes both routers drop the server's relay traffic (UDP to
+// and from its relay ports): what still connects, connects without it.
+func (l *natLab) blockRelays() {
+	l.t.Helper()
+	for _, r := range []string{"nat1", "nat2"} {
+		l.in(r, "nft", "add", "rule", "ip", "lab", "filt", "ip", "daddr", labServerIP, "udp", "dport", "49160-49200", "drop")
+		l.in(r, "nft", "add", "rule", "ip", "lab", "filt", "ip", "saddr", labServerIP, "udp", "sport", "49160-49200", "drop")
+	}
+}
+
 func (l *natLab) ns(role string) string { return l.prefix + "-" + role }
 
 // wrap is the prefix that runs a command in role's namespace.

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -107,7 +108,7 @@ func serverICE(in []signaling.ICEServer) ([]webrtc.ICEServer, time.Time) {
 		for _, u := range s.URLs {
 			// A URL pion cannot use (a newer server's scheme, TURN
 			// without credentials) is skipped, not fatal.
-			if uri, err := stun.ParseURI(u); err == nil &&
+			if uri, err := parseICEURL(u); err == nil &&
 				(uri.Scheme == stun.SchemeTypeSTUN || uri.Scheme == stun.SchemeTypeSTUNS || (s.Username != "" && s.Credential != "")) {
 				srv.URLs = append(srv.URLs, u)
 			}
@@ -123,6 +124,24 @@ func serverICE(in []signaling.ICEServer) ([]webrtc.ICEServer, time.Time) {
 		}
 	}
 	return out, exp
+}
+
+// parseICEURL is stun.ParseURI, minus its endless recursion: for a host
+// part that still lacks a port after it added the default one (such as
+// "[::1]5349") it calls itself again and again, with the URL growing, until
+// the stack runs out (pion/stun v4.0.1). pion calls it on every configured
+// server, so such a URL must never reach pion.
+func parseICEURL(raw string) (*stun.URI, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := net.SplitHostPort(u.Opaque); err != nil {
+		if _, _, err := net.SplitHostPort(u.Opaque + ":3478"); err != nil {
+			return nil, fmt.Errorf("%q: no HOST:PORT: %w", raw, err)
+		}
+	}
+	return stun.ParseURI(raw)
 }
 
 // hasTURN reports whether servers include a TURN URL.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -164,4 +165,28 @@ func TestServerICEConversion(t *testing.T) {
 	if _, err := ParseICETransportPolicy("direct"); err == nil {
 		t.Fatal("bad policy accepted")
 	}
+}
+
+// FuzzServerICE: whatever ICE servers a call server sends, the engine keeps
+// only ones pion accepts, so a bad entry cannot stop every call.
+func FuzzServerICE(f *testing.F) {
+	for _, s := range []string{
+		`[{"urls":["stun:192.0.2.1:3478"]},{"urls":["turn:192.0.2.1:3478?transport=udp"],"username":"1:u","credential":"c","expires":5}]`,
+		`[{"urls":["turn:host"]}]`, `[{"urls":["stun:"]}]`, `[{"urls":["turns:[::1]:5349?transport=tcp"],"username":"a","credential":"b"}]`,
+		`[{"urls":["turn:x:99999"],"username":"a","credential":"b"}]`, `[{}]`, `null`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, js string) {
+		var in []signaling.ICEServer
+		if json.Unmarshal([]byte(js), &in) != nil {
+			return
+		}
+		got, _ := serverICE(in)
+		pc, err := webrtc.NewPeerConnection(webrtc.Configuration{ICEServers: got})
+		if err != nil {
+			t.Fatalf("pion refuses %+v (from %s): %v", got, js, err)
+		}
+		pc.Close()
+	})
 }

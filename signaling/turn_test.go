@@ -343,3 +343,28 @@ func TestTURNCredentialsMatchPionsScheme(t *testing.T) {
 		t.Fatal("TURNSecret is not a keyed digest of the server key")
 	}
 }
+
+// FuzzTURNUsername: whatever username a TURN client sends, the server's
+// check never panics and never accepts one that is not EXPIRY:USERID
+// with a valid user id and a future expiry.
+func FuzzTURNUsername(f *testing.F) {
+	name, _ := credsFor("alice", time.Hour)
+	for _, s := range []string{name, "", ":", "1:", ":alice", "99999999999999999999:alice", "-1:alice", "1700000000:al ice", "1:2:3"} {
+		f.Add(s)
+	}
+	srv := &TURNServer{log: slog.New(slog.DiscardHandler)}
+	srv.limited = rateLimitedLog{logger: srv.log, every: time.Minute}
+	accept := func(*turn.RequestAttributes) (string, []byte, bool) { return "x", []byte("k"), true }
+	src := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}
+	f.Fuzz(func(t *testing.T, username string) {
+		_, _, ok := srv.authenticate(&turn.RequestAttributes{Username: username, SrcAddr: src}, accept)
+		if !ok {
+			return
+		}
+		exp, user, found := strings.Cut(username, ":")
+		sec, err := strconv.ParseInt(exp, 10, 64)
+		if !found || err != nil || !ValidUserID(user) || time.Unix(sec, 0).Before(time.Now()) {
+			t.Fatalf("accepted %q", username)
+		}
+	})
+}

@@ -52,6 +52,9 @@ type Config struct {
 	Heartbeat   time.Duration
 	// TLS, when set, makes Serve speak wss:// on its listener.
 	TLS *tls.Config
+	// Pages, when set, serves every path but /ws (the web phone); nil
+	// answers them with a plain-text hint.
+	Pages http.Handler
 	// Clock is the time source (the real clock).
 	Clock Clock
 	// Logger receives the server's logs (discarded).
@@ -236,9 +239,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// ServeHTTP serves the WebSocket endpoint /ws and a plain-text hint
-// elsewhere.
+// ServeHTTP serves the WebSocket endpoint /ws, and Config.Pages (or a
+// plain-text hint) elsewhere.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/ws" && s.cfg.Pages != nil {
+		s.cfg.Pages.ServeHTTP(w, r)
+		return
+	}
 	if r.URL.Path != "/ws" {
 		http.Error(w, "softphone call server: connect a WebSocket to /ws (see PROTOCOL.md)", http.StatusNotFound)
 		return

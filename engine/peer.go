@@ -186,10 +186,12 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 	p.drainRTCP(p.sender.Read)
 
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil {
-			return // gathering finished; nothing to tell (trickle)
+		// nil: gathering finished. The end of candidates goes out as an
+		// empty candidate, as a browser's addIceCandidate takes it.
+		init := webrtc.ICECandidateInit{}
+		if c != nil {
+			init = c.ToJSON()
 		}
-		init := c.ToJSON()
 		ev.signal(signalMsg{Kind: "candidate", Candidate: &init})
 	})
 	pc.OnICEConnectionStateChange(p.onICEState)

@@ -85,6 +85,9 @@ func newAPI(cfg mediaConfig) (*webrtc.API, *statsHolder, error) {
 	reg.Add(gen)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	if err := registerBrowserInterop(m, reg); err != nil {
+		return nil, nil, err
+	}
 
 	rr, err := report.NewReceiverInterceptor(report.WithReceiverLoggerFactory(lf), report.ReceiverInterval(time.Second))
 	if err != nil {

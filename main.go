@@ -36,6 +36,7 @@ Usage:
   softphone --headless [flags]      the same client driven by stdin/stdout JSON
   softphone serve [flags]           run the call server
   softphone usersig --user ID       mint a login ticket (userSig)
+  softphone link --user ID          a link to the web phone that logs ID in
   softphone devices                 list audio capture and playback devices
   softphone demo                    server, two bots and the TUI in one command
   softphone loadtest [flags]        drive call cycles against a server
@@ -65,6 +66,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdServe(rest, stdout, stderr)
 	case "usersig":
 		err = cmdUsersig(rest, stdout, stderr)
+	case "link":
+		err = cmdLink(rest, stdout, stderr)
 	case "devices":
 		err = cmdDevices(rest, stdout, stderr)
 	case "demo":
@@ -132,6 +135,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	maxCallSize := fs.Int("max-call-size", 9, "most people in one call, the caller included")
 	grace := fs.Duration("grace", 10*time.Second, "how long a dropped participant keeps its place in a call")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
+	var webFlags serveWebFlags
+	addServeWebFlags(fs, &webFlags)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -169,6 +174,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	if err := webFlags.apply(&cfg, *listen, *tlsCert != "", stderr); err != nil {
+		return err
+	}
 	srv, err := signaling.NewServer(cfg)
 	if err != nil {
 		return err
@@ -182,6 +190,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "softphone server listening on %s\n", signaling.WebSocketURL(ln.Addr(), cfg.TLS != nil))
+	webFlags.announce(stdout, ln.Addr(), cfg.TLS != nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -474,6 +483,7 @@ func cmdLoadtest(args []string, stdout, stderr io.Writer) error {
 // clientFlags are the flags every client mode shares (TUI, headless, demo).
 type clientFlags struct {
 	server, user, usersig, keyFile string
+	tlsFingerprint                 string
 	appID                          int64
 	mic, speaker                   string
 	autoAnswer                     bool
@@ -493,6 +503,7 @@ func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 		fs.StringVar(&c.usersig, "usersig", os.Getenv("SOFTPHONE_USERSIG"), "login `ticket` from 'softphone usersig' (env SOFTPHONE_USERSIG)")
 		fs.StringVar(&c.keyFile, "secret-key-file", "", "instead of --usersig, mint a ticket with this secret key file (also $"+signaling.SecretKeyEnv+", else the key 'softphone serve' generated)")
 		fs.Int64Var(&c.appID, "sdk-app-id", signaling.DefaultSDKAppID, "SDKAppID for tickets minted with the secret key")
+		addTLSFingerprintFlag(fs, &c.tlsFingerprint)
 	}
 	fs.StringVar(&c.user, "user", os.Getenv("SOFTPHONE_USER"), "your user `ID`, 1-32 of A-Z a-z 0-9 _ - (env SOFTPHONE_USER)")
 	// Backquotes in a usage string would become the flag's value name.
@@ -535,6 +546,9 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 		Mic:        c.mic,
 		Speaker:    c.speaker,
 		AutoAnswer: c.autoAnswer,
+	}
+	if err := c.pinServer(&cfg); err != nil {
+		return engine.Config{}, err
 	}
 	for _, s := range c.ice {
 		srv, err := engine.ParseICEServer(s)

@@ -56,6 +56,8 @@ type webEnv struct {
 	banner []string // what serve printed on stdout
 	spki   string   // the self-signed certificate's public key hash, if any
 
+	stopServer func() // SIGTERM, and wait for the server to end
+
 	browser context.Context
 	procsMu sync.Mutex
 	procs   []*exec.Cmd
@@ -171,9 +173,9 @@ func (e *webEnv) serve(o webOpts) {
 		t.Fatal(err)
 	}
 	e.track(cmd)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	e.stopServer = func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -181,7 +183,8 @@ func (e *webEnv) serve(o webOpts) {
 			cmd.Process.Kill()
 			t.Errorf("softphone serve ignored SIGTERM; stderr:\n%s", stderr.String())
 		}
-	})
+	}
+	t.Cleanup(e.stopServer)
 	lines := make(chan string, 16)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -466,10 +469,11 @@ func (p *phone) quit() {
 	}
 }
 
-// heard reports how much of what p's speaker played, after skip, was the
-// tone hz: the share of loud 20 ms frames in which hz is the strongest of
-// the candidate tones.
-func (p *phone) heard(hz float64, others ...float64) float64 {
+// heard reports how much of what p's speaker played had the tone hz in
+// it: the share of loud 20 ms frames in which hz carries at least a tenth
+// of the frame's power (a lone sine carries a half, one of two equal
+// sines a quarter).
+func (p *phone) heard(hz float64) float64 {
 	p.t.Helper()
 	p.quit()
 	f, err := os.Open(p.wav)
@@ -488,14 +492,12 @@ func (p *phone) heard(hz float64, others ...float64) float64 {
 			continue
 		}
 		loud++
-		ph := power(frame, hz)
-		best := true
-		for _, o := range others {
-			if power(frame, o) >= ph/4 {
-				best = false
-			}
+		var ms float64
+		for _, x := range frame {
+			ms += float64(x) * float64(x) / (32768 * 32768)
 		}
-		if best && ph > 1e-4 {
+		ms /= float64(len(frame))
+		if power(frame, hz) >= 0.1*ms {
 			match++
 		}
 	}

@@ -204,7 +204,8 @@
 
   function peerDone(id, status, level, what) {
     addLog(level, id + " " + what);
-    if (ui.call && ui.call.peers.has(id)) ui.call.peers.set(id, status);
+    const c = ensureCall();
+    if (c && c.peers.has(id)) c.peers.set(id, status);
     render();
   }
 
@@ -214,6 +215,8 @@
     ui.timer = null;
     $("tiles").replaceChildren();
     render();
+    // The kit goes idle right after the event that ended the call.
+    setTimeout(render, 0);
   }
 
   function wire() {
@@ -269,7 +272,7 @@
       endCall();
     });
     TUICallKit.on(E.onCallCancelled, (e) => {
-      const c = ui.call;
+      const c = ensureCall();
       if (!c) return endCall();
       if (c.dir === "in" && !c.began) {
         if (c.rejecting) addLog("info", "you rejected the call from " + c.caller);

@@ -698,3 +698,25 @@ func (b *tab) screenshot(name string) string {
 // near reports whether a measured frequency is within one analyser bin
 // (5.9 Hz at 48 kHz and 8192 points) of want.
 func near(got, want float64) bool { return math.Abs(got-want) <= 12 }
+
+// dropUDP makes the namespace drop pct % of the UDP packets it delivers
+// (media; the signaling's TCP is left alone), or stops dropping with 0.
+func (e *webEnv) dropUDP(pct int) {
+	e.t.Helper()
+	exec.Command("ip", "netns", "exec", e.ns, "nft", "delete", "table", "inet", "webloss").Run()
+	if pct == 0 {
+		return
+	}
+	rules := fmt.Sprintf(`table inet webloss {
+  chain in {
+    type filter hook input priority 0; policy accept;
+    meta l4proto udp numgen random mod 100 < %d drop
+  }
+}
+`, pct)
+	cmd := exec.Command("ip", "netns", "exec", e.ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("nft: %v: %s", err, out)
+	}
+}

@@ -51,18 +51,23 @@ func addServeWebFlags(fs *flag.FlagSet, w *serveWebFlags) {
 	fs.BoolVar(&w.selfSigned, "tls-self-signed", false, "speak https/wss with a self-signed certificate, made on first use and kept in ~/.config/softphone/tls; prints its fingerprint (browsers on a LAN need https for the microphone)")
 }
 
+// check reports a usage error: tlsFiles says whether --tls-cert/--tls-key
+// were given.
+func (w *serveWebFlags) check(tlsFiles bool, stderr io.Writer) error {
+	if w.selfSigned && tlsFiles {
+		fmt.Fprintln(stderr, "--tls-self-signed replaces --tls-cert/--tls-key: give one or the other")
+		return errUsage
+	}
+	return nil
+}
+
 // apply sets the web phone and the self-signed certificate in cfg.
-// tlsFiles says whether --tls-cert/--tls-key were given.
-func (w *serveWebFlags) apply(cfg *signaling.Config, listen string, tlsFiles bool, stderr io.Writer) error {
+func (w *serveWebFlags) apply(cfg *signaling.Config, listen string, stderr io.Writer) error {
 	if w.web {
 		cfg.Pages = web.Handler()
 	}
 	if !w.selfSigned {
 		return nil
-	}
-	if tlsFiles {
-		fmt.Fprintln(stderr, "--tls-self-signed replaces --tls-cert/--tls-key: give one or the other")
-		return errUsage
 	}
 	dir, err := tlscert.DefaultDir()
 	if err != nil {
@@ -85,9 +90,10 @@ func (w *serveWebFlags) apply(cfg *signaling.Config, listen string, tlsFiles boo
 	return nil
 }
 
-// announce prints where the web phone is and, with --tls-self-signed,
-// the certificate's fingerprint, after the server's banner.
-func (w *serveWebFlags) announce(stdout io.Writer, addr net.Addr, withTLS bool) {
+// announce tells where the web phone is and, with --tls-self-signed, the
+// certificate's fingerprint, on stderr: stdout keeps its one banner line
+// for scripts.
+func (w *serveWebFlags) announce(stderr io.Writer, addr net.Addr, withTLS bool) {
 	if w.web {
 		// demoURLs picks a LAN address when the server listens on all.
 		_, public := demoURLs(addr)
@@ -95,10 +101,10 @@ func (w *serveWebFlags) announce(stdout io.Writer, addr net.Addr, withTLS bool) 
 			if withTLS {
 				u.Scheme = "https"
 			}
-			fmt.Fprintf(stdout, "web phone at %s (a link that logs someone in: softphone link --user ID)\n", u)
+			fmt.Fprintf(stderr, "softphone: web phone at %s (a link that logs someone in: softphone link --user ID)\n", u)
 		}
 	}
 	if w.fingerprint != "" {
-		fmt.Fprintf(stdout, "TLS certificate SHA-256 fingerprint: %s\n", w.fingerprint)
+		fmt.Fprintf(stderr, "softphone: TLS certificate SHA-256 fingerprint: %s\n", w.fingerprint)
 	}
 }

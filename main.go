@@ -149,6 +149,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "--tls-cert and --tls-key go together: give both or neither")
 		return errUsage
 	}
+	if err := webFlags.check(*tlsCert != "", stderr); err != nil {
+		return err
+	}
 	key, src, err := signaling.LoadSecretKey(*keyFile, os.Getenv, true)
 	if err != nil {
 		return err
@@ -167,15 +170,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		Grace:         *grace,
 		Logger:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
+	if err := webFlags.apply(&cfg, *listen, stderr); err != nil {
+		return err
+	}
 	if *tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 		if err != nil {
 			return fmt.Errorf("load the TLS certificate and key: %w", err)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	if err := webFlags.apply(&cfg, *listen, *tlsCert != "", stderr); err != nil {
-		return err
 	}
 	srv, err := signaling.NewServer(cfg)
 	if err != nil {
@@ -190,7 +193,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "softphone server listening on %s\n", signaling.WebSocketURL(ln.Addr(), cfg.TLS != nil))
-	webFlags.announce(stdout, ln.Addr(), cfg.TLS != nil)
+	webFlags.announce(stderr, ln.Addr(), cfg.TLS != nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -583,4 +584,101 @@ func TestWebVideo(t *testing.T) {
 	t.Logf("screenshot of the in-call page: %s", g.screenshot("web-in-call.png"))
 	g.eval(`TUICallKit.hangup().then(() => true)`, nil)
 	c.waitEvent("onUserLeave", map[string]any{"userId": "guest"})
+}
+
+// TestWebLinkRingsTerminal is the issue's "done when": softphone link
+// --user guest --call alice prints a link; opening it rings alice's
+// terminal phone (the TUI, in tmux); she presses a; both hear each other
+// and see each other's meters. The ticket leaves the address bar at once,
+// stays in the tab only, and is kept on the device only when asked.
+func TestWebLinkRingsTerminal(t *testing.T) {
+	e := newWebEnv(t, webOpts{})
+	x := newTmux(t)
+	wav := filepath.Join(e.dir, "alice-tui.wav")
+	log := filepath.Join(e.dir, "alice-tui.log")
+	argv := append([]string{"ip", "netns", "exec", e.ns}, clientArgs(e.bin, e.wsURL, e.key, "alice", "tone:440", log)...)
+	argv[len(argv)-3] = "wav:" + wav // --speaker: record what alice hears
+	alice := x.start("alice", log, []string{"XDG_STATE_HOME=" + e.dir}, argv...)
+	alice.waitFor("alice @ ", "● connected", "Ready.")
+
+	link := e.link("--user", "guest", "--call", "alice")
+	if !strings.HasPrefix(link, e.webURL+"#") || strings.Contains(link, "?") {
+		t.Fatalf("link %q: want %s#... and no query", link, e.webURL)
+	}
+	g := e.open("guest", link)
+	alice.waitFor("guest is calling you", "a accept")
+	g.waitJS("the page rings out", `TUICallKit.state() === "dialing" && document.getElementById("outgoing-title").textContent.includes("alice")`)
+	alice.press("a")
+	alice.waitFor("In call", "alice (you)", "guest")
+	g.waitEvent("onCallBegin", map[string]any{"callRole": 1})
+
+	waitVolume(t, alice.describe(), alice.screen, "guest", func(v int) bool { return v > 30 })
+	waitVolume(t, alice.describe(), alice.screen, "alice", func(v int) bool { return v > 30 })
+	g.waitJS("alice's meter on the page", `+document.querySelector('.tile[data-user="alice"] .meter')?.dataset.volume > 30`)
+	g.waitJS("guest's own meter on the page", `+document.querySelector('.tile[data-user="guest"] .meter')?.dataset.volume > 30`)
+	if hz := g.toneOf("alice"); !near(hz, 440) {
+		t.Errorf("the browser hears %v Hz from alice, want 440", hz)
+	}
+
+	// The ticket: out of the address bar, in this tab's session storage
+	// only; a new tab of the same browser is not logged in.
+	var where struct {
+		Hash, Session, Local string
+	}
+	g.eval(`({Hash: location.hash, Session: sessionStorage.getItem("softphone.login") || "", Local: localStorage.getItem("softphone.login") || ""})`, &where)
+	if where.Hash != "" || !strings.Contains(where.Session, `"guest"`) || where.Local != "" {
+		t.Errorf("after opening the link: %+v, want no fragment, the ticket in sessionStorage only", where)
+	}
+	other := g.sibling(e.webURL)
+	other.waitJS("a new tab shows the login form", `!document.getElementById("login").hidden`)
+
+	alice.press("h")
+	alice.waitFor("Ready.", "Recent calls", "guest", "completed")
+	g.waitEvent("onCallEnd", nil)
+	alice.press("q")
+	if code := alice.waitExit(); code != 0 {
+		t.Errorf("alice's phone exited with %d:\n%s", code, alice.screen())
+	}
+	checkLog(t, log)
+	// The ring is in the recording too: count the time the tone played.
+	if _, d := heardIn(t, wav, browserToneHz); d < time.Second {
+		t.Errorf("alice's terminal played the browser's %d Hz for %v, want most of the call (>= 1 s of its ~1.5 s)", browserToneHz, d)
+	} else {
+		t.Logf("alice's terminal played the browser's tone for %v", d)
+	}
+
+	// Asked to remember: the ticket is kept on the device, and a new tab
+	// logs in by itself.
+	g.eval(`document.getElementById("remember").click(); true`, nil)
+	g.eval(`({Hash: location.hash, Session: sessionStorage.getItem("softphone.login") || "", Local: localStorage.getItem("softphone.login") || ""})`, &where)
+	if where.Local == "" || where.Session != "" {
+		t.Errorf("after remember me: %+v, want it in localStorage only", where)
+	}
+	again := g.sibling(e.webURL)
+	again.waitJS("a new tab logs in by itself", `TUICallKit.connection() === "connected" && TUICallKit.userId() === "guest"`)
+}
+
+// TestWebTLS: the page works under softphone serve --tls-self-signed: a
+// secure context over https and wss (the browser trusts exactly that
+// certificate), calling a terminal client that pins the fingerprint.
+func TestWebTLS(t *testing.T) {
+	e := newWebEnv(t, webOpts{tls: true})
+	alice := e.phone("alice", 440, "--auto-answer", "--tls-fingerprint", e.fingerprint)
+	g := e.login("guest")
+	var sc struct {
+		Secure   bool
+		Protocol string
+	}
+	g.eval(`({Secure: window.isSecureContext, Protocol: location.protocol})`, &sc)
+	if !sc.Secure || sc.Protocol != "https:" {
+		t.Fatalf("page: %+v, want a secure https context", sc)
+	}
+	g.eval(`TUICallKit.call("alice").then(() => true)`, nil)
+	g.waitEvent("onUserAudioAvailable", map[string]any{"userId": "alice", "isAudioAvailable": true})
+	alice.event(0, "onUserAudioAvailable", map[string]any{"userId": "guest", "isAudioAvailable": true})
+	if hz := g.toneOf("alice"); !near(hz, 440) {
+		t.Errorf("the browser hears %v Hz from alice, want 440", hz)
+	}
+	g.eval(`TUICallKit.hangup().then(() => true)`, nil)
+	alice.event(0, "onCallEnd", nil)
 }

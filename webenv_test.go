@@ -54,7 +54,10 @@ type webEnv struct {
 	wsURL  string   // the call server, ws(s)://127.0.0.1:PORT/ws
 	webURL string   // the web phone, http(s)://127.0.0.1:PORT/
 	banner []string // what serve printed on stdout
-	spki   string   // the self-signed certificate's public key hash, if any
+	stderr *lockedBuffer
+	spki   string // the self-signed certificate's public key hash, if any
+	// fingerprint is the certificate's SHA-256 as serve printed it.
+	fingerprint string
 
 	stopServer func() // SIGTERM, and wait for the server to end
 
@@ -66,6 +69,7 @@ type webEnv struct {
 type webOpts struct {
 	serveArgs []string // more flags for softphone serve
 	tls       bool     // the server runs with --tls-self-signed
+	noWeb     bool     // the server runs with --web off
 }
 
 // newWebEnv makes the namespace, starts softphone serve in it and a
@@ -78,13 +82,12 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 	if _, err := exec.LookPath("chromium"); err != nil {
 		testenv.Missing(t, "chromium is not installed: the web phone's tests need a real browser (make test installs it)")
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		testenv.Missing(t, "ip (iproute2) is not installed: the browser tests need a network namespace")
+	for _, tool := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, "%s is not installed: the browser tests need a network namespace and a packet filter (make test installs iproute2 and nftables)", tool)
+		}
 	}
-	e := &webEnv{t: t, bin: softphoneBinary(t), dir: t.TempDir()}
-	e.key = writeKey(t)
-	// XDG_CONFIG_HOME keeps --tls-self-signed's certificate in the test.
-	e.env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(e.dir, "config"))
+	e := newEnv(t)
 	b := make([]byte, 4)
 	rand.Read(b)
 	e.ns = "web-" + hex.EncodeToString(b)
@@ -98,6 +101,24 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 	return e
 }
 
+// newServeEnv starts softphone serve on the host's loopback, with no
+// namespace and no browser: for the checks of what it serves.
+func newServeEnv(t *testing.T, o webOpts) *webEnv {
+	t.Helper()
+	e := newEnv(t)
+	t.Cleanup(e.close)
+	e.serve(o)
+	return e
+}
+
+func newEnv(t *testing.T) *webEnv {
+	e := &webEnv{t: t, bin: softphoneBinary(t), dir: t.TempDir()}
+	e.key = writeKey(t)
+	// XDG_CONFIG_HOME keeps --tls-self-signed's certificate in the test.
+	e.env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(e.dir, "config"))
+	return e
+}
+
 // must runs a command inside the namespace.
 func (e *webEnv) must(args ...string) string {
 	e.t.Helper()
@@ -108,10 +129,13 @@ func (e *webEnv) must(args ...string) string {
 	return string(out)
 }
 
-// command prepares a process inside the namespace (ip netns exec execs
-// it, so the process is the program itself).
+// command prepares a process inside the namespace, if there is one (ip
+// netns exec execs it, so the process is the program itself).
 func (e *webEnv) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command("ip", append([]string{"netns", "exec", e.ns, name}, args...)...)
+	cmd := exec.Command(name, args...)
+	if e.ns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", e.ns, name}, args...)...)
+	}
 	cmd.Env = e.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
@@ -131,6 +155,9 @@ func (e *webEnv) close() {
 		if p.Process != nil && p.ProcessState == nil {
 			p.Process.Signal(syscall.SIGTERM)
 		}
+	}
+	if e.ns == "" {
+		return
 	}
 	// Whatever still runs in the namespace is ours: stop it, then remove it.
 	deadline := time.Now().Add(5 * time.Second)
@@ -158,9 +185,13 @@ func (e *webEnv) close() {
 // serve starts softphone serve and reads its banner.
 func (e *webEnv) serve(o webOpts) {
 	t := e.t
+	e.banner, e.webURL, e.fingerprint = nil, "", ""
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--secret-key-file", e.key, "--log-level", "warn"}, o.serveArgs...)
 	if o.tls {
 		args = append(args, "--tls-self-signed")
+	}
+	if o.noWeb {
+		args = append(args, "--web", "off")
 	}
 	cmd := e.command(e.bin, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -185,39 +216,37 @@ func (e *webEnv) serve(o webOpts) {
 		}
 	}
 	t.Cleanup(e.stopServer)
-	lines := make(chan string, 16)
+	// stdout has the one banner line; stderr says where the web phone is
+	// and the certificate's fingerprint.
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() {
+		t.Fatalf("softphone serve printed no banner; stderr:\n%s", stderr.String())
+	}
+	e.banner = []string{sc.Text()}
 	go func() {
-		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	want := 2 // listening on, web phone at
-	if o.tls {
-		want = 3 // and the fingerprint
-	}
-	for len(e.banner) < want {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("softphone serve stopped; stderr:\n%s", stderr.String())
-			}
-			e.banner = append(e.banner, l)
-		case <-time.After(e2eWait):
-			t.Fatalf("softphone serve printed %q; stderr:\n%s", e.banner, stderr.String())
-		}
-	}
-	go func() {
-		for range lines {
+			t.Errorf("softphone serve: a second line on stdout: %q", sc.Text())
 		}
 	}()
-	m := regexp.MustCompile(`listening on (wss?://\S+)`).FindStringSubmatch(e.banner[0])
-	w := regexp.MustCompile(`web phone at (https?://\S+/)`).FindStringSubmatch(e.banner[1])
-	if m == nil || w == nil {
+	m := regexp.MustCompile(`^softphone server listening on (wss?://\S+)$`).FindStringSubmatch(e.banner[0])
+	if m == nil {
 		t.Fatalf("banner %q", e.banner)
 	}
-	e.wsURL, e.webURL = m[1], w[1]
+	e.wsURL = m[1]
+	deadline := time.Now().Add(e2eWait)
+	for !o.noWeb && e.webURL == "" || o.tls && e.fingerprint == "" {
+		if w := regexp.MustCompile(`web phone at (https?://\S+/) `).FindStringSubmatch(stderr.String()); w != nil {
+			e.webURL = w[1]
+		}
+		if f := regexp.MustCompile(`fingerprint: ([0-9A-F:]{95})\n`).FindStringSubmatch(stderr.String()); f != nil {
+			e.fingerprint = f[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("softphone serve did not say where the web phone is; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.stderr = stderr
 	if o.tls {
 		e.spki = spkiOf(t, filepath.Join(e.dir, "config", "softphone", "tls", "cert.pem"))
 	}
@@ -417,7 +446,10 @@ func (p *phone) wait(from int, what string, match func(map[string]any) bool) map
 		select {
 		case <-p.grew:
 		case <-p.done:
-			p.t.Fatalf("%s exited while waiting for %s; log:\n%s", p.user, what, tail(p.log, 20))
+			p.mu.Lock()
+			last := p.lines[max(0, len(p.lines)-5):]
+			p.mu.Unlock()
+			p.t.Fatalf("%s exited while waiting for %s; its last lines %v; log:\n%s", p.user, what, last, tail(p.log, 20))
 		case <-deadline:
 			p.t.Fatalf("%s: no %s within %v; log:\n%s", p.user, what, webWait, tail(p.log, 20))
 		}
@@ -476,14 +508,21 @@ func (p *phone) quit() {
 func (p *phone) heard(hz float64) float64 {
 	p.t.Helper()
 	p.quit()
-	f, err := os.Open(p.wav)
+	share, _ := heardIn(p.t, p.wav, hz)
+	return share
+}
+
+// heardIn is heard for any WAV recording, with how long hz was heard.
+func heardIn(t *testing.T, wav string, hz float64) (share float64, d time.Duration) {
+	t.Helper()
+	f, err := os.Open(wav)
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	pcm, _, err := audio.ReadWAV(f)
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	loud, match := 0, 0
 	for i := 0; (i+1)*audio.FrameSamples <= len(pcm); i++ {
@@ -502,9 +541,9 @@ func (p *phone) heard(hz float64) float64 {
 		}
 	}
 	if loud == 0 {
-		return 0
+		return 0, 0
 	}
-	return float64(match) / float64(loud)
+	return float64(match) / float64(loud), time.Duration(match) * audio.FrameDuration
 }
 
 func tail(path string, n int) string {
@@ -544,12 +583,24 @@ type tab struct {
 	cancel context.CancelFunc
 }
 
-// open loads url in a new tab.
+// open loads url in a new tab of a browser context of its own (its own
+// storage).
 func (e *webEnv) open(name, url string) *tab {
-	t := e.t
-	t.Helper()
+	e.t.Helper()
 	ctx, cancel := chromedp.NewContext(e.browser, chromedp.WithNewBrowserContext())
-	tb := &tab{t: t, name: name, ctx: ctx, cancel: cancel}
+	return newTab(e.t, name, ctx, cancel, url)
+}
+
+// sibling opens url in a new tab of the same browser context (the same
+// local storage, its own session storage).
+func (b *tab) sibling(url string) *tab {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	return newTab(b.t, b.name+"'", ctx, cancel, url)
+}
+
+func newTab(t *testing.T, name string, ctx context.Context, cancel context.CancelFunc, url string) *tab {
+	t.Helper()
 	t.Cleanup(cancel)
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recorder})
@@ -558,7 +609,7 @@ func (e *webEnv) open(name, url string) *tab {
 	if err != nil {
 		t.Fatalf("%s: open %s: %v", name, url, err)
 	}
-	return tb
+	return &tab{t: t, name: name, ctx: ctx, cancel: cancel}
 }
 
 // eval runs JavaScript (awaiting a promise) and decodes its value into out.

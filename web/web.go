@@ -16,7 +16,9 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -60,7 +62,7 @@ var securityHeaders = map[string]string{
 // carry no version, so every response says Cache-Control: no-cache with a
 // strong ETag: a browser revalidates and gets 304 until the binary changes.
 func Handler() http.Handler {
-	files, err := load()
+	files, err := loaded()
 	if err != nil {
 		panic("web: the embedded files cannot be read: " + err.Error()) // a build defect
 	}
@@ -92,13 +94,17 @@ func Handler() http.Handler {
 
 // Files lists the served file names (the page is also served at /).
 func Files() []string {
-	files, _ := load()
+	files, _ := loaded()
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
 	}
+	sort.Strings(names)
 	return names
 }
+
+// loaded reads the embedded files once.
+var loaded = sync.OnceValues(load)
 
 func load() (map[string]*file, error) {
 	out := map[string]*file{}

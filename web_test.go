@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp/kb"
+
 	"softphone/engine"
 )
 
@@ -681,4 +683,65 @@ func TestWebTLS(t *testing.T) {
 	}
 	g.eval(`TUICallKit.hangup().then(() => true)`, nil)
 	alice.event(0, "onCallEnd", nil)
+}
+
+// TestWebKeys: the TUI's keys on the page: ? opens and esc closes the
+// help; c opens the dial prompt, tab makes it a video call, enter places
+// it, esc cancels it; i invites; q asks first during a call (n stays, y
+// logs out).
+func TestWebKeys(t *testing.T) {
+	e := newWebEnv(t, webOpts{})
+	alice := e.phone("alice", 440)
+	bob := e.phone("bob", 660, "--auto-answer")
+	g := e.login("guest")
+
+	g.key("?")
+	g.waitJS("the help is open", `!document.getElementById("help").hidden`)
+	g.key(kb.Escape)
+	g.waitJS("the help is closed", `document.getElementById("help").hidden`)
+
+	from := alice.mark()
+	g.key("c")
+	g.waitJS("the dial prompt has the keyboard", `document.activeElement.id === "dial-users"`)
+	g.key("alice")
+	g.key("\t")
+	g.waitJS("tab made it a video call", `document.getElementById("dial-video").checked`)
+	g.key(kb.Enter)
+	alice.event(from, "onCallReceived", map[string]any{"callerId": "guest", "callMediaType": 1})
+	g.waitJS("ringing out", `TUICallKit.state() === "dialing"`)
+	g.key(kb.Escape)
+	alice.event(from, "onCallCancelled", map[string]any{"callerId": "guest"})
+	g.waitJS("idle again", `TUICallKit.state() === "idle" && !document.getElementById("idle").hidden`)
+
+	from = alice.mark()
+	g.eval(`document.getElementById("dial-video").checked = false; true`, nil)
+	g.key("c")
+	g.waitJS("the dial prompt again", `document.activeElement.id === "dial-users"`)
+	g.key(kb.Enter) // the prompt still holds "alice"
+	alice.event(from, "onCallReceived", map[string]any{"callerId": "guest", "callMediaType": 0})
+	alice.ok("accept")
+	g.waitEvent("onCallBegin", nil)
+
+	fb := bob.mark()
+	g.key("i")
+	g.waitJS("the invite prompt has the keyboard", `document.activeElement.id === "invite-users"`)
+	g.key("bob" + kb.Enter)
+	bob.event(fb, "onCallBegin", nil)
+	g.waitEvent("onUserJoin", map[string]any{"userId": "bob"})
+	g.waitJS("three tiles", `document.querySelectorAll("#tiles .tile").length === 3`)
+
+	g.key("q")
+	g.waitJS("quitting asks first during a call", `!document.getElementById("confirm").hidden`)
+	g.key("n")
+	g.waitJS("n stays", `document.getElementById("confirm").hidden && TUICallKit.state() === "inCall"`)
+	g.key("q")
+	g.waitJS("asked again", `!document.getElementById("confirm").hidden`)
+	g.key("y")
+	alice.event(from, "onUserLeave", map[string]any{"userId": "guest"})
+	g.waitJS("logged out: the login form", `!document.getElementById("login").hidden && TUICallKit.connection() === "offline"`)
+	var kept string
+	g.eval(`sessionStorage.getItem("softphone.login") || localStorage.getItem("softphone.login") || ""`, &kept)
+	if kept != "" {
+		t.Errorf("after logging out the ticket is still kept: %q", kept)
+	}
 }

@@ -402,8 +402,9 @@
   const toggleMute = () => act(() => TUICallKit.mute(!TUICallKit.isMuted()));
   const switchMedia = () => act(() => TUICallKit.switchMedia(ui.call && ui.call.media === 1 ? 0 : 1));
 
-  function openInvite() {
+  function openInvite(ev) {
     if (TUICallKit.state() !== "inCall") return;
+    if (ev && ev.key) ui.swallow = ev.key;
     $("invite-form").hidden = false;
     $("invite-users").focus();
   }
@@ -462,6 +463,7 @@
         break;
       case "c":
         if (st !== "idle") return;
+        ui.swallow = k;
         $("dial-users").focus();
         break;
       case "a":
@@ -484,7 +486,7 @@
         break;
       case "i":
         if (st !== "inCall") return;
-        openInvite();
+        openInvite(ev);
         break;
       case "v":
         if (st !== "inCall") return;
@@ -566,6 +568,13 @@
   function start() {
     wire();
     document.addEventListener("keydown", onKey);
+    // The key that opened a prompt must not also be typed into it: its
+    // keypress is dropped (when the keydown's preventDefault did not).
+    document.addEventListener("keypress", (ev) => {
+      if (ui.swallow && ev.key === ui.swallow) ev.preventDefault();
+      ui.swallow = "";
+    });
+    document.addEventListener("keyup", () => (ui.swallow = ""));
     document.addEventListener("pointerdown", () => {
       TUICallKit.unlockAudio();
       $("sound").hidden = true;
@@ -610,7 +619,7 @@
     $("btn-cancel").addEventListener("click", hangup);
     $("btn-hangup").addEventListener("click", hangup);
     $("btn-mute").addEventListener("click", toggleMute);
-    $("btn-invite").addEventListener("click", openInvite);
+    $("btn-invite").addEventListener("click", () => openInvite());
     $("btn-media").addEventListener("click", switchMedia);
     $("btn-relogin").addEventListener("click", () => {
       $("login-user").value = ui.user;

@@ -56,6 +56,10 @@ var securityHeaders = map[string]string{
 	"Permissions-Policy":           "microphone=(self), camera=(self), autoplay=(self)",
 }
 
+// shared are the files other sites' pages may load: tuicallkit.js is an API
+// (README, "The web phone").
+var shared = map[string]bool{"tuicallkit.js": true}
+
 // Handler serves the web phone: / is the page, and each embedded file is
 // served under its own name. Anything else is 404 (there is no directory
 // listing), and methods other than GET and HEAD are 405. The file names
@@ -84,6 +88,9 @@ func Handler() http.Handler {
 		if !ok {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
+		}
+		if shared[name] {
+			h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 		}
 		h.Set("Content-Type", f.contentType)
 		h.Set("Cache-Control", "no-cache")

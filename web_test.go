@@ -67,6 +67,31 @@ func TestWebCallsHeadless(t *testing.T) {
 	if hz := b.toneOf("alice"); !near(hz, 440) {
 		t.Errorf("the browser hears %v Hz from alice, want 440", hz)
 	}
+	// The same 0-100 scale: the page reads alice as alice reads herself,
+	// and alice reads the page's user as the page reads itself.
+	pageSees := lastVolumes(b.events())
+	aliceSees := lastVolumes(alice.linesSoFar())
+	for _, u := range []string{"alice", "guest"} {
+		if d := pageSees[u] - aliceSees[u]; d < -4 || d > 4 || pageSees[u] < 50 {
+			t.Errorf("%s's volume reads %v on the page and %v at alice: the scales differ", u, pageSees[u], aliceSees[u])
+		}
+	}
+	t.Logf("volumes on the page %v, at alice %v", pageSees, aliceSees)
+	// Every 300 ms.
+	b.waitJS("ten volume reports", `window.__volumeTimes.length >= 10`)
+	var times []float64
+	b.eval(`window.__volumeTimes`, &times)
+	if len(times) < 6 {
+		t.Fatalf("%d volume events", len(times))
+	}
+	gaps := make([]float64, 0, len(times)-1)
+	for i := 1; i < len(times); i++ {
+		gaps = append(gaps, times[i]-times[i-1])
+	}
+	slices.Sort(gaps)
+	if med := gaps[len(gaps)/2]; med < 280 || med > 320 {
+		t.Errorf("volume events every %.0f ms (median), want 300", med)
+	}
 	b.eval(`TUICallKit.hangup().then(() => true)`, nil)
 	b.waitEvent("onCallEnd", nil)
 	alice.event(from, "onUserLeave", map[string]any{"userId": "guest"})
@@ -94,10 +119,11 @@ func TestWebAnswersHeadlessWithKeys(t *testing.T) {
 	alice.ok(`call guest --user-data "lunch?"`)
 	b.waitEvent("onCallReceived", map[string]any{"callerId": "alice", "userData": "lunch?", "callMediaType": 0})
 	b.waitJS("the incoming call screen", `!document.getElementById("incoming").hidden && document.getElementById("incoming-title").textContent.includes("alice")`)
-	b.waitJS("the ring plays", `TUICallKit.state() === "incoming"`)
+	b.waitJS("the ring plays", `TUICallKit.state() === "incoming" && TUICallKit.ringing() === "incoming"`)
 
 	b.key("a")
 	b.waitEvent("onCallBegin", map[string]any{"callRole": 2})
+	b.waitJS("the ring stops", `TUICallKit.ringing() === ""`)
 	alice.event(from, "onCallBegin", map[string]any{"callRole": 1})
 	alice.event(from, "onUserAudioAvailable", map[string]any{"userId": "guest", "isAudioAvailable": true})
 	b.waitEvent("onUserAudioAvailable", map[string]any{"userId": "alice", "isAudioAvailable": true})
@@ -156,9 +182,21 @@ func TestWebThreeWay(t *testing.T) {
 		t.Errorf("the browser hears %v Hz from bob, want 660", hz)
 	}
 	b.waitJS("network quality for everyone", `[...document.querySelectorAll('#tiles .tile .quality')].every((q) => +q.dataset.quality >= 1 && +q.dataset.quality <= 3)`)
+	var callID string
+	b.eval(`TUICallKit.callInfo().callId`, &callID)
 	b.eval(`TUICallKit.hangup().then(() => true)`, nil)
 	alice.event(fa, "onUserLeave", map[string]any{"userId": "guest"})
 	bob.event(fb, "onUserLeave", map[string]any{"userId": "guest"})
+
+	// Back in with the join form: alice and bob are still talking.
+	fa, fb = alice.mark(), bob.mark()
+	b.waitJS("idle", `TUICallKit.state() === "idle"`)
+	b.eval(fmt.Sprintf(`document.getElementById("join-id").value = %q; document.querySelector("#join-form button").click(); true`, callID), nil)
+	alice.event(fa, "onUserJoin", map[string]any{"userId": "guest"})
+	bob.event(fb, "onUserJoin", map[string]any{"userId": "guest"})
+	b.waitJS("three tiles with moving meters again", `[...document.querySelectorAll('#tiles .tile .meter')].filter((m) => +m.dataset.volume > 30).length === 3`)
+	b.eval(`TUICallKit.hangup().then(() => true)`, nil)
+	alice.event(fa, "onUserLeave", map[string]any{"userId": "guest"})
 	// alice and bob still talk to each other after the browser left.
 	alice.ok("hangup")
 	for _, p := range []*phone{alice, bob} {
@@ -389,6 +427,15 @@ func TestWebEvents(t *testing.T) {
 	d.waitJS("logged in with the form", `TUICallKit.connection() === "connected"`)
 	d.waitEvent("onUserSigExpired", nil)
 	d.waitJS("the expired screen", `!document.getElementById("gone").hidden && document.getElementById("gone-title").textContent.includes("expired")`)
+
+	var log string
+	g.eval(`document.getElementById("log").textContent`, &log)
+	for _, want := range []string{"nobody is offline or unknown", "alice did not answer", "alice declined the call",
+		"alice is busy in another call", "alice joined", "alice muted", "call switched to voice", "carol turned video off", "alice left"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the page's log lacks %q:\n%s", want, log)
+		}
+	}
 
 	// The server shuts down: onError.
 	e.stopServer()
@@ -744,4 +791,20 @@ func TestWebKeys(t *testing.T) {
 	if kept != "" {
 		t.Errorf("after logging out the ticket is still kept: %q", kept)
 	}
+}
+
+// lastVolumes is the last onUserVoiceVolumeChanged's map among events.
+func lastVolumes(events []map[string]any) map[string]float64 {
+	out := map[string]float64{}
+	for _, ev := range events {
+		if ev["event"] != "onUserVoiceVolumeChanged" {
+			continue
+		}
+		if vm, ok := ev["volumeMap"].(map[string]any); ok {
+			for k, v := range vm {
+				out[k], _ = v.(float64)
+			}
+		}
+	}
+	return out
 }

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -413,6 +414,13 @@ func (e *webEnv) phone(user string, micHz int, extra ...string) *phone {
 	return p
 }
 
+// linesSoFar returns every line read so far.
+func (p *phone) linesSoFar() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lines)
+}
+
 // send writes one command line.
 func (p *phone) send(cmd string) {
 	p.t.Helper()
@@ -571,6 +579,8 @@ window.addEventListener("unhandledrejection", (e) => window.__console.push("unha
 document.addEventListener("DOMContentLoaded", () => {
   if (!window.TUICallKit) return;
   TUICallKit.setAudioConstraints({echoCancellation: false, noiseSuppression: false, autoGainControl: false});
+  window.__volumeTimes = [];
+  TUICallKit.on(TUICallEvent.onUserVoiceVolumeChanged, () => window.__volumeTimes.push(performance.now()));
   for (const n of Object.values(TUICallEvent)) TUICallKit.on(n, (e) => window.__tuiEvents.push(JSON.parse(JSON.stringify(e))));
 });
 `

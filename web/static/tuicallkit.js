@@ -1482,6 +1482,8 @@
     switchMedia: (type) => kit.switchMedia(type),
     mute: (muted) => kit.mute(muted),
     isMuted: () => kit.muted,
+    // ringing is the ringtone playing: "incoming", "outgoing" (ringback) or "".
+    ringing: () => kit.ringing,
     unlockAudio: () => kit.unlockAudio(),
     audioBlocked: () => kit.audioBlocked(),
     // What a page needs to draw the call.

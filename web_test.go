@@ -558,12 +558,13 @@ func TestWebInterop(t *testing.T) {
 	var s linkStats
 	for _, u := range []string{"alice", "zed"} {
 		deadline := time.Now().Add(webWait)
-		for s = g.linkStats(u); s.AvailableOutgoing < 1.5e6 && time.Now().Before(deadline); s = g.linkStats(u) {
+		done := func(s linkStats) bool { return s.AvailableOutgoing >= 1.5e6 && s.FramesEncoded > 0 && s.RemoteInboundVideo }
+		for s = g.linkStats(u); !done(s) && time.Now().Before(deadline); s = g.linkStats(u) {
 			time.Sleep(500 * time.Millisecond)
 		}
 		t.Logf("with %s: bandwidth estimate %.2f Mbit/s after %v, video target %.2f Mbit/s, %v frames",
 			u, s.AvailableOutgoing/1e6, time.Since(start).Round(100*time.Millisecond), s.VideoTargetBitrate/1e6, s.FramesEncoded)
-		if s.AvailableOutgoing < 1.5e6 || s.FramesEncoded == 0 || !s.RemoteInboundVideo {
+		if !done(s) {
 			t.Errorf("with %s: %+v, want a bandwidth estimate over 1.5 Mbit/s, frames sent and receiver reports", u, s)
 		}
 	}

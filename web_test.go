@@ -809,3 +809,38 @@ func lastVolumes(events []map[string]any) map[string]float64 {
 	}
 	return out
 }
+
+// TestWebReconnect: the page's connection to the server breaks during a
+// call; it reconnects and resumes its session within the grace period, and
+// the call goes on (media never stopped: it flows peer to peer).
+func TestWebReconnect(t *testing.T) {
+	e := newWebEnv(t, webOpts{})
+	alice := e.phone("alice", 440, "--auto-answer")
+	g := e.login("guest")
+	g.eval(`TUICallKit.call("alice").then(() => true)`, nil)
+	g.waitEvent("onUserAudioAvailable", map[string]any{"userId": "alice", "isAudioAvailable": true})
+	from := alice.mark()
+	e.cutServer(true)
+	// The next packet on the connection meets the reset: a mute sends one.
+	g.eval(`TUICallKit.mute(true); true`, nil)
+	g.waitEvent("onConnectionChanged", map[string]any{"state": "reconnecting"})
+	mark := alice.mark()
+	alice.event(mark, "onUserVoiceVolumeChanged", nil) // the call goes on meanwhile
+	e.cutServer(false)
+	g.waitJS("connected again", `TUICallKit.connection() === "connected"`)
+	g.waitJS("still in the call with alice", `TUICallKit.state() === "inCall" && TUICallKit.callInfo().participants.includes("alice")`)
+	// The session was resumed: relays work again (the mute, said again,
+	// reaches alice).
+	g.eval(`TUICallKit.mute(false); TUICallKit.mute(true); true`, nil)
+	alice.event(from, "onUserAudioAvailable", map[string]any{"userId": "guest", "isAudioAvailable": false})
+	for _, ev := range g.events() {
+		if ev["event"] == "onCallEnd" || ev["event"] == "onUserLeave" {
+			t.Errorf("the call was interrupted: %v", ev)
+		}
+	}
+	if hz := g.toneOf("alice"); !near(hz, 440) {
+		t.Errorf("after the reconnect the browser hears %v Hz from alice, want 440", hz)
+	}
+	g.eval(`TUICallKit.hangup().then(() => true)`, nil)
+	alice.event(from, "onCallEnd", nil)
+}

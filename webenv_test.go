@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -775,6 +776,33 @@ func (e *webEnv) dropUDP(pct int) {
   }
 }
 `, pct)
+	cmd := exec.Command("ip", "netns", "exec", e.ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("nft: %v: %s", err, out)
+	}
+}
+
+// cutServer resets the TCP connections to the call server's port (at
+// their next packet) while on, as a broken Wi-Fi would; the media's UDP is
+// left alone.
+func (e *webEnv) cutServer(on bool) {
+	e.t.Helper()
+	exec.Command("ip", "netns", "exec", e.ns, "nft", "delete", "table", "inet", "webcut").Run()
+	if !on {
+		return
+	}
+	u, err := url.Parse(e.wsURL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rules := fmt.Sprintf(`table inet webcut {
+  chain in {
+    type filter hook input priority 0; policy accept;
+    tcp dport %s tcp flags & rst == 0 reject with tcp reset
+  }
+}
+`, u.Port())
 	cmd := exec.Command("ip", "netns", "exec", e.ns, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(rules)
 	if out, err := cmd.CombinedOutput(); err != nil {

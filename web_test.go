@@ -558,7 +558,9 @@ func TestWebInterop(t *testing.T) {
 	var s linkStats
 	for _, u := range []string{"alice", "zed"} {
 		deadline := time.Now().Add(webWait)
-		done := func(s linkStats) bool { return s.AvailableOutgoing >= 1.5e6 && s.FramesEncoded > 0 && s.RemoteInboundVideo }
+		done := func(s linkStats) bool {
+			return s.AvailableOutgoing >= 1.5e6 && s.FramesEncoded > 0 && s.RemoteInboundVideo
+		}
 		for s = g.linkStats(u); !done(s) && time.Now().Before(deadline); s = g.linkStats(u) {
 			time.Sleep(500 * time.Millisecond)
 		}

@@ -524,15 +524,7 @@ func (p *phone) heard(hz float64) float64 {
 // heardIn is heard for any WAV recording, with how long hz was heard.
 func heardIn(t *testing.T, wav string, hz float64) (share float64, d time.Duration) {
 	t.Helper()
-	f, err := os.Open(wav)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pcm := readWAVFile(t, wav)
 	loud, match := 0, 0
 	for i := 0; (i+1)*audio.FrameSamples <= len(pcm); i++ {
 		frame := pcm[i*audio.FrameSamples : (i+1)*audio.FrameSamples]

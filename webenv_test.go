@@ -572,6 +572,9 @@ window.addEventListener("unhandledrejection", (e) => window.__console.push("unha
 document.addEventListener("DOMContentLoaded", () => {
   if (!window.TUICallKit) return;
   TUICallKit.setAudioConstraints({echoCancellation: false, noiseSuppression: false, autoGainControl: false});
+  // A small, slow camera: the machine is shared, and video is checked
+  // for flowing, not for its size.
+  TUICallKit.setVideoConstraints({width: 320, height: 240, frameRate: 15});
   window.__volumeTimes = [];
   TUICallKit.on(TUICallEvent.onUserVoiceVolumeChanged, () => window.__volumeTimes.push(performance.now()));
   for (const n of Object.values(TUICallEvent)) TUICallKit.on(n, (e) => window.__tuiEvents.push(JSON.parse(JSON.stringify(e))));

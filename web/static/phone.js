@@ -622,6 +622,14 @@
     $("btn-invite").addEventListener("click", () => openInvite());
     $("btn-media").addEventListener("click", switchMedia);
     $("btn-relogin").addEventListener("click", () => {
+      // A kicked session's ticket is still good: log in with it (which in
+      // turn logs the other place out). An expired one was forgotten.
+      const k = kept();
+      if (k) {
+        TUICallKit.unlockAudio();
+        login(k.user, k.sig, k.remembered);
+        return;
+      }
       $("login-user").value = ui.user;
       show("login");
       $("login-sig").focus();

@@ -492,6 +492,24 @@
       return false;
     }
 
+    async newICEServers(list) {
+      try {
+        this.pc.setConfiguration(Object.assign(this.pc.getConfiguration(), { iceServers: list }));
+      } catch (e) {
+        this.kit.debug("new ICE servers", this.remote, e);
+        return;
+      }
+      let relayed = false;
+      (await this.pc.getStats()).forEach((s) => {
+        if (s.type === "local-candidate" && s.candidateType === "relay") relayed = true;
+      });
+      if (!relayed) return;
+      this.do(async () => {
+        if (this.offerer) await this.negotiate(true, false);
+        else this.signal({ kind: "renegotiate", iceRestart: true });
+      });
+    }
+
     failed() {
       const s = this.pc.iceConnectionState;
       return s === "failed" || s === "closed";
@@ -596,6 +614,7 @@
       // The browser's voice processing, on as for any call; music or test
       // tones want it off (setAudioConstraints).
       this.audioConstraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+      this.videoConstraints = { width: 640, height: 480 };
     }
 
     reset() {
@@ -695,6 +714,12 @@
       if (!sig) return;
       if (this.call) this.endCall(this.call, "local", "hangup");
       sig.close();
+      this.teardown();
+    }
+
+    // teardown forgets the session (listeners and the mute stay), so the
+    // page can log in again.
+    teardown() {
       this.stopTimers();
       this.releaseMedia();
       const listeners = this.listeners;
@@ -730,8 +755,7 @@
         this.endCall(this.call, "lost", "ticketExpired");
         this.publish(TUICallEvent.onUserSigExpired, {});
       }
-      this.stopTimers();
-      this.setConn("offline");
+      this.teardown();
     }
 
     ready() {
@@ -822,7 +846,7 @@
     async openCamera() {
       if (this.camTrack) return true;
       try {
-        const s = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+        const s = await navigator.mediaDevices.getUserMedia({ video: this.videoConstraints });
         this.camTrack = s.getVideoTracks()[0];
         this.localStream().addTrack(this.camTrack);
         this.streamsChanged(this.userId);
@@ -1067,6 +1091,9 @@
         case "kicked":
         case "ticketExpired":
           return; // the close status that follows ends the session
+        case "iceServers":
+          this.newICEServers(f.iceServers);
+          return;
         case "shutdown":
           this.publish(TUICallEvent.onError, { code: 5002, message: "the call server is shutting down; reconnecting" });
           return;
@@ -1166,6 +1193,17 @@
       r.videoAvail = on;
       this.publish(TUICallEvent.onUserVideoAvailable, { userId: r.id, isVideoAvailable: on });
       this.streamsChanged(r.id);
+    }
+
+    // newICEServers takes fresh STUN/TURN servers (TURN credentials are
+    // renewed before they expire): new connections use them, and a
+    // connection that goes through a relay restarts ICE with them.
+    newICEServers(list) {
+      if (!Array.isArray(list)) return;
+      this.iceServers = list;
+      const c = this.call;
+      if (!c) return;
+      for (const r of c.remotes.values()) if (r.peer) r.peer.newICEServers(list);
     }
 
     streamsChanged(id) {
@@ -1520,6 +1558,8 @@
     // setAudioConstraints changes the microphone's getUserMedia audio
     // constraints for the next call ({noiseSuppression: false}, ...).
     setAudioConstraints: (c) => { kit.audioConstraints = Object.assign({}, kit.audioConstraints, c); },
+    // setVideoConstraints does the same for the camera ({width, height, frameRate}).
+    setVideoConstraints: (c) => { kit.videoConstraints = Object.assign({}, kit.videoConstraints, c); },
   });
 
   global.TUICallKit = TUICallKit;

@@ -807,9 +807,15 @@
     }
 
     async getMic() {
+      const gen = this.mediaGen;
       let stream;
       try {
         stream = await navigator.mediaDevices.getUserMedia({ audio: this.audioConstraints });
+        if (gen !== this.mediaGen) {
+          // The call ended while the browser was asking: let go at once.
+          for (const t of stream.getTracks()) t.stop();
+          return;
+        }
       } catch (e) {
         // Go on receive-only, as the terminal phone goes on with the null
         // device: the others are still heard.
@@ -845,8 +851,13 @@
 
     async openCamera() {
       if (this.camTrack) return true;
+      const gen = this.mediaGen;
       try {
         const s = await navigator.mediaDevices.getUserMedia({ video: this.videoConstraints });
+        if (gen !== this.mediaGen || this.camTrack) {
+          for (const t of s.getTracks()) t.stop();
+          return !!this.camTrack;
+        }
         this.camTrack = s.getVideoTracks()[0];
         this.localStream().addTrack(this.camTrack);
         this.streamsChanged(this.userId);
@@ -866,6 +877,7 @@
     }
 
     releaseMedia() {
+      this.mediaGen = (this.mediaGen || 0) + 1; // devices still opening are let go
       if (this.micSrc) this.micSrc.disconnect();
       this.micSrc = this.micAnalyser = null;
       if (this.micStream) for (const t of this.micStream.getTracks()) t.stop();

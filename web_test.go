@@ -211,9 +211,20 @@ func TestWebThreeWay(t *testing.T) {
 // TestWebReject: the browser rejects a call with r, and a softphone
 // rejects the browser's call; each side gets the reference events.
 func TestWebReject(t *testing.T) {
-	e := newWebEnv(t, webOpts{})
+	e := newWebEnv(t, webOpts{serveArgs: []string{"--max-call-size", "3"}})
 	alice := e.phone("alice", 440)
 	b := e.login("guest")
+
+	// The call size comes from the login reply.
+	var size struct {
+		Max  int
+		Code int
+		Log  string
+	}
+	b.eval(`TUICallKit.call(["a1", "a2", "a3"]).then(() => ({}), (e) => ({Max: TUICallKit.maxCallSize(), Code: e.code, Log: document.getElementById("log").textContent}))`, &size)
+	if size.Max != 3 || size.Code != 3005 || !strings.Contains(size.Log, "calls of up to 3 people") {
+		t.Errorf("three invitees with --max-call-size 3: %+v, want error 3005 and the size from the login reply", size)
+	}
 
 	from := alice.mark()
 	alice.ok("call guest")

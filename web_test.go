@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"softphone/engine"
+	"softphone/internal/testenv"
 )
 
 // login opens the web phone logged in as user with a link from softphone
@@ -31,7 +32,7 @@ func (e *webEnv) login(user string, linkArgs ...string) *tab {
 func (e *webEnv) link(args ...string) string {
 	e.t.Helper()
 	cmd := e.command(e.bin, append([]string{"link", "--server", e.webURL, "--secret-key-file", e.key}, args...)...)
-	var out, errb lockedBuffer
+	var out, errb testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		e.t.Fatalf("softphone link %q: %v: %s", args, err, errb.String())

@@ -30,6 +30,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"softphone/audio"
+	"softphone/internal/calltest"
 	"softphone/internal/testenv"
 )
 
@@ -56,7 +57,7 @@ type webEnv struct {
 	wsURL  string   // the call server, ws(s)://127.0.0.1:PORT/ws
 	webURL string   // the web phone, http(s)://127.0.0.1:PORT/
 	banner []string // what serve printed on stdout
-	stderr *lockedBuffer
+	stderr *testenv.Buffer
 	spki   string // the self-signed certificate's public key hash, if any
 	// fingerprint is the certificate's SHA-256 as serve printed it.
 	fingerprint string
@@ -200,7 +201,7 @@ func (e *webEnv) serve(o webOpts) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -524,7 +525,7 @@ func (p *phone) heard(hz float64) float64 {
 // heardIn is heard for any WAV recording, with how long hz was heard.
 func heardIn(t *testing.T, wav string, hz float64) (share float64, d time.Duration) {
 	t.Helper()
-	pcm := readWAVFile(t, wav)
+	pcm := calltest.ReadWAV(t, wav)
 	loud, match := 0, 0
 	for i := 0; (i+1)*audio.FrameSamples <= len(pcm); i++ {
 		frame := pcm[i*audio.FrameSamples : (i+1)*audio.FrameSamples]
@@ -537,7 +538,7 @@ func heardIn(t *testing.T, wav string, hz float64) (share float64, d time.Durati
 			ms += float64(x) * float64(x) / (32768 * 32768)
 		}
 		ms /= float64(len(frame))
-		if power(frame, hz) >= 0.1*ms {
+		if testenv.TonePower(frame, hz) >= 0.1*ms {
 			match++
 		}
 	}

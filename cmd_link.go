@@ -61,14 +61,7 @@ func cmdLink(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return errUsage
 	}
-	key, src, err := signaling.LoadSecretKey(*keyFile, os.Getenv, false)
-	if err != nil {
-		return err
-	}
-	if src.Warning != "" {
-		fmt.Fprintln(stderr, "softphone: warning:", src.Warning)
-	}
-	sig, err := signaling.Sign(key, *appID, *user, *expire, time.Now())
+	sig, err := mintTicket(*keyFile, *appID, *user, *expire, stderr)
 	if err != nil {
 		return err
 	}

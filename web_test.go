@@ -4,6 +4,8 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -868,4 +870,46 @@ func TestWebReconnect(t *testing.T) {
 	}
 	g.eval(`TUICallKit.hangup().then(() => true)`, nil)
 	alice.event(from, "onCallEnd", nil)
+}
+
+// TestWebAPIFromAnotherSite runs README's JavaScript example on a page of
+// another site (another origin): it loads tuicallkit.js from softphone
+// serve, logs in to its /ws, and places a video call that a softphone
+// answers, with the events arriving as the README says.
+func TestWebAPIFromAnotherSite(t *testing.T) {
+	e := newWebEnv(t, webOpts{})
+	alice := e.phone("alice", 440, "--auto-answer")
+	sig := e.usersig("guest", time.Hour)
+	origin := strings.TrimSuffix(e.webURL, "/")
+	wsURL := e.wsURL
+	page := fmt.Sprintf(`<!doctype html><title>my app</title>
+<script src="%s/tuicallkit.js"></script>
+<script type="module">
+  window.log = [];
+  TUICallKit.on(TUICallEvent.onCallReceived, (e) => {
+    console.log("call from", e.callerId, e.callMediaType ? "video" : "voice");
+    TUICallKit.accept();
+  });
+  TUICallKit.on(TUICallEvent.onUserVoiceVolumeChanged, (e) => log.push(e.volumeMap));
+  TUICallKit.on(TUICallEvent.onCallEnd, (e) => console.log("talked", e.totalTime, "s"));
+  await TUICallKit.login({userId: "guest", userSig: %q, server: %q});
+  await TUICallKit.call(["alice"], {callMediaType: TUICallMediaType.VIDEO});
+</script>`, origin, sig, wsURL)
+	ln := e.listenInNS()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	other := "http://" + ln.Addr().String() + "/"
+	if strings.HasPrefix(origin, strings.TrimSuffix(other, "/")) {
+		t.Fatalf("the page's site %s is the server's %s", other, origin)
+	}
+	b := e.open("app", other)
+	alice.event(0, "onCallReceived", map[string]any{"callerId": "guest", "callMediaType": 1})
+	alice.event(0, "onUserVideoAvailable", map[string]any{"userId": "guest", "isVideoAvailable": true})
+	b.waitJS("volume maps reach the page's own listener", `window.log.some((m) => m.alice > 30)`)
+	b.eval(`TUICallKit.hangup().then(() => true)`, nil)
+	alice.event(0, "onCallEnd", nil)
 }

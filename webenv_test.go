@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/sys/unix"
 
 	"softphone/audio"
 	"softphone/internal/calltest"
@@ -810,4 +813,38 @@ func (e *webEnv) cutServer(on bool) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		e.t.Fatalf("nft: %v: %s", err, out)
 	}
+}
+
+// listenInNS opens a TCP listener on 127.0.0.1 inside the namespace, for a
+// server the test itself runs (a page from another site): the calling
+// thread enters the namespace just for the listen.
+func (e *webEnv) listenInNS() net.Listener {
+	e.t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer self.Close()
+	target, err := os.Open("/run/netns/" + e.ns)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer target.Close()
+	setns := func(f *os.File) error {
+		return unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
+	}
+	if err := setns(target); err != nil {
+		e.t.Fatalf("enter %s: %v", e.ns, err)
+	}
+	ln, lerr := net.Listen("tcp", "127.0.0.1:0")
+	if err := setns(self); err != nil {
+		// This thread cannot go back: let it die with its goroutine.
+		runtime.Goexit()
+	}
+	if lerr != nil {
+		e.t.Fatal(lerr)
+	}
+	return ln
 }

@@ -16,11 +16,14 @@ GO ?= go
 # sources; Opus is pure Go). The tests need more, and make test installs it:
 # PulseAudio and sox for the real-device audio tests, tmux for the terminal
 # end-to-end tests, git to clone a fresh copy, OpenSSH and iproute2 for the
-# sound-over-SSH test (a real sshd in a network namespace), iproute2 and
-# nftables for the NAT tests (homes behind NAT routers, in namespaces), and
-# libopus-dev with pkg-config for the interop tests against the reference
-# codec (a test-only build tag: the product never links libopus).
-DEB_PACKAGES := gcc git pulseaudio pulseaudio-utils sox tmux openssh-server openssh-client iproute2 nftables libopus-dev pkg-config
+# sound-over-SSH test (a real sshd in a network namespace), libopus-dev
+# with pkg-config for the interop tests against the reference codec (a
+# test-only build tag: the product never links libopus), Chromium with
+# nftables (packet loss in the test's namespace) and a font for the web
+# phone's tests in a real browser, and nftables for the NAT tests (homes
+# behind NAT routers, in namespaces).
+DEB_PACKAGES := gcc git pulseaudio pulseaudio-utils sox tmux openssh-server openssh-client iproute2 libopus-dev pkg-config \
+	chromium nftables fonts-dejavu-core
 
 # The race detector makes the pure-Go Opus codec ~10x slower (5 ms per
 # frame), too slow for the real-time audio tests. Its package is compiled
@@ -72,10 +75,10 @@ test: deps vet fmt-check nolibs-check
 demo: build
 	./softphone demo $(ARGS)
 
-# BENCH_FLAGS passes options to .ci/bench.go, e.g. BENCH_FLAGS="-duration 30s"
+# BENCH_FLAGS passes options to internal/benchtable, e.g. BENCH_FLAGS="-duration 30s"
 # for the issue's 30-second sustained run, or -skip-go for the load tests only.
 bench: deps build
-	$(GO) run .ci/bench.go $(BENCH_FLAGS)
+	$(GO) run ./internal/benchtable $(BENCH_FLAGS)
 
 clean:
 	rm -f softphone

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"softphone/internal/calltest"
 	"softphone/internal/testenv"
 )
 
@@ -277,12 +278,11 @@ func (l *natLab) phoneIn(role, url, bin, user string, hz int, extra ...string) *
 		"--mic", fmt.Sprintf("tone:%d", hz), "--speaker", "wav:" + wav, "--log-file", log, "--log-level", "debug"}, extra...)
 	wrap := append(l.wrap(role), "env", "XDG_CONFIG_HOME="+l.config)
 	h := startHeadless(l.t, wrap, args...)
-	ph := &labPhone{headless: h, user: user, wav: wav, log: log}
+	ph := &labPhone{headlessProc: h, user: user, wav: wav, log: log}
 	ph.wait(l.t, "login")
 	l.t.Cleanup(func() {
 		if l.t.Failed() {
-			b, _ := os.ReadFile(log)
-			l.t.Logf("%s's log (tail):\n%s", user, tail(string(b), 40))
+			l.t.Logf("%s's log (tail):\n%s", user, tail(log, 40))
 		}
 	})
 	return ph
@@ -290,14 +290,14 @@ func (l *natLab) phoneIn(role, url, bin, user string, hz int, extra ...string) *
 
 // labPhone is a headless phone in the lab.
 type labPhone struct {
-	*headless
+	*headlessProc
 	user, wav, log string
 }
 
 // labProcess is a program running in a namespace, killed at the end.
 type labProcess struct {
 	cmd *exec.Cmd
-	out *lockedBuffer
+	out *testenv.Buffer
 }
 
 func (l *natLab) start(role string, env []string, argv ...string) *labProcess {
@@ -305,7 +305,7 @@ func (l *natLab) start(role string, env []string, argv ...string) *labProcess {
 	full := append(append(l.wrap(role), "env"), env...)
 	full = append(full, argv...)
 	cmd := exec.Command(full[0], full[1:]...)
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// If the test process dies without its cleanups, so does this.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -324,7 +324,7 @@ func (l *natLab) start(role string, env []string, argv ...string) *labProcess {
 			<-exited
 		}
 		if l.t.Failed() {
-			l.t.Logf("%s output (tail):\n%s", argv[1], tail(out.String(), 40))
+			l.t.Logf("%s output (tail):\n%s", argv[1], lastLines(out.String(), 40))
 		}
 	})
 	return p
@@ -342,7 +342,8 @@ func (p *labProcess) waitOutput(t testing.TB, s string) {
 	}
 }
 
-func tail(s string, n int) string {
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
@@ -426,7 +427,7 @@ func labHangup(t testing.TB, a, b *labPhone) {
 func (p *labPhone) heard(t *testing.T, hz float64, from string) {
 	t.Helper()
 	fileSizeSettled(p.wav)
-	pcm := readWAVFile(t, p.wav)
+	pcm := calltest.ReadWAV(t, p.wav)
 	if !hasTone(pcm, hz) {
 		t.Errorf("%s did not hear %s's %g Hz tone (%d samples)", p.user, from, hz, len(pcm))
 	}

@@ -195,6 +195,11 @@ func (p *peer) watchICE() {
 
 // updatePath reads the selected pair's candidates from the stats.
 func (p *peer) updatePath() {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	if p.isClosed() {
+		return
+	}
 	pair, ok := p.sender.Transport().ICETransport().GetSelectedCandidatePairStats()
 	if !ok {
 		return

@@ -672,8 +672,9 @@ func (c *Client) SwitchMedia(ctx context.Context, callID string, m MediaType) er
 	return err
 }
 
-// Relay sends an opaque JSON payload (an SDP offer or answer, an ICE
-// candidate, a small app message) to participant to of the same call.
+// Relay sends a JSON payload (an SDP offer or answer, an ICE candidate, a
+// small app message: an object with a "kind", PROTOCOL.md) to participant
+// to of the same call. The server refuses a malformed one (ErrInvalid).
 func (c *Client) Relay(ctx context.Context, callID, to string, payload json.RawMessage) error {
 	if to == "" {
 		return &Error{Code: CodeInvalidArgument, Message: "relay needs a recipient; use RelayAll for everyone"}
@@ -682,7 +683,8 @@ func (c *Client) Relay(ctx context.Context, callID, to string, payload json.RawM
 	return err
 }
 
-// RelayAll sends an opaque JSON payload to every other joined participant.
+// RelayAll sends a JSON payload (as for Relay) to every other joined
+// participant.
 func (c *Client) RelayAll(ctx context.Context, callID string, payload json.RawMessage) error {
 	_, err := c.request(ctx, &Frame{Type: TypeRelay, CallID: callID, Payload: payload}, true)
 	return err

@@ -39,6 +39,13 @@ func (c *conn) handle(b []byte) {
 		return
 	}
 
+	// A relay's payload is checked before taking the lock (it may be
+	// tens of KiB); the verdict counts only after the membership checks.
+	var payloadErr *Error
+	if f.Type == TypeRelay {
+		payloadErr = checkRelayPayload(f.Payload)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess := c.sess
@@ -64,7 +71,7 @@ func (c *conn) handle(b []byte) {
 	case TypeSwitchMedia:
 		reply, e = s.switchMedia(sess, &f)
 	case TypeRelay:
-		reply, e = s.relay(sess, &f)
+		reply, e = s.relay(sess, &f, payloadErr)
 	case TypeSync:
 		reply = &Frame{}
 		if sess.call != nil {
@@ -501,9 +508,9 @@ func (s *Server) switchMedia(sess *session, f *Frame) (*Frame, *Error) {
 	return &Frame{}, nil
 }
 
-// relay forwards an opaque payload to one participant, or to every other
-// joined participant when "to" is empty.
-func (s *Server) relay(sess *session, f *Frame) (*Frame, *Error) {
+// relay forwards a payload to one participant, or to every other joined
+// participant when "to" is empty. payloadErr is checkRelayPayload's verdict.
+func (s *Server) relay(sess *session, f *Frame, payloadErr *Error) (*Frame, *Error) {
 	c, m, e := s.findCall(sess, f.CallID)
 	if e != nil {
 		return nil, e
@@ -514,18 +521,23 @@ func (s *Server) relay(sess *session, f *Frame) (*Frame, *Error) {
 	if len(f.Payload) == 0 {
 		return nil, &Error{CodeInvalidArgument, "payload is missing"}
 	}
+	if f.To != "" {
+		t := c.member(f.To)
+		if t == nil || !t.state.Active() || f.To == sess.userID {
+			return nil, &Error{CodeNotInCall, fmt.Sprintf("%s is not a participant of this call", f.To)}
+		}
+		if ts := s.sessions[f.To]; ts == nil || ts.conn == nil {
+			return nil, &Error{CodeUnavailable, fmt.Sprintf("%s is reconnecting; try again when they are back", f.To)}
+		}
+	}
+	if payloadErr != nil {
+		return nil, payloadErr
+	}
 	out := &Frame{Type: TypeRelayed, CallID: c.id, From: sess.userID, Payload: f.Payload}
 	if f.To == "" {
 		s.pushOthers(c, sess.userID, "", true, out)
-		return &Frame{}, nil
+	} else {
+		s.push(f.To, out)
 	}
-	t := c.member(f.To)
-	if t == nil || !t.state.Active() || f.To == sess.userID {
-		return nil, &Error{CodeNotInCall, fmt.Sprintf("%s is not a participant of this call", f.To)}
-	}
-	if ts := s.sessions[f.To]; ts == nil || ts.conn == nil {
-		return nil, &Error{CodeUnavailable, fmt.Sprintf("%s is reconnecting; try again when they are back", f.To)}
-	}
-	s.push(f.To, out)
 	return &Frame{}, nil
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/coder/websocket"
 )
 
+// DefaultMaxCallSize is the most people in one call, the caller included,
+// unless Config.MaxCallSize says otherwise: the reference call model's 9.
+const DefaultMaxCallSize = 9
+
 // Config configures a Server. Zero fields take the defaults named on them.
 type Config struct {
 	// SecretKey verifies userSig tickets. Required.
@@ -27,7 +31,7 @@ type Config struct {
 	// not say (30 s). Inviters may ask for 1–600 s.
 	InviteTimeout time.Duration
 	// MaxCallSize caps the ringing and joined participants of a call, the
-	// caller included (9).
+	// caller included (DefaultMaxCallSize). The login reply tells clients.
 	MaxCallSize int
 	// Grace is how long a participant whose connection dropped keeps its
 	// place in the call (10 s).
@@ -52,6 +56,9 @@ type Config struct {
 	Heartbeat   time.Duration
 	// TLS, when set, makes Serve speak wss:// on its listener.
 	TLS *tls.Config
+	// Pages, when set, serves every path but /ws (the web phone); nil
+	// answers them with a plain-text hint.
+	Pages http.Handler
 	// Clock is the time source (the real clock).
 	Clock Clock
 	// Logger receives the server's logs (discarded).
@@ -93,7 +100,7 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("signaling: invite timeout %v is outside 1s-600s", c.InviteTimeout)
 	}
 	if c.MaxCallSize == 0 {
-		c.MaxCallSize = 9
+		c.MaxCallSize = DefaultMaxCallSize
 	}
 	if c.MaxCallSize < 2 {
 		return fmt.Errorf("signaling: max call size %d is below 2: a call needs two people", c.MaxCallSize)
@@ -245,9 +252,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// ServeHTTP serves the WebSocket endpoint /ws and a plain-text hint
-// elsewhere.
+// ServeHTTP serves the WebSocket endpoint /ws, and Config.Pages (or a
+// plain-text hint) elsewhere.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/ws" && s.cfg.Pages != nil {
+		s.cfg.Pages.ServeHTTP(w, r)
+		return
+	}
 	if r.URL.Path != "/ws" {
 		http.Error(w, "softphone call server: connect a WebSocket to /ws (see PROTOCOL.md)", http.StatusNotFound)
 		return

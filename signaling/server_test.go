@@ -167,30 +167,50 @@ func TestCalleeOffline(t *testing.T) {
 	}
 }
 
-// Reference: "Unexpected interruption: the callee fails to receive the call
-// and gets onCallCancelled (own id)" — here the ringing callee is kicked by
-// a login elsewhere.
-func TestRingingCalleeInterrupted(t *testing.T) {
-	h := newHarness(t, nil)
-	a, b := h.login("alice"), h.login("bob")
-	id := h.call(a, b)
-	b2 := h.login("bob")
-	if cc := b.expect(TypeCallCancelled); cc.Reason != ReasonKicked || cc.CallID != id {
-		t.Fatalf("old bob got %+v", cc)
-	}
-	b.expect(TypeKicked)
-	if code := b.closedWith(); code != CloseKicked {
-		t.Fatalf("close code %d", code)
-	}
-	if nr := a.expect(TypeUserNoResponse); nr.UserID != "bob" || nr.Reason != ReasonKicked {
-		t.Fatalf("caller got %+v", nr)
-	}
-	if cc := a.expect(TypeCallCancelled); cc.Reason != ReasonNoResponse {
-		t.Fatalf("caller got %+v", cc)
-	}
-	b2.quiet()
-	if r := b2.ok(Frame{Type: TypeSync}); r.Call != nil {
-		t.Fatalf("new session is in a call: %+v", r.Call)
+// A second login of bob kicks his first session, while his call rings or
+// once it is connected. Reference: "Unexpected interruption: the callee
+// fails to receive the call and gets onCallCancelled (own id)" while
+// ringing; onCallEnd and onUserLeave in a call. Either way the old session
+// is told and closed, alice hears why, and the new bob is free.
+func TestSecondLoginKicksTheFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		connected bool
+		oldGets   string // the old bob's push about the call
+		aliceGets []string
+	}{
+		{"ringing", false, TypeCallCancelled, []string{TypeUserNoResponse, TypeCallCancelled}},
+		{"in a call", true, TypeCallEnded, []string{TypeUserLeft, TypeCallEnded}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			a, b := h.login("alice"), h.login("bob")
+			var id string
+			if tc.connected {
+				id = h.connect(a, b)
+			} else {
+				id = h.call(a, b)
+			}
+			b2 := h.login("bob")
+			if f := b.expect(tc.oldGets); f.Reason != ReasonKicked || f.CallID != id {
+				t.Fatalf("old bob got %+v", f)
+			}
+			b.expect(TypeKicked)
+			if code := b.closedWith(); code != CloseKicked {
+				t.Fatalf("close code %v", code)
+			}
+			if f := a.expect(tc.aliceGets[0]); f.UserID != "bob" || f.Reason != ReasonKicked {
+				t.Fatalf("alice got %+v", f)
+			}
+			if f := a.expect(tc.aliceGets[1]); !tc.connected && f.Reason != ReasonNoResponse {
+				t.Fatalf("alice got %+v", f)
+			}
+			b2.quiet()
+			if r := b2.ok(Frame{Type: TypeSync}); r.Call != nil {
+				t.Fatalf("new session is in a call: %+v", r.Call)
+			}
+			h.connect(a, b2) // the new bob is free: alice can call him
+		})
 	}
 }
 
@@ -364,7 +384,7 @@ func TestAuthorisation(t *testing.T) {
 	m.fail(Frame{Type: TypeHangup, CallID: id}, CodeNotInvited)
 	m.fail(Frame{Type: TypeSwitchMedia, CallID: id, MediaType: MediaVideo}, CodeNotInCall)
 	m.fail(Frame{Type: TypeInviteMore, CallID: id, CalleeIDs: []string{"carol"}}, CodeNotInCall)
-	m.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{}`)}, CodeNotInCall)
+	m.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeNotInCall)
 	m.fail(Frame{Type: TypeAccept, CallID: "nope"}, CodeNoSuchCall)
 	m.fail(Frame{Type: TypeAccept}, CodeInvalidArgument)
 	// The caller cannot accept its own call.
@@ -374,8 +394,8 @@ func TestAuthorisation(t *testing.T) {
 	a.expect(TypeUserJoined)
 	a.expect(TypeCallBegan)
 	// Relay only reaches participants of the same call.
-	a.fail(Frame{Type: TypeRelay, CallID: id, To: "mallory", Payload: json.RawMessage(`{}`)}, CodeNotInCall)
-	a.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{}`)}, CodeNotInCall)
+	a.fail(Frame{Type: TypeRelay, CallID: id, To: "mallory", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeNotInCall)
+	a.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeNotInCall)
 	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob"}, CodeInvalidArgument)
 	// The user id is always the ticket's: a frame claiming another is ignored.
 	payload := json.RawMessage(`{"sdp":"v=0\r\n","kind":"offer"}`)
@@ -384,8 +404,8 @@ func TestAuthorisation(t *testing.T) {
 	if rl.From != "alice" || string(rl.Payload) != string(payload) || rl.CallID != id {
 		t.Fatalf("bob got %+v", rl)
 	}
-	b.ok(Frame{Type: TypeRelay, CallID: id, Payload: json.RawMessage(`{"muted":true}`)})
-	if rl := a.expect(TypeRelayed); rl.From != "bob" || string(rl.Payload) != `{"muted":true}` {
+	b.ok(Frame{Type: TypeRelay, CallID: id, Payload: json.RawMessage(`{"kind":"media","muted":true}`)})
+	if rl := a.expect(TypeRelayed); rl.From != "bob" || string(rl.Payload) != `{"kind":"media","muted":true}` {
 		t.Fatalf("alice got %+v", rl)
 	}
 	m.quiet()
@@ -531,26 +551,6 @@ func TestRateLimit(t *testing.T) {
 	b.ok(Frame{Type: TypePing})
 }
 
-func TestKickedWhileInCall(t *testing.T) {
-	h := newHarness(t, nil)
-	a, b := h.login("alice"), h.login("bob")
-	id := h.connect(a, b)
-	b2 := h.login("bob")
-	if ce := b.expect(TypeCallEnded); ce.Reason != ReasonKicked || ce.CallID != id {
-		t.Fatalf("old bob got %+v", ce)
-	}
-	b.expect(TypeKicked)
-	if code := b.closedWith(); code != CloseKicked {
-		t.Fatalf("close code %v", code)
-	}
-	if ul := a.expect(TypeUserLeft); ul.UserID != "bob" || ul.Reason != ReasonKicked {
-		t.Fatalf("alice got %+v", ul)
-	}
-	a.expect(TypeCallEnded)
-	// The new bob is free: alice can call him.
-	h.connect(a, b2)
-}
-
 func TestTicketExpiresWhileOnline(t *testing.T) {
 	h := newHarness(t, nil)
 	a := h.dial("alice")
@@ -603,13 +603,13 @@ func TestGraceResumeAndExpiry(t *testing.T) {
 	}
 	h.clock.Advance(5 * time.Second) // the old grace timer must not fire
 	a.quiet()
-	b.ok(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`1`)})
+	b.ok(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{"kind":"media"}`)})
 	a.expect(TypeRelayed)
 
 	// Dropped again, and this time not back in time.
 	b.drop()
 	a.expect(TypeUserAway)
-	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob", Payload: json.RawMessage(`1`)}, CodeUnavailable)
+	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeUnavailable)
 	h.clock.Advance(10 * time.Second)
 	if ul := a.expect(TypeUserLeft); ul.UserID != "bob" || ul.Reason != ReasonConnectionLost {
 		t.Fatalf("alice got %+v", ul)

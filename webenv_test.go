@@ -192,7 +192,9 @@ func (e *webEnv) close() {
 func (e *webEnv) serve(o webOpts) {
 	t := e.t
 	e.banner, e.webURL, e.fingerprint = nil, "", ""
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--secret-key-file", e.key, "--log-level", "warn"}, o.serveArgs...)
+	// The STUN/TURN server on a free loopback port: outside a namespace
+	// the default :3478 may be another test's.
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--secret-key-file", e.key, "--log-level", "warn"}, o.serveArgs...)
 	if o.tls {
 		args = append(args, "--tls-self-signed")
 	}

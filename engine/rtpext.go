@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -33,15 +35,16 @@ var browserExtensions = []struct {
 }
 
 // registerBrowserInterop adds transport-cc feedback and the header
-// extensions above to m, and the TWCC feedback generator to reg. Call it
+// extensions above to m, and the TWCC feedback generator to reg, logging
+// through lf (pion's default logger writes to stderr, over the TUI). Call it
 // after the codecs are registered (feedback attaches to them).
-func registerBrowserInterop(m *webrtc.MediaEngine, reg *interceptor.Registry) error {
+func registerBrowserInterop(m *webrtc.MediaEngine, reg *interceptor.Registry, lf logging.LoggerFactory) error {
 	for _, e := range browserExtensions {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
 			return fmt.Errorf("register header extension %s: %w", e.uri, err)
 		}
 	}
-	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+	if err := webrtc.ConfigureTWCCSenderWithOptions(m, reg, twcc.WithLoggerFactory(lf)); err != nil {
 		return fmt.Errorf("transport-cc: %w", err)
 	}
 	return nil

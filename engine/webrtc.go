@@ -103,7 +103,7 @@ func newAPI(cfg mediaConfig) (*webrtc.API, *statsHolder, error) {
 	reg.Add(gen)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
-	if err := registerBrowserInterop(m, reg); err != nil {
+	if err := registerBrowserInterop(m, reg, lf); err != nil {
 		return nil, nil, err
 	}
 

@@ -24,10 +24,12 @@ import (
 // clientFlags are the flags every client mode shares (TUI, headless, demo).
 type clientFlags struct {
 	server, user, usersig, keyFile string
+	tlsFingerprint                 string
 	appID                          int64
 	mic, speaker                   string
 	autoAnswer                     bool
 	ice                            stringList
+	icePolicy                      string
 	logFile, logLevel              string
 }
 
@@ -43,13 +45,15 @@ func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 		fs.StringVar(&c.usersig, "usersig", os.Getenv("SOFTPHONE_USERSIG"), "login `ticket` from 'softphone usersig' (env SOFTPHONE_USERSIG)")
 		fs.StringVar(&c.keyFile, "secret-key-file", "", "instead of --usersig, mint a ticket with this secret key file (also $"+signaling.SecretKeyEnv+", else the key 'softphone serve' generated)")
 		fs.Int64Var(&c.appID, "sdk-app-id", signaling.DefaultSDKAppID, "SDKAppID for tickets minted with the secret key")
+		addTLSFingerprintFlag(fs, &c.tlsFingerprint)
 	}
 	fs.StringVar(&c.user, "user", os.Getenv("SOFTPHONE_USER"), "your user `ID`, 1-32 of A-Z a-z 0-9 _ - (env SOFTPHONE_USER)")
 	// Backquotes in a usage string would become the flag's value name.
 	fs.StringVar(&c.mic, "mic", "default", strings.ReplaceAll(audio.MicUsage, "`", "'"))
 	fs.StringVar(&c.speaker, "speaker", "default", strings.ReplaceAll(audio.SpeakerUsage, "`", "'"))
 	fs.BoolVar(&c.autoAnswer, "auto-answer", false, "accept every incoming call")
-	fs.Var(&c.ice, "ice-server", "STUN/TURN server, repeatable: stun:HOST:PORT or turn:USER:PASS@HOST:PORT (none needed on one host or a LAN)")
+	fs.Var(&c.ice, "ice-server", "extra STUN/TURN server, repeatable: stun:HOST:PORT or turn:USER:PASS@HOST:PORT (the call server offers its own)")
+	fs.StringVar(&c.icePolicy, "ice-transport-policy", "all", "media paths allowed: all, or relay (only through a TURN server: the other side never learns your address)")
 	fs.StringVar(&c.logFile, "log-file", "", "log file (default: the TUI logs to ~/.local/state/softphone/softphone.log, headless mode to stderr)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
@@ -86,6 +90,15 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 		Speaker:    c.speaker,
 		AutoAnswer: c.autoAnswer,
 	}
+	if err := c.pinServer(&cfg); err != nil {
+		return engine.Config{}, err
+	}
+	policy, err := engine.ParseICETransportPolicy(c.icePolicy)
+	if err != nil {
+		fmt.Fprintln(stderr, "bad --ice-transport-policy:", err)
+		return engine.Config{}, errUsage
+	}
+	cfg.ICETransportPolicy = policy
 	for _, s := range c.ice {
 		srv, err := engine.ParseICEServer(s)
 		if err != nil {

@@ -44,7 +44,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	rejectHold := fs.Duration("reject-hold", 30*time.Second, "after a reject, how long the caller may not ring that user again (0s: no hold)")
 	restoreWindow := fs.Duration("restore-window", 30*time.Second, "after a start, how long participants may bring back calls from before it with their call tokens (0s: never)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
+	var webFlags serveWebFlags
+	addServeWebFlags(fs, &webFlags)
+	turnFlags := addTURNFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	turnCfg, err := turnFlags.config(stderr)
+	if err != nil {
 		return err
 	}
 	var level slog.Level
@@ -55,6 +62,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if (*tlsCert == "") != (*tlsKey == "") {
 		fmt.Fprintln(stderr, "--tls-cert and --tls-key go together: give both or neither")
 		return errUsage
+	}
+	if err := webFlags.check(*tlsCert != "", stderr); err != nil {
+		return err
 	}
 	key, src, err := signaling.LoadSecretKey(*keyFile, os.Getenv, true)
 	if err != nil {
@@ -85,12 +95,27 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "--login-timeout must be positive")
 		return errUsage
 	}
+	if err := webFlags.apply(&cfg, *listen, stderr); err != nil {
+		return err
+	}
 	if *tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 		if err != nil {
 			return fmt.Errorf("load the TLS certificate and key: %w", err)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	turn, err := startTURN(turnCfg, key, cfg.Logger, stderr)
+	if err != nil {
+		return err
+	}
+	if turn != nil {
+		defer turn.Close()
+		cfg.ICE = turn.Service()
+		if cfg.MaxConnections == 0 {
+			// The relay's sockets come out of the same open-file limit.
+			cfg.MaxConnections = max(signaling.FileBudget()-turn.Descriptors(), 16)
+		}
 	}
 	srv, err := signaling.NewServer(cfg)
 	if err != nil {
@@ -110,6 +135,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "softphone server listening on %s\n", signaling.WebSocketURL(ln.Addr(), cfg.TLS != nil))
+	webFlags.announce(stderr, ln.Addr(), cfg.TLS != nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

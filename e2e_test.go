@@ -215,7 +215,7 @@ func (p *pane) exited() (int, bool) {
 // prefixes the command (ip netns exec NS, to run it in a namespace).
 func serveProcess(t testing.TB, bin, keyFile string, wrap ...string) string {
 	t.Helper()
-	argv := append(wrap, bin, "serve", "--listen", "127.0.0.1:0", "--secret-key-file", keyFile, "--log-level", "warn")
+	argv := append(wrap, bin, "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--secret-key-file", keyFile, "--log-level", "warn")
 	return startServe(t, argv).url
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,17 +58,25 @@ func dialFrom(ctx context.Context, url, ip string) (*websocket.Conn, error) {
 
 // TestDescriptorExhaustion is finding 1: strangers open thousands of
 // connections that never log in (raw TCP that says nothing, and WebSockets
-// that ping every 300 ms) from 20 addresses, against a server whose
-// open-file limit is 256. The server never runs out of descriptors, closes
+// that ping every 300 ms) from 20 addresses, and hundreds more to the
+// built-in TURN server's TCP port, against a server whose open-file limit
+// is 256. The server never runs out of descriptors, closes
 // each stranger at the login deadline however it pings, and real users
 // log in and call throughout.
 func TestDescriptorExhaustion(t *testing.T) {
 	bin := softphoneBinary(t)
 	const limit = 256
 	srv := startServe(t, []string{"sh", "-c", `ulimit -n ` + strconv.Itoa(limit) + ` && exec "$0" "$@"`,
-		bin, "serve", "--listen", "127.0.0.1:0", "--secret-key-file", calltestKey(t), "--login-timeout", "3s", "--log-level", "info"})
+		bin, "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--secret-key-file", calltestKey(t),
+		"--login-timeout", "3s", "--log-level", "info"})
 	pid := srv.cmd.Process.Pid
 	host := strings.TrimSuffix(strings.TrimPrefix(srv.url, "ws://"), "/ws")
+	var m []string
+	testenv.WaitFor(t, "the STUN/TURN port in the log", 10*time.Second, func() bool {
+		m = regexp.MustCompile(`STUN/TURN on UDP and TCP port (\d+)`).FindStringSubmatch(srv.stderr.String())
+		return m != nil
+	})
+	turnAddr := "127.0.0.1:" + m[1]
 
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -81,8 +90,8 @@ func TestDescriptorExhaustion(t *testing.T) {
 	}
 	for w := 0; w < 20; w++ {
 		ip := fmt.Sprintf("127.0.0.%d", 10+w)
-		wg.Add(2)
-		go func() { // silent TCP connections, as many as it can hold
+		wg.Add(3)
+		hold := func(addr string, n int) { // silent TCP connections, as many as it can hold
 			defer wg.Done()
 			var held []net.Conn
 			defer func() {
@@ -91,14 +100,16 @@ func TestDescriptorExhaustion(t *testing.T) {
 				}
 			}()
 			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-			for i := 0; i < 100 && ctx.Err() == nil; i++ {
-				if c, err := d.DialContext(ctx, "tcp", host); err == nil {
+			for i := 0; i < n && ctx.Err() == nil; i++ {
+				if c, err := d.DialContext(ctx, "tcp", addr); err == nil {
 					held = append(held, c)
 					opened.Add(1)
 				}
 			}
 			<-ctx.Done()
-		}()
+		}
+		go hold(host, 100)    // the call server's port
+		go hold(turnAddr, 50) // the TURN server's TCP port, in the same process
 		go func() { // WebSockets that keep pinging and never log in
 			defer wg.Done()
 			for i := 0; i < 25 && ctx.Err() == nil; i++ {
@@ -148,7 +159,7 @@ func TestDescriptorExhaustion(t *testing.T) {
 		cl, err := signaling.Dial(lctx, signaling.ClientConfig{URL: srv.url, UserID: user, UserSig: sv.Ticket(user, time.Hour)})
 		cancel()
 		if err != nil {
-			t.Fatalf("login %d during the flood (%d stranger connections opened so far): %v\nserver stderr:\n%s", logins, opened.Load(), err, tail(srv.stderr.String()))
+			t.Fatalf("login %d during the flood (%d stranger connections opened so far): %v\nserver stderr:\n%s", logins, opened.Load(), err, lastLines(srv.stderr.String(), 25))
 		}
 		defer cl.Close()
 		logins++
@@ -169,7 +180,7 @@ func TestDescriptorExhaustion(t *testing.T) {
 	}
 	errs := srv.stderr.String()
 	if strings.Contains(errs, "too many open files") {
-		t.Errorf("the server ran out of descriptors:\n%s", tail(errs))
+		t.Errorf("the server ran out of descriptors:\n%s", lastLines(errs, 25))
 	}
 	// One line per real user's login; the strangers only show in the
 	// aggregated line, once per 10 s.
@@ -184,12 +195,6 @@ func TestDescriptorExhaustion(t *testing.T) {
 	}
 }
 
-// tail is the end of a long log.
-func tail(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-25):], "\n")
-}
-
 // TestCallSurvivesServerKill is finding 4: the server is killed (SIGKILL)
 // in the middle of a call and started again on the same address with the
 // same key. The phones show "reconnecting" and nothing else, audio flows
@@ -199,7 +204,7 @@ func TestCallSurvivesServerKill(t *testing.T) {
 	bin := softphoneBinary(t)
 	key := calltestKey(t)
 	argv := func(listen string) []string {
-		return []string{bin, "serve", "--listen", listen, "--secret-key-file", key, "--log-level", "warn"}
+		return []string{bin, "serve", "--listen", listen, "--turn-listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn"}
 	}
 	first := startServe(t, argv("127.0.0.1:0"))
 	addr := strings.TrimSuffix(strings.TrimPrefix(first.url, "ws://"), "/ws")
@@ -244,7 +249,7 @@ func TestCallSurvivesServerKill(t *testing.T) {
 func TestSIGTERMWithAClientThatDoesNotRead(t *testing.T) {
 	bin := softphoneBinary(t)
 	key := calltestKey(t)
-	srv := startServe(t, []string{bin, "serve", "--listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn"})
+	srv := startServe(t, []string{bin, "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn"})
 	sv := calltest.External(t, srv.url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

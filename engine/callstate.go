@@ -390,6 +390,9 @@ func (e *Engine) onSignal(ev signaling.Event) {
 		e.endCall(e.call, endLost, signaling.ReasonTicketExpired)
 		e.events.publish(UserSigExpired{})
 
+	case signaling.ICEServersChanged:
+		e.setServerICE(v.Servers)
+
 	case signaling.ServerShutdown:
 		e.log.Warn("the call server is shutting down", "message", v.Message)
 		if e.st != stateInCall {
@@ -414,6 +417,7 @@ func (e *Engine) onConn(v signaling.ConnEvent) {
 	case ConnReconnecting:
 		e.epoch++
 	case ConnConnected:
+		e.setServerICE(v.ICEServers)
 		// The snapshot is the truth only about a call from before the drop:
 		// one placed since (or on the first connect) is newer than it.
 		switch {

@@ -17,11 +17,18 @@
 //   - Events: one struct per reference event (CallReceived, CallBegin,
 //     CallEnd, UserJoin, ... UserNetworkQualityChanged) plus
 //     ConnectionChanged and AudioDeviceChanged, with their values
-//     MediaType, CallRole, RoomID, NetworkQuality and ConnState; IsLossy
-//     tells the coalesced ones; MarshalEvent gives their JSON form.
+//     MediaType, CallRole, RoomID, NetworkQuality and ConnState, and the
+//     ConnectionPath each participant's media takes (direct, STUN, relay;
+//     on UserNetworkQualityChanged); IsLossy tells the coalesced ones;
+//     MarshalEvent gives their JSON form.
 //   - Input from people: ParseDial (user ids and --video, the one parser of
 //     both front ends), ValidUserID and MaxUserIDLen, ParseMediaType,
-//     ParseICEServer.
+//     ParseICEServer, ParseICETransportPolicy.
+//
+// STUN and TURN servers come from Config.ICEServers and from the call
+// server's login reply (renewed before their credentials expire, with an
+// ICE restart for a relayed path); Config.ICETransportPolicy can allow
+// relayed paths only.
 //   - Errors: *Error with a numbered Code (CodeNotLoggedIn ...
 //     CodeUnknownError) and the sentinels ErrNotLoggedIn and ErrClosed.
 //

@@ -30,8 +30,12 @@ type Config struct {
 	Mic, Speaker string
 	// AudioBackends are the audio systems to try (audio.DefaultBackends).
 	AudioBackends []audio.Backend
-	// ICEServers are STUN/TURN servers; none are needed on one host or LAN.
+	// ICEServers are STUN/TURN servers, used together with (before) those
+	// the call server offers at login; none are needed on one host or LAN.
 	ICEServers []webrtc.ICEServer
+	// ICETransportPolicy relay (ParseICETransportPolicy) allows only paths
+	// through a TURN server; the default allows every path.
+	ICETransportPolicy webrtc.ICETransportPolicy
 	// Net replaces the host network for media (pion's vnet in tests).
 	Net transport.Net
 	// HTTPClient dials the server (http.DefaultClient); set one with a
@@ -73,6 +77,8 @@ type Engine struct {
 	muted    bool
 	closed   bool
 
+	warnedNoTURN bool // said once that a relay-only policy has no TURN server
+
 	loopDone   chan struct{} // closed when the signaling loop ends
 	metersStop chan struct{} // closes the meters of the current call
 	stop       chan struct{} // closed by Close
@@ -103,8 +109,9 @@ func New(cfg Config) (*Engine, error) {
 		cfg: cfg,
 		log: cfg.Logger.With("user", cfg.UserID),
 		media: mediaConfig{
-			ICEServers: cfg.ICEServers,
-			Net:        cfg.Net,
+			ICEServers:         cfg.ICEServers,
+			ICETransportPolicy: cfg.ICETransportPolicy,
+			Net:                cfg.Net,
 			// Keepalives every 500 ms notice a dead path within 2 s; the
 			// restart logic then tries new ICE credentials.
 			ICEDisconnected: iceDisconnected,

@@ -207,10 +207,16 @@ func (e *Engine) checkLinks(now time.Time, full bool, reps map[*peer]linkReport)
 	c.selfQuality = self
 	m := make(map[string]NetworkQuality, len(c.remotes)+1)
 	m[e.cfg.UserID] = self
+	paths := map[string]ConnectionPath{}
 	for id, r := range c.remotes {
 		m[id] = r.quality
+		if r.peer != nil {
+			if p, ok := r.peer.connectionPath(); ok {
+				paths[id] = p
+			}
+		}
 	}
-	e.events.publish(UserNetworkQualityChanged{NetworkQuality: m})
+	e.events.publish(UserNetworkQualityChanged{NetworkQuality: m, Connection: paths})
 }
 
 // updateAudioAvailable raises onUserAudioAvailable when a remote's audio

@@ -153,6 +153,9 @@ type SessionInfo struct {
 	Heartbeat, Grace time.Duration
 	// MaxCallSize is the most participants in one call, caller included.
 	MaxCallSize int
+	// ICEServers are the STUN/TURN servers the server offered at this
+	// login (an ICEServersChanged event brings newer ones).
+	ICEServers []ICEServer
 }
 
 // Session returns what the server said at the latest login.
@@ -257,6 +260,7 @@ func (c *Client) online(ws *websocket.Conn, reply *Frame) bool {
 		Heartbeat:     time.Duration(reply.Heartbeat) * time.Second,
 		Grace:         time.Duration(reply.Grace) * time.Second,
 		MaxCallSize:   reply.MaxCallSize,
+		ICEServers:    reply.ICEServers,
 	}
 	c.heartbeat = time.Duration(reply.Heartbeat) * time.Second
 	if c.heartbeat <= 0 {
@@ -269,7 +273,7 @@ func (c *Client) online(ws *websocket.Conn, reply *Frame) bool {
 	close(c.up)
 	c.mu.Unlock()
 	c.log.Info("signaling connected", "user", c.cfg.UserID, "resumed", reply.Resumed)
-	c.emit(ConnEvent{State: ConnConnected, Resumed: reply.Resumed, Call: reply.Call})
+	c.emit(ConnEvent{State: ConnConnected, Resumed: reply.Resumed, Call: reply.Call, ICEServers: reply.ICEServers})
 	return true
 }
 
@@ -716,8 +720,9 @@ func (c *Client) SwitchMedia(ctx context.Context, callID string, m MediaType) er
 	return err
 }
 
-// Relay sends an opaque JSON payload (an SDP offer or answer, an ICE
-// candidate, a small app message) to participant to of the same call.
+// Relay sends a JSON payload (an SDP offer or answer, an ICE candidate, a
+// small app message: an object with a "kind", PROTOCOL.md) to participant
+// to of the same call. The server refuses a malformed one (ErrInvalid).
 func (c *Client) Relay(ctx context.Context, callID, to string, payload json.RawMessage) error {
 	if to == "" {
 		return &Error{Code: CodeInvalidArgument, Message: "relay needs a recipient; use RelayAll for everyone"}
@@ -726,7 +731,8 @@ func (c *Client) Relay(ctx context.Context, callID, to string, payload json.RawM
 	return err
 }
 
-// RelayAll sends an opaque JSON payload to every other joined participant.
+// RelayAll sends a JSON payload (as for Relay) to every other joined
+// participant.
 func (c *Client) RelayAll(ctx context.Context, callID string, payload json.RawMessage) error {
 	_, err := c.request(ctx, &Frame{Type: TypeRelay, CallID: callID, Payload: payload}, true)
 	return err

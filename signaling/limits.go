@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,6 +30,18 @@ import (
 // connections (listeners, logs, the TURN server's sockets, accept itself):
 // a sixteenth of the limit, at least 32 and at most 256.
 func fdHeadroom(limit int) int { return min(max(limit/16, 32), 256) }
+
+// FileBudget is how many descriptors this process may give to connections
+// and sockets: its open-file limit less fdHeadroom. Config.MaxConnections
+// defaults to it; a process that runs more (the TURN server's sockets)
+// sets MaxConnections to what is left of it.
+func FileBudget() int {
+	lim := openFileLimit()
+	if lim == 0 {
+		return 1 << 20
+	}
+	return lim - fdHeadroom(lim)
+}
 
 // openFileLimit is the process's soft RLIMIT_NOFILE (Go raises it to the
 // hard limit at start-up), or 0 when unknown.
@@ -328,6 +341,66 @@ func (l limitListener) Accept() (net.Conn, error) {
 			return tc, nil
 		}
 	}
+}
+
+// capListener lets at most max connections be open at once, and perAddr of
+// one source address; over either it closes a new connection at once. It
+// guards a listener whose clients have no login to wait for (the TURN
+// server's TCP side), so that they cannot take the descriptors everyone
+// else needs.
+type capListener struct {
+	net.Listener
+	max, perAddr int
+	refused      atomic.Int64
+
+	mu     sync.Mutex
+	open   int
+	byAddr map[string]int
+}
+
+func newCapListener(ln net.Listener, max, perAddr int) *capListener {
+	return &capListener{Listener: ln, max: max, perAddr: perAddr, byAddr: map[string]int{}}
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key := addrKey(c.RemoteAddr())
+		l.mu.Lock()
+		ok := l.open < l.max && l.byAddr[key] < l.perAddr
+		if ok {
+			l.open++
+			l.byAddr[key]++
+		}
+		l.mu.Unlock()
+		if ok {
+			return &cappedConn{Conn: c, l: l, key: key}, nil
+		}
+		l.refused.Add(1)
+		c.Close()
+	}
+}
+
+type cappedConn struct {
+	net.Conn
+	l    *capListener
+	key  string
+	once sync.Once
+}
+
+func (c *cappedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		c.l.open--
+		if c.l.byAddr[c.key]--; c.l.byAddr[c.key] == 0 {
+			delete(c.l.byAddr, c.key)
+		}
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 // trackedKey is the request context key of a connection's *tracked.

@@ -53,6 +53,7 @@ const (
 	TypeKicked         = "kicked"
 	TypeTicketExpired  = "ticketExpired"
 	TypeShutdown       = "shutdown"
+	TypeICEServers     = "iceServers"
 )
 
 // MediaType is a call's media type (reference: callMediaType).
@@ -227,6 +228,8 @@ type Frame struct {
 	// restart) and reply, and the pushes about a call that has begun
 	// (PROTOCOL.md, "Calls that outlive the server").
 	CallToken string `json:"callToken,omitempty"`
+	// ICEServers: the login reply and the "iceServers" push.
+	ICEServers []ICEServer `json:"iceServers,omitempty"`
 
 	// calls
 	CallID    string    `json:"callId,omitempty"`

@@ -40,6 +40,13 @@ func (c *conn) handle(b []byte) {
 		return
 	}
 
+	// A relay's payload is checked before taking the lock (it may be
+	// tens of KiB); the verdict counts only after the membership checks.
+	var payloadErr *Error
+	if f.Type == TypeRelay {
+		payloadErr = checkRelayPayload(f.Payload)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess := c.sess
@@ -72,7 +79,7 @@ func (c *conn) handle(b []byte) {
 	case TypeSwitchMedia:
 		reply, e = s.switchMedia(sess, &f)
 	case TypeRelay:
-		reply, e = s.relay(sess, &f)
+		reply, e = s.relay(sess, &f, payloadErr)
 	case TypeSync:
 		reply = &Frame{}
 		if sess.call != nil {
@@ -186,6 +193,7 @@ func (s *Server) login(c *conn, f *Frame) {
 	s.sessions[f.UserID] = sess
 	c.sess = sess
 	s.armExpiry(sess, tk.ExpiresAt())
+	reply.ICEServers = s.iceServersFor(sess)
 	reply.Token = sess.token
 	what, then := "logged in", func() {}
 	if claims != nil {
@@ -211,6 +219,7 @@ func (s *Server) attach(sess *session, c *conn, expires time.Time, reply *Frame)
 	c.sess = sess
 	stopTimer(&sess.graceTimer)
 	s.armExpiry(sess, expires)
+	reply.ICEServers = s.iceServersFor(sess)
 	reply.Resumed, reply.Token = true, sess.token
 	if sess.call != nil {
 		if m := sess.call.member(sess.userID); wasAway && m != nil && m.state == StateJoined {
@@ -594,10 +603,11 @@ func (s *Server) switchMedia(sess *session, f *Frame) (*Frame, *Error) {
 
 // relay forwards a payload to one participant, or to every other joined
 // participant when "to" is empty. The payload is UTF-8 JSON (the whole
-// message was checked), at most MaxRelayPayload bytes, within the sender's
-// relay rate; an invitee who has not answered yet takes part in only a
-// few relays (RingingRelays, RingingRelayBytes).
-func (s *Server) relay(sess *session, f *Frame) (*Frame, *Error) {
+// message was checked), at most MaxRelayPayload bytes, with a good
+// envelope (payloadErr is checkRelayPayload's verdict), within the
+// sender's relay rate; an invitee who has not answered yet takes part in
+// only a few relays (RingingRelays, RingingRelayBytes).
+func (s *Server) relay(sess *session, f *Frame, payloadErr *Error) (*Frame, *Error) {
 	c, m, e := s.findCall(sess, f.CallID)
 	if e != nil {
 		return nil, e
@@ -621,6 +631,9 @@ func (s *Server) relay(sess *session, f *Frame) (*Frame, *Error) {
 	n := len(f.Payload)
 	if n > s.cfg.MaxRelayPayload {
 		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("payload is %d bytes, over the %d-byte limit", n, s.cfg.MaxRelayPayload)}
+	}
+	if payloadErr != nil {
+		return nil, payloadErr
 	}
 	for _, x := range []*member{m, t} {
 		if x != nil && x.state == StateRinging && (x.relays >= s.cfg.RingingRelays || x.relayBytes+n > s.cfg.RingingRelayBytes) {

@@ -94,10 +94,16 @@ type Config struct {
 	RestoreWindow time.Duration
 	// TLS, when set, makes Serve speak wss:// on its listener.
 	TLS *tls.Config
+	// Pages, when set, serves every path but /ws (the web phone); nil
+	// answers them with a plain-text hint.
+	Pages http.Handler
 	// Clock is the time source (the real clock).
 	Clock Clock
 	// Logger receives the server's logs (discarded).
 	Logger *slog.Logger
+	// ICE, when set, is the STUN/TURN service offered to users: login
+	// replies carry its servers with per-user TURN credentials.
+	ICE *ICEService
 }
 
 const (
@@ -227,6 +233,11 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.ICE != nil {
+		ice := *c.ICE
+		ice.setDefaults()
+		c.ICE = &ice
+	}
 	return nil
 }
 
@@ -278,6 +289,7 @@ type session struct {
 	graceTimer  Timer
 	expiryTimer Timer
 	expiresAt   time.Time
+	iceTimer    Timer // pushes fresh TURN credentials before they expire
 	// restored marks a place held in a restored call for a participant
 	// who has not come back yet (no connection, no ticket seen).
 	restored bool
@@ -358,9 +370,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// ServeHTTP serves the WebSocket endpoint /ws and a plain-text hint
-// elsewhere.
+// ServeHTTP serves the WebSocket endpoint /ws, and Config.Pages (or a
+// plain-text hint) elsewhere.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/ws" && s.cfg.Pages != nil {
+		s.cfg.Pages.ServeHTTP(w, r)
+		return
+	}
 	if r.URL.Path != "/ws" {
 		http.Error(w, "softphone call server: connect a WebSocket to /ws (see PROTOCOL.md)", http.StatusNotFound)
 		return
@@ -659,6 +675,7 @@ func (s *Server) holdAway(sess *session) {
 func (s *Server) dropSession(sess *session) {
 	stopTimer(&sess.graceTimer)
 	stopTimer(&sess.expiryTimer)
+	stopTimer(&sess.iceTimer)
 	if s.sessions[sess.userID] == sess {
 		delete(s.sessions, sess.userID)
 	}

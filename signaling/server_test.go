@@ -384,7 +384,7 @@ func TestAuthorisation(t *testing.T) {
 	m.fail(Frame{Type: TypeHangup, CallID: id}, CodeNotInvited)
 	m.fail(Frame{Type: TypeSwitchMedia, CallID: id, MediaType: MediaVideo}, CodeNotInCall)
 	m.fail(Frame{Type: TypeInviteMore, CallID: id, CalleeIDs: []string{"carol"}}, CodeNotInCall)
-	m.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{}`)}, CodeNotInCall)
+	m.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeNotInCall)
 	m.fail(Frame{Type: TypeAccept, CallID: "nope"}, CodeNoSuchCall)
 	m.fail(Frame{Type: TypeAccept}, CodeInvalidArgument)
 	// The caller cannot accept its own call.
@@ -394,8 +394,8 @@ func TestAuthorisation(t *testing.T) {
 	a.expect(TypeUserJoined)
 	a.expect(TypeCallBegan)
 	// Relay only reaches participants of the same call.
-	a.fail(Frame{Type: TypeRelay, CallID: id, To: "mallory", Payload: json.RawMessage(`{}`)}, CodeNotInCall)
-	a.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{}`)}, CodeNotInCall)
+	a.fail(Frame{Type: TypeRelay, CallID: id, To: "mallory", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeNotInCall)
+	a.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeNotInCall)
 	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob"}, CodeInvalidArgument)
 	// The user id is always the ticket's: a frame claiming another is ignored.
 	payload := json.RawMessage(`{"sdp":"v=0\r\n","kind":"offer"}`)
@@ -404,8 +404,8 @@ func TestAuthorisation(t *testing.T) {
 	if rl.From != "alice" || string(rl.Payload) != string(payload) || rl.CallID != id {
 		t.Fatalf("bob got %+v", rl)
 	}
-	b.ok(Frame{Type: TypeRelay, CallID: id, Payload: json.RawMessage(`{"muted":true}`)})
-	if rl := a.expect(TypeRelayed); rl.From != "bob" || string(rl.Payload) != `{"muted":true}` {
+	b.ok(Frame{Type: TypeRelay, CallID: id, Payload: json.RawMessage(`{"kind":"media","muted":true}`)})
+	if rl := a.expect(TypeRelayed); rl.From != "bob" || string(rl.Payload) != `{"kind":"media","muted":true}` {
 		t.Fatalf("alice got %+v", rl)
 	}
 	m.quiet()
@@ -605,13 +605,13 @@ func TestGraceResumeAndExpiry(t *testing.T) {
 	}
 	h.clock.Advance(5 * time.Second) // the old grace timer must not fire
 	a.quiet()
-	b.ok(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`1`)})
+	b.ok(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{"kind":"media"}`)})
 	a.expect(TypeRelayed)
 
 	// Dropped again, and this time not back in time.
 	b.drop()
 	a.expect(TypeUserAway)
-	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob", Payload: json.RawMessage(`1`)}, CodeUnavailable)
+	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeUnavailable)
 	h.clock.Advance(10 * time.Second)
 	if ul := a.expect(TypeUserLeft); ul.UserID != "bob" || ul.Reason != ReasonConnectionLost {
 		t.Fatalf("alice got %+v", ul)

@@ -63,7 +63,7 @@ func TestSlowClientIsDisconnected(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.SendQueue = 4; c.RateBurst = 1000; c.RateLimit = 1000; pourRelays(c) })
 	a, id := h.stuckCall()
 	c, d := h.login("carol"), h.login("dave")
-	payload := json.RawMessage(`"` + strings.Repeat("x", 60<<10) + `"`)
+	payload := json.RawMessage(`{"kind":"x-fill","fill":"` + strings.Repeat("x", 60<<10) + `"}`)
 	gone := false
 	for i := 0; i < 400 && !gone; i++ {
 		start := time.Now()
@@ -95,7 +95,7 @@ func TestStuckWriteTimesOut(t *testing.T) {
 		pourRelays(c)
 	})
 	a, id := h.stuckCall()
-	payload := json.RawMessage(`"` + strings.Repeat("x", 60<<10) + `"`)
+	payload := json.RawMessage(`{"kind":"x-fill","fill":"` + strings.Repeat("x", 60<<10) + `"}`)
 	// 12 MB is far more than the socket buffers hold: the server's write
 	// to the victim blocks, and times out.
 	for i := 0; i < 200; i++ {

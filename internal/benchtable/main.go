@@ -261,6 +261,21 @@ func runGoBenchmarks(t *table) {
 	if v, why := metric("BenchmarkE2ECall", "tui-cpu%"); why == "" {
 		t.info("  the TUI process's whole CPU (engine included)", num(v)+" % of a core")
 	}
+	t.section("STUN/TURN (the binary in network namespaces behind NAT routers; needs root)")
+	info := func(what, name, unit, shown string) {
+		if v, why := metric(name, unit); why == "" {
+			t.info(what, num(v)+" "+shown)
+		} else {
+			t.missing(what, why)
+		}
+	}
+	info("call setup, direct through NATs (server-reflexive), p50", "BenchmarkNATCallSetup", "direct-p50-ms", "ms")
+	info("call setup through the relay (symmetric NAT), p50", "BenchmarkNATCallSetup", "relay-p50-ms", "ms")
+	check("what the relay adds to the setup p50 (side by side)", "BenchmarkNATCallSetup", "relay-added-p50-ms", "ms", 1, true, 30)
+	info("call setup forced through the relay on the direct network, p50", "BenchmarkNATCallSetup", "forced-relay-p50-ms", "ms")
+	info("direct-lab calls that took the relay anyway", "BenchmarkNATCallSetup", "direct-lab-relayed", "calls")
+	check("TURN server CPU per relayed 1:1 call (both phones relayed)", "BenchmarkTURNRelayCPU", "server-%core/call", "% of a core", 1, true, 1)
+	info("relayed 1:1 calls one core of the server carries", "BenchmarkTURNRelayCPU", "calls/core", "calls")
 	if runErr != nil {
 		t.missing("go test -bench ./...", "exited with "+runErr.Error())
 	}
@@ -295,7 +310,7 @@ func startServer(dir string) (*server, error) {
 	if err := os.WriteFile(key, fmt.Appendf(nil, "%x\n", b), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("./softphone", "serve", "--listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn")
+	cmd := exec.Command("./softphone", "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -363,7 +363,8 @@ func goJSONKind(t reflect.Type) string {
 // structs, as the headless mode marshals them), and so do the headless
 // softphones' lines.
 func TestWebEvents(t *testing.T) {
-	e := newWebEnv(t, webOpts{})
+	// The guest rings alice again right after she declines: no hold-off.
+	e := newWebEnv(t, webOpts{serveArgs: []string{"--reject-hold", "0s"}})
 	alice := e.phone("alice", 440)
 	bob := e.phone("bob", 660, "--auto-answer")
 	g := e.login("guest")

@@ -122,19 +122,8 @@ func TestStoppedPeerFound(t *testing.T) {
 		name := map[bool]string{false: "server up", true: "server down"}[serverDown]
 		t.Run(name, func(t *testing.T) {
 			s := calltest.NewServer(t, nil)
-			alice := s.Engine("alice", nil)
-			bob := startHelperPeer(t, s, "bob")
-			calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
-			calltest.Expect(alice, func(CallBegin) bool { return true })
-			alice.VolumeOf("bob", 5)
-			if serverDown {
-				s.Stop()
-				alice.WaitHas("onConnectionChanged(reconnecting)")
-			}
-			bob.signal(t, syscall.SIGSTOP)
-			stopped := time.Now()
-			alice.ExpectEvent(UserLeave{UserID: "bob", Reason: "disconnected"})
-			took := time.Since(stopped)
+			alice, bob := inCallWithHelper(t, s)
+			took := stopAndTime(s, alice, bob, serverDown)
 			alice.WaitHas("onCallEnd(caller)")
 			t.Logf("onUserLeave(bob, disconnected) %v after SIGSTOP (%s)", took.Round(time.Millisecond), name)
 			if took > 10*time.Second {
@@ -149,11 +138,7 @@ func TestStoppedPeerFound(t *testing.T) {
 // continued stays in the call, and its audio comes back.
 func TestPausedPeerKept(t *testing.T) {
 	s := calltest.NewServer(t, nil)
-	alice := s.Engine("alice", nil)
-	bob := startHelperPeer(t, s, "bob")
-	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
-	calltest.Expect(alice, func(CallBegin) bool { return true })
-	alice.VolumeOf("bob", 5)
+	alice, bob := inCallWithHelper(t, s)
 	bob.signal(t, syscall.SIGSTOP)
 	alice.WaitHas("onUserAudioAvailable(bob,false)") // the silence is seen...
 	time.Sleep(time.Second)                          // ...and lasts well past ICE's disconnect (2 s of silence)
@@ -250,18 +235,33 @@ func BenchmarkDeadPeerDetection(b *testing.B) {
 // detectStopped runs one trial of BenchmarkDeadPeerDetection.
 func detectStopped(b *testing.B, serverDown bool) time.Duration {
 	s := calltest.NewServer(b, nil)
-	alice := s.Engine("alice", nil)
+	alice, bob := inCallWithHelper(b, s)
 	defer alice.End()
-	bob := startHelperPeer(b, s, "bob")
 	defer bob.kill()
-	calltest.Must(b, "call", alice.Call(calltest.Ctx(b), []string{"bob"}, CallParams{}))
+	return stopAndTime(s, alice, bob, serverDown)
+}
+
+// inCallWithHelper starts alice on s and bob in a child process, and calls
+// bob from alice until his audio reaches her.
+func inCallWithHelper(t testing.TB, s *calltest.Server) (*calltest.Engine, *helperPeer) {
+	t.Helper()
+	alice := s.Engine("alice", nil)
+	bob := startHelperPeer(t, s, "bob")
+	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
 	calltest.Expect(alice, func(CallBegin) bool { return true })
 	alice.VolumeOf("bob", 5)
+	return alice, bob
+}
+
+// stopAndTime stops bob's process (after the server, when serverDown) and
+// returns how long alice took to raise onUserLeave(bob, disconnected).
+func stopAndTime(s *calltest.Server, alice *calltest.Engine, bob *helperPeer, serverDown bool) time.Duration {
+	alice.T.Helper()
 	if serverDown {
 		s.Stop()
 		alice.WaitHas("onConnectionChanged(reconnecting)")
 	}
-	bob.signal(b, syscall.SIGSTOP)
+	bob.signal(alice.T, syscall.SIGSTOP)
 	start := time.Now()
 	alice.ExpectEvent(UserLeave{UserID: "bob", Reason: "disconnected"})
 	return time.Since(start)

@@ -89,12 +89,7 @@ func (h *helperPeer) signal(t testing.TB, sig syscall.Signal) {
 // 10 s, and the 1:1 call then ends with onCallEnd.
 func TestPeerProcessKilled(t *testing.T) {
 	s := calltest.NewServer(t, nil)
-	alice := s.Engine("alice", nil)
-	bob := startHelperPeer(t, s, "bob")
-	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
-	calltest.Expect(alice, func(CallBegin) bool { return true })
-	alice.VolumeOf("bob", 5)
-
+	alice, bob := inCallWithHelper(t, s)
 	bob.kill()
 	killed := time.Now()
 	alice.WaitHas("onUserLeave(bob)")

@@ -77,10 +77,51 @@ type tracked struct {
 	once sync.Once
 
 	// Guarded by tracker.mu.
-	pending      bool
-	prev, next   *tracked // all unauthenticated connections, oldest first
-	aprev, anext *tracked // the same, per source address
+	pending bool
+	all     link // in tracker.all: every unauthenticated connection, oldest first
+	addr    link // in its addrList: the same, per source address
 }
+
+// link is a tracked connection's place in a connList.
+type link struct{ prev, next *tracked }
+
+// connList is an intrusive list of tracked connections, oldest first; at
+// picks which of a connection's links it uses.
+type connList struct {
+	head, tail *tracked
+	n          int
+	at         func(*tracked) *link
+}
+
+func (l *connList) push(tc *tracked) {
+	l.at(tc).prev = l.tail
+	if l.tail != nil {
+		l.at(l.tail).next = tc
+	} else {
+		l.head = tc
+	}
+	l.tail = tc
+	l.n++
+}
+
+func (l *connList) remove(tc *tracked) {
+	k := l.at(tc)
+	if k.prev != nil {
+		l.at(k.prev).next = k.next
+	} else {
+		l.head = k.next
+	}
+	if k.next != nil {
+		l.at(k.next).prev = k.prev
+	} else {
+		l.tail = k.prev
+	}
+	*k = link{}
+	l.n--
+}
+
+func allLink(tc *tracked) *link  { return &tc.all }
+func addrLink(tc *tracked) *link { return &tc.addr }
 
 // Close closes the connection and stops counting it; it may be called any
 // number of times.
@@ -91,21 +132,18 @@ func (tc *tracked) Close() error {
 
 // addrList is the unauthenticated connections of one source address.
 type addrList struct {
-	key        string
-	head, tail *tracked
-	n          int
+	key string
+	connList
 }
 
 // tracker counts connections and enforces the caps.
 type tracker struct {
 	s *Server
 
-	mu      sync.Mutex
-	open    int // tracked connections not closed
-	pending int // of which unauthenticated
-	head    *tracked
-	tail    *tracked
-	byAddr  map[string]*addrList
+	mu     sync.Mutex
+	open   int      // tracked connections not closed
+	all    connList // of which unauthenticated
+	byAddr map[string]*addrList
 	// byCount groups the addresses by how many unauthenticated connections
 	// they hold; most is the largest such count.
 	byCount map[int]map[*addrList]struct{}
@@ -121,7 +159,7 @@ type limitTally struct {
 func (t limitTally) any() bool { return t != limitTally{} }
 
 func newTracker(s *Server) *tracker {
-	return &tracker{s: s, byAddr: map[string]*addrList{}, byCount: map[int]map[*addrList]struct{}{}}
+	return &tracker{s: s, all: connList{at: allLink}, byAddr: map[string]*addrList{}, byCount: map[int]map[*addrList]struct{}{}}
 }
 
 // recount moves al from the group of count from to that of its count now.
@@ -167,7 +205,7 @@ func (t *tracker) admit(c net.Conn) *tracked {
 	case al != nil && al.n >= cfg.MaxUnauthenticatedPerAddress:
 		victim = al.head
 		t.tally.evictedAddr++
-	case t.pending >= cfg.MaxUnauthenticated:
+	case t.all.n >= cfg.MaxUnauthenticated:
 		victim = t.crowded()
 		t.tally.evictedAll++
 	}
@@ -213,28 +251,14 @@ func (t *tracker) loggedIn(tc *tracked) {
 // link adds tc at the end of the unauthenticated lists. t.mu held.
 func (t *tracker) link(tc *tracked) {
 	tc.pending = true
-	t.pending++
-	tc.prev = t.tail
-	if t.tail != nil {
-		t.tail.next = tc
-	} else {
-		t.head = tc
-	}
-	t.tail = tc
+	t.all.push(tc)
 	al := t.byAddr[tc.key]
 	if al == nil {
-		al = &addrList{key: tc.key}
+		al = &addrList{key: tc.key, connList: connList{at: addrLink}}
 		t.byAddr[tc.key] = al
 	}
-	al.n++
+	al.push(tc)
 	t.recount(al, al.n-1)
-	tc.aprev = al.tail
-	if al.tail != nil {
-		al.tail.anext = tc
-	} else {
-		al.head = tc
-	}
-	al.tail = tc
 }
 
 // unlink takes tc out of the unauthenticated lists, if it is in them.
@@ -244,31 +268,9 @@ func (t *tracker) unlink(tc *tracked) {
 		return
 	}
 	tc.pending = false
-	t.pending--
-	if tc.prev != nil {
-		tc.prev.next = tc.next
-	} else {
-		t.head = tc.next
-	}
-	if tc.next != nil {
-		tc.next.prev = tc.prev
-	} else {
-		t.tail = tc.prev
-	}
-	tc.prev, tc.next = nil, nil
+	t.all.remove(tc)
 	al := t.byAddr[tc.key]
-	if tc.aprev != nil {
-		tc.aprev.anext = tc.anext
-	} else {
-		al.head = tc.anext
-	}
-	if tc.anext != nil {
-		tc.anext.aprev = tc.aprev
-	} else {
-		al.tail = tc.aprev
-	}
-	tc.aprev, tc.anext = nil, nil
-	al.n--
+	al.remove(tc)
 	t.recount(al, al.n+1)
 	if al.n == 0 {
 		delete(t.byAddr, tc.key)
@@ -280,7 +282,7 @@ func (t *tracker) expire(now int64) {
 	deadline := int64(t.s.cfg.LoginTimeout)
 	var late []*tracked
 	t.mu.Lock()
-	for tc := t.head; tc != nil && now-tc.at >= deadline; tc = t.head {
+	for tc := t.all.head; tc != nil && now-tc.at >= deadline; tc = t.all.head {
 		t.unlink(tc)
 		late = append(late, tc)
 	}
@@ -295,7 +297,7 @@ func (t *tracker) expire(now int64) {
 func (t *tracker) counts() (open, pending int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.open, t.pending
+	return t.open, t.all.n
 }
 
 // note adds to the tally that the next log line reports.
@@ -310,7 +312,7 @@ func (t *tracker) logTally(log *slog.Logger, every time.Duration) {
 	t.mu.Lock()
 	k := t.tally
 	t.tally = limitTally{}
-	open, pending := t.open, t.pending
+	open, pending := t.open, t.all.n
 	t.mu.Unlock()
 	if !k.any() {
 		return

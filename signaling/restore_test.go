@@ -37,9 +37,14 @@ func (h *harness) comeBack(user, token string) (*tclient, Frame) {
 // loginToken logs user in with a call token and a resume token.
 func (h *harness) loginToken(user, token, resume string) (*tclient, Frame) {
 	h.t.Helper()
+	return h.loginSigned(user, h.ticket(user, time.Hour), token, resume)
+}
+
+// loginSigned logs user in with ticket sig, a call token and a resume token.
+func (h *harness) loginSigned(user, sig, token, resume string) (*tclient, Frame) {
+	h.t.Helper()
 	c := h.dial(user)
-	r := c.req(Frame{Type: TypeLogin, Version: ProtocolVersion, UserID: user, UserSig: h.ticket(user, time.Hour),
-		Resume: resume, CallToken: token})
+	r := c.req(Frame{Type: TypeLogin, Version: ProtocolVersion, UserID: user, UserSig: sig, Resume: resume, CallToken: token})
 	if r.Type != TypeOK {
 		h.t.Fatalf("%s: login: %+v", user, r)
 	}
@@ -142,7 +147,11 @@ func TestRestoreOnlyWithAGoodToken(t *testing.T) {
 	}
 
 	other := newHarness(t, func(c *Config) { c.SecretKey = "another key" })
-	if _, r := other.comeBackSigned("alice", ta, "another key"); r.Call != nil {
+	sig, err := Sign("another key", testApp, "alice", time.Hour, other.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, r := other.loginSigned("alice", sig, ta, ""); r.Call != nil {
 		t.Fatalf("token of another key: %+v", r)
 	}
 	h2 := newHarness(t, nil)
@@ -167,21 +176,6 @@ func TestRestoreOnlyWithAGoodToken(t *testing.T) {
 	if _, r := h2.loginToken("alice", ta, ""); r.Call == nil || r.Call.CallID != id {
 		t.Fatalf("the good token, in time: %+v", r)
 	}
-}
-
-// comeBackSigned is comeBack with a ticket of another key.
-func (h *harness) comeBackSigned(user, token, key string) (*tclient, Frame) {
-	h.t.Helper()
-	sig, err := Sign(key, testApp, user, time.Hour, h.clock.Now())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	c := h.dial(user)
-	r := c.req(Frame{Type: TypeLogin, Version: ProtocolVersion, UserID: user, UserSig: sig, CallToken: token})
-	if r.Type != TypeOK {
-		h.t.Fatalf("%s: login: %+v", user, r)
-	}
-	return c, r
 }
 
 // TestRestoreFromTokensOfDifferentAge: a group call's participants hold

@@ -110,7 +110,8 @@ func TestDescriptorExhaustion(t *testing.T) {
 		}
 		go hold(host, 100)    // the call server's port
 		go hold(turnAddr, 50) // the TURN server's TCP port, in the same process
-		go func() {           // WebSockets that keep pinging and never log in
+		// WebSockets that keep pinging and never log in.
+		go func() {
 			defer wg.Done()
 			for i := 0; i < 25 && ctx.Err() == nil; i++ {
 				ws, err := dialFrom(ctx, srv.url, ip)

@@ -914,3 +914,48 @@ func TestWebAPIFromAnotherSite(t *testing.T) {
 	b.eval(`TUICallKit.hangup().then(() => true)`, nil)
 	alice.event(0, "onCallEnd", nil)
 }
+
+// TestWebCallOutlivesServerRestart: the web phone keeps its call across a
+// restart of the server, as the terminal phone does (issue 11): its call
+// token brings the call back. The page and a headless softphone talk; the
+// server stops and starts again on the same address; both show
+// "reconnecting" and nothing else, hear each other after, and a hangup
+// then ends the call as always.
+func TestWebCallOutlivesServerRestart(t *testing.T) {
+	e := newWebEnv(t, webOpts{})
+	alice := e.phone("alice", 440)
+	b := e.login("guest")
+	from := alice.mark()
+	b.eval(`TUICallKit.call(["alice"]).then(() => true)`, nil)
+	alice.event(from, "onCallReceived", map[string]any{"callerId": "guest"})
+	alice.ok("accept")
+	b.waitEvent("onUserAudioAvailable", map[string]any{"userId": "alice", "isAudioAvailable": true})
+	before := len(b.events())
+
+	addr := strings.TrimSuffix(strings.TrimPrefix(e.wsURL, "ws://"), "/ws")
+	e.stopServer()
+	b.waitJS("the page reconnecting", `window.__tuiEvents.some((e) => e.event === "onConnectionChanged" && e.state === "reconnecting")`)
+	e.serve(webOpts{serveArgs: []string{"--listen", addr}})
+	b.waitJS("the page back", `window.__tuiEvents.filter((e) => e.event === "onConnectionChanged" && e.state === "connected").length >= 2`)
+	alice.event(from, "onConnectionChanged", map[string]any{"state": "reconnecting"})
+	mark := alice.mark()
+	alice.event(mark, "onUserVoiceVolumeChanged", nil)
+	for _, ev := range b.events()[before:] {
+		switch ev["event"] {
+		case "onCallEnd", "onCallCancelled", "onUserLeave", "onError":
+			t.Fatalf("the page raised %v across the restart; events since:\n%v", ev, b.events()[before:])
+		}
+	}
+	for _, l := range alice.linesSoFar()[from:] {
+		switch l["event"] {
+		case "onCallEnd", "onCallCancelled", "onUserLeave", "onError":
+			t.Fatalf("alice raised %v across the restart", l)
+		}
+	}
+	if hz := b.toneOf("alice"); !near(hz, 440) {
+		t.Errorf("after the restart the page hears %v Hz from alice, want 440", hz)
+	}
+	alice.ok("hangup")
+	b.waitEvent("onUserLeave", map[string]any{"userId": "alice"})
+	b.waitEvent("onCallEnd", nil)
+}

@@ -465,6 +465,16 @@ func (c *Client) leaving(callID string) {
 	}
 }
 
+// joining starts a new participation in callID (invited back, or joining
+// back after leaving): its tokens count again. c.mu not held.
+func (c *Client) joining(callID string) {
+	c.mu.Lock()
+	if c.left == callID {
+		c.left = ""
+	}
+	c.mu.Unlock()
+}
+
 // terminate takes the client offline for good: requests fail with err.
 func (c *Client) terminate(err error) {
 	c.setStop(err)
@@ -674,6 +684,7 @@ func (c *Client) Invite(ctx context.Context, p InviteParams) (*CallInfo, error) 
 
 // Accept answers an incoming call.
 func (c *Client) Accept(ctx context.Context, callID string) (*CallInfo, error) {
+	c.joining(callID)
 	return c.callReply(c.request(ctx, &Frame{Type: TypeAccept, CallID: callID}, true))
 }
 
@@ -705,11 +716,7 @@ func (c *Client) InviteMore(ctx context.Context, callID string, userIDs []string
 // Join enters a live call this user was invited to: it answers while
 // ringing, and comes back after leaving, rejecting or not answering.
 func (c *Client) Join(ctx context.Context, callID string) (*CallInfo, error) {
-	c.mu.Lock()
-	if c.left == callID {
-		c.left = "" // a new participation: its tokens count
-	}
-	c.mu.Unlock()
+	c.joining(callID)
 	return c.callReply(c.request(ctx, &Frame{Type: TypeJoin, CallID: callID}, true))
 }
 

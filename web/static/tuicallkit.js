@@ -104,7 +104,8 @@
   // ---- the signaling connection ----------------------------------------------
 
   // Signal is one login session with the call server: requests with ids
-  // and replies, pushes, pings, and reconnection with the resume token.
+  // and replies, pushes, pings, and reconnection with the resume token and
+  // the call token (PROTOCOL.md, "Calls that outlive the server").
   class Signal {
     constructor(url, userId, userSig, handlers) {
       this.url = url;
@@ -119,6 +120,40 @@
       this.backoff = 200;
       this.pingTimer = null;
       this.loginReply = null;
+      // The call this user is joined in and its latest token, which the
+      // next login presents so that a restarted server brings the call
+      // back; left is a call this user hung up or rejected, whose tokens
+      // are not kept.
+      this.callId = "";
+      this.callToken = "";
+      this.left = "";
+    }
+
+    keepToken(callId, token) {
+      if (token && callId && callId !== this.left) {
+        this.callId = callId;
+        this.callToken = token;
+      }
+    }
+
+    forgetToken() {
+      this.callId = "";
+      this.callToken = "";
+    }
+
+    // noteToken follows the call token through the pushes.
+    noteToken(f) {
+      switch (f.type) {
+        case "kicked":
+        case "ticketExpired":
+          this.forgetToken();
+          return;
+        case "callEnded":
+        case "callCancelled":
+          if (f.callId === this.callId) this.forgetToken();
+          return;
+      }
+      this.keepToken(f.callId, f.callToken);
     }
 
     // open connects and logs in; it resolves with the login reply.
@@ -134,10 +169,12 @@
         this.ws = ws;
         let loggedIn = false;
         ws.onopen = () => {
-          this.send("login", { v: 1, userId: this.userId, userSig: this.userSig, resume: this.token })
+          this.send("login", { v: 1, userId: this.userId, userSig: this.userSig, resume: this.token, callToken: this.callToken })
             .then((r) => {
               loggedIn = true;
               this.token = r.token || this.token;
+              this.forgetToken();
+              if (r.call) this.keepToken(r.call.callId, r.callToken);
               this.loginReply = r;
               this.backoff = 200;
               clearInterval(this.pingTimer);
@@ -179,6 +216,7 @@
         return;
       }
       if (f.id) return; // a reply to a request given up on
+      this.noteToken(f);
       this.h.push(f);
     }
 
@@ -214,6 +252,15 @@
 
     // send makes a request and resolves with its ok reply.
     send(type, fields) {
+      const callId = fields && fields.callId;
+      if (type === "hangup" || type === "reject") {
+        this.left = callId; // leaving: a restarted server must not bring it back
+        if (callId === this.callId) this.forgetToken();
+      } else if ((type === "join" || type === "accept") && callId === this.left) {
+        this.left = ""; // a new participation
+      } else if (type === "logout") {
+        this.forgetToken();
+      }
       return new Promise((ok, fail) => {
         if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
           fail(new CallError(ErrorCode.CONNECTION, type + ": not connected to the call server; try again"));
@@ -1107,7 +1154,9 @@
           this.newICEServers(f.iceServers);
           return;
         case "shutdown":
-          this.publish(TUICallEvent.onError, { code: 5002, message: "the call server is shutting down; reconnecting" });
+          // In a call nothing is said: it goes on peer to peer and the
+          // next server brings it back; "reconnecting" is all there is.
+          if (this.st !== "inCall") this.publish(TUICallEvent.onError, { code: 5002, message: "the call server is shutting down; reconnecting" });
           return;
       }
     }

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,12 +24,13 @@ import (
 // signed the token: any server with the same secret key can do it.
 
 // callTokenInfo is the HKDF info of the call token key: a key of its own,
-// so a call token can never pass for anything else signed with the secret.
-const callTokenInfo = "softphone call token v1"
+// so a call token can never pass for anything else signed with the secret,
+// and one per SDKAppID.
+const callTokenInfo = "softphone call token v1, SDKAppID "
 
 // callTokenKey derives the key that signs call tokens.
-func callTokenKey(secret string) []byte {
-	k, err := hkdf.Key(sha256.New, []byte(secret), nil, callTokenInfo, 32)
+func callTokenKey(secret string, app int64) []byte {
+	k, err := hkdf.Key(sha256.New, []byte(secret), nil, callTokenInfo+strconv.FormatInt(app, 10), 32)
 	if err != nil {
 		panic(err) // only for an impossible length
 	}
@@ -35,28 +38,58 @@ func callTokenKey(secret string) []byte {
 }
 
 // callClaims is what a call token says: the call, and where each member
-// stood at version Ver.
+// stood at version Ver (the caller first). The keys are short: every push
+// about a call carries its token.
 type callClaims struct {
-	V        int           `json:"v"`
-	App      int64         `json:"app"`
-	Node     string        `json:"node"` // the server that signed it
-	CallID   string        `json:"call"`
-	Ver      uint64        `json:"ver"`
-	IssuedAt int64         `json:"iat"` // Unix milliseconds
-	Room     RoomID        `json:"room"`
-	Named    bool          `json:"named,omitempty"`
-	Caller   string        `json:"caller"`
-	Group    string        `json:"group,omitempty"`
-	Media    MediaType     `json:"media,omitempty"`
-	Data     string        `json:"data,omitempty"`
-	Timeout  int           `json:"timeout"`
-	Members  []claimMember `json:"members"`
+	Node    string        `json:"n"` // the server that signed it
+	CallID  string        `json:"c"`
+	Ver     uint64        `json:"v"`
+	Room    RoomID        `json:"r"`
+	Named   bool          `json:"rn,omitempty"`
+	Group   string        `json:"g,omitempty"`
+	Media   MediaType     `json:"md,omitempty"`
+	Data    string        `json:"d,omitempty"`
+	Timeout int           `json:"t"`
+	Members []claimMember `json:"m"`
 }
 
+// claimMember is a member in a token: [user, state] or [user, state,
+// reason], the state by its first letter but for noResponse ("x").
 type claimMember struct {
-	User   string           `json:"u"`
-	State  ParticipantState `json:"s"`
-	Reason Reason           `json:"r,omitempty"`
+	User   string
+	State  ParticipantState
+	Reason Reason
+}
+
+var stateLetters = map[ParticipantState]string{StateRinging: "r", StateJoined: "j", StateLeft: "l",
+	StateRejected: "d", StateNoResponse: "x", StateLineBusy: "b"}
+
+func (m claimMember) MarshalJSON() ([]byte, error) {
+	a := []string{m.User, stateLetters[m.State]}
+	if m.Reason != ReasonNone {
+		a = append(a, string(m.Reason))
+	}
+	return json.Marshal(a)
+}
+
+func (m *claimMember) UnmarshalJSON(b []byte) error {
+	var a []string
+	if err := json.Unmarshal(b, &a); err != nil || len(a) < 2 || len(a) > 3 {
+		return errors.New("bad member")
+	}
+	m.User = a[0]
+	for st, l := range stateLetters {
+		if l == a[1] {
+			m.State = st
+		}
+	}
+	if m.State == stateNew {
+		return errors.New("bad member state")
+	}
+	if len(a) == 3 {
+		m.Reason = Reason(a[2])
+	}
+	return nil
 }
 
 // callToken returns c's token for its current version: empty while the
@@ -68,8 +101,7 @@ func (s *Server) callToken(c *call) string {
 	if c.token != "" && c.tokenVer == c.ver {
 		return c.token
 	}
-	cl := callClaims{V: 1, App: s.cfg.SDKAppID, Node: s.instance, CallID: c.id, Ver: c.ver,
-		IssuedAt: s.clock.Now().UnixMilli(), Room: c.room, Named: c.named, Caller: c.callerID,
+	cl := callClaims{Node: s.instance, CallID: c.id, Ver: c.ver, Room: c.room, Named: c.named,
 		Group: c.groupID, Media: c.media, Data: c.userData, Timeout: int(c.timeout / time.Second),
 		Members: make([]claimMember, len(c.members))}
 	for i, m := range c.members {
@@ -90,9 +122,9 @@ func signClaims(key []byte, cl *callClaims) string {
 // maxCallToken bounds a token's length before anything is decoded.
 const maxCallToken = 32 << 10
 
-// verifyCallToken checks a token's signature and shape; nil when it is not
-// a good token of this application.
-func verifyCallToken(key []byte, app int64, tok string, maxMembers int) *callClaims {
+// verifyCallToken checks a token's signature (which also binds it to the
+// SDKAppID) and shape; nil when it is not a good token.
+func verifyCallToken(key []byte, tok string, maxMembers int) *callClaims {
 	if len(tok) > maxCallToken {
 		return nil
 	}
@@ -111,8 +143,8 @@ func verifyCallToken(key []byte, app int64, tok string, maxMembers int) *callCla
 		return nil
 	}
 	var cl callClaims
-	if json.Unmarshal(body, &cl) != nil || cl.V != 1 || cl.App != app || cl.CallID == "" || len(cl.CallID) > 64 ||
-		!ValidUserID(cl.Caller) || len(cl.Members) == 0 || len(cl.Members) > maxMembers || cl.Members[0].User != cl.Caller {
+	if json.Unmarshal(body, &cl) != nil || cl.CallID == "" || len(cl.CallID) > 64 ||
+		len(cl.Members) == 0 || len(cl.Members) > maxMembers {
 		return nil
 	}
 	seen := make(map[string]bool, len(cl.Members))
@@ -136,7 +168,7 @@ func (s *Server) restorable(tok, user string) *callClaims {
 	if s.cfg.RestoreWindow < 0 {
 		return nil
 	}
-	cl := verifyCallToken(s.tokenKey, s.cfg.SDKAppID, tok, s.cfg.MaxCallSize+s.cfg.MemberHistory+1)
+	cl := verifyCallToken(s.tokenKey, tok, s.cfg.MaxCallSize+s.cfg.MemberHistory+1)
 	if cl == nil || cl.Node == s.instance || s.since() > int64(s.cfg.RestoreWindow) || s.restoredEnded[cl.CallID] {
 		return nil
 	}
@@ -213,7 +245,7 @@ func (s *Server) rejoin(sess *session, cl *callClaims) {
 // those logged in here without the call as gone. Invitations that were
 // ringing cannot ring on: they end (lostRing, for restore to announce).
 func (s *Server) rebuild(cl *callClaims) *call {
-	c := &call{id: cl.CallID, room: cl.Room, named: cl.Named, callerID: cl.Caller, groupID: cl.Group,
+	c := &call{id: cl.CallID, room: cl.Room, named: cl.Named, callerID: cl.Members[0].User, groupID: cl.Group,
 		media: cl.Media, userData: cl.Data, timeout: time.Duration(cl.Timeout) * time.Second,
 		state: callActive, ver: cl.Ver, restored: true}
 	if c.timeout < time.Second || c.timeout > maxTimeoutSeconds*time.Second {

@@ -236,3 +236,27 @@ func TestRestoreWithSomeoneGone(t *testing.T) {
 	}
 	a2.expect(TypeCallEnded)
 }
+
+// FuzzCallToken: any string a client sends as a call token gets a verdict
+// without panicking; only what the key signed passes, and it reads back
+// as signed.
+func FuzzCallToken(f *testing.F) {
+	key := callTokenKey(testKey, testApp)
+	good := signClaims(key, &callClaims{Node: "n", CallID: "c1", Ver: 3, Room: RoomID{7, "7"}, Timeout: 30,
+		Members: []claimMember{{"alice", StateJoined, ""}, {"bob", StateLeft, ReasonHangup}}})
+	for _, s := range []string{good, "", ".", "a.b", good + "x", strings.Replace(good, ".", "..", 1), "e30.AAAA"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		cl := verifyCallToken(key, tok, 20)
+		if cl == nil {
+			return
+		}
+		if again := verifyCallToken(key, signClaims(key, cl), 20); again == nil || again.CallID != cl.CallID || len(again.Members) != len(cl.Members) {
+			t.Fatalf("%q passed but does not re-sign to itself: %+v", tok, cl)
+		}
+		if tok != good && !strings.HasPrefix(tok, strings.Split(good, ".")[0]) {
+			t.Fatalf("a token the key never signed passed: %q", tok)
+		}
+	})
+}

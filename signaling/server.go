@@ -317,7 +317,7 @@ func NewServer(cfg Config) (*Server, error) {
 		conns:         make(map[*conn]struct{}),
 		invites:       newInviteLimiter(),
 		restoredEnded: map[string]bool{},
-		tokenKey:      callTokenKey(cfg.SecretKey),
+		tokenKey:      callTokenKey(cfg.SecretKey, cfg.SDKAppID),
 		instance:      newID(8),
 	}
 	s.limits = newTracker(s)

@@ -3,6 +3,8 @@ package signaling
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"softphone/internal/testenv"
 )
 
 // Issue 11, finding 1 (strangers lock everyone out) and the smaller
@@ -287,4 +291,39 @@ func TestInvalidUTF8Refused(t *testing.T) {
 	b.quiet()
 	a.ok(Frame{Type: TypeRelay, CallID: id, To: "bob", Payload: json.RawMessage(`{"kind":"media","note":"é"}`)})
 	b.expect(TypeRelayed)
+}
+
+// TestIdleSweepLogsOnce: idle connections closed by the sweep, and
+// connections closed at the login deadline, make one aggregated log line,
+// not lines per connection, and the sweep does not repeat itself while
+// their closes are under way.
+func TestIdleSweepLogsOnce(t *testing.T) {
+	var logs testenv.Buffer
+	h := newHarness(t, func(c *Config) {
+		c.IdleTimeout = time.Minute
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	var idle []*tclient
+	for i := 0; i < 5; i++ {
+		idle = append(idle, h.login(fmt.Sprintf("idle%d", i)))
+	}
+	strangers := []*tclient{h.dial("s1"), h.dial("s2")}
+	for i := 0; i < 70; i++ {
+		h.clock.Advance(time.Second)
+	}
+	for _, c := range append(idle, strangers...) {
+		c.closedWith()
+	}
+	for i := 0; i < 15; i++ {
+		h.clock.Advance(time.Second)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if !strings.Contains(l, `msg="logged in"`) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 2 || !strings.Contains(lines[0], "closedNoLogin=2") || !strings.Contains(lines[1], "closedIdle=5") {
+		t.Fatalf("log lines besides the logins:\n%s\nwant one aggregated line for the strangers' deadline and one for the idle", strings.Join(lines, "\n"))
+	}
 }

@@ -266,3 +266,17 @@ func stopAndTime(s *calltest.Server, alice *calltest.Engine, bob *helperPeer, se
 	alice.ExpectEvent(UserLeave{UserID: "bob", Reason: "disconnected"})
 	return time.Since(start)
 }
+
+// TestShutdownWhileIdleSaysSo: outside a call, the server's shutdown is
+// news (onError 5002, then reconnecting); in a call it is not (the call
+// goes on: TestCallOutlivesServerRestart).
+func TestShutdownWhileIdleSaysSo(t *testing.T) {
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	alice := s.Engine("alice", nil)
+	s.Stop()
+	if ev := calltest.Expect(alice, func(ErrorEvent) bool { return true }); ev.Code != int(signaling.CodeShuttingDown) || ev.Message == "" {
+		t.Fatalf("onError %+v", ev)
+	}
+	alice.WaitHas("onConnectionChanged(reconnecting)")
+}

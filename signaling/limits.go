@@ -71,10 +71,11 @@ func addrKey(a net.Addr) string {
 // tracked is one accepted TCP connection, counted until it closes.
 type tracked struct {
 	net.Conn
-	t    *tracker
-	key  string
-	at   int64 // Server.since() when accepted
-	once sync.Once
+	t      *tracker
+	key    string
+	at     int64 // Server.since() when accepted
+	once   sync.Once
+	closed atomic.Bool
 
 	// Guarded by tracker.mu.
 	pending bool
@@ -126,6 +127,7 @@ func addrLink(tc *tracked) *link { return &tc.addr }
 // Close closes the connection and stops counting it; it may be called any
 // number of times.
 func (tc *tracked) Close() error {
+	tc.closed.Store(true)
 	tc.once.Do(tc.t.forget(tc))
 	return tc.Conn.Close()
 }

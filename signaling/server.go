@@ -596,7 +596,8 @@ func (s *Server) sweep() {
 	closed := 0
 	for c := range s.conns {
 		switch {
-		case c.swept:
+		case c.swept || (c.tc != nil && c.tc.closed.Load()):
+			// Being closed already.
 		case now-c.lastRead.Load() > idle:
 			c.swept = true
 			closed++

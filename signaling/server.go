@@ -63,9 +63,11 @@ type Config struct {
 	// descriptors). MaxUnauthenticated caps those that have not logged in
 	// yet (1024, at most a quarter of MaxConnections), and
 	// MaxUnauthenticatedPerAddress those of one source address (128, IPv6
-	// counted by /64). Over a cap the oldest connection that has not logged
-	// in is closed to make room; only logged-in users can fill the server.
-	// A Server embedded with ServeHTTP leaves these to its host server.
+	// counted by /64). Over a cap a connection that has not logged in is
+	// closed to make room: the oldest of that address, or of the address
+	// holding the most (limits.go); only logged-in users can fill the
+	// server. A Server embedded with ServeHTTP keeps the login deadline but
+	// leaves the caps to its host server.
 	MaxConnections               int
 	MaxUnauthenticated           int
 	MaxUnauthenticatedPerAddress int

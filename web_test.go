@@ -42,20 +42,29 @@ func (e *webEnv) link(args ...string) string {
 	return strings.TrimSpace(out.String())
 }
 
-// TestWebCallsHeadless: the browser calls a headless softphone, which
-// answers; both hear the other's tone, and both see meters and quality for
-// both; the browser hangs up.
-func TestWebCallsHeadless(t *testing.T) {
-	e := newWebEnv(t, webOpts{})
-	alice := e.phone("alice", 440)
-	b := e.login("guest")
-	from := alice.mark()
+// pageCallsAlice: a page logged in as guest calls a headless softphone,
+// alice (a 440 Hz microphone), who accepts; it returns once the page hears
+// her. from is alice's mark before the call.
+func pageCallsAlice(e *webEnv) (alice *phone, b *tab, from int) {
+	e.t.Helper()
+	alice = e.phone("alice", 440)
+	b = e.login("guest")
+	from = alice.mark()
 	b.eval(`TUICallKit.call(["alice"]).then(() => true)`, nil)
 	alice.event(from, "onCallReceived", map[string]any{"callerId": "guest"})
 	alice.ok("accept")
 	alice.event(from, "onCallBegin", map[string]any{"callRole": 2})
 	b.waitEvent("onCallBegin", map[string]any{"callRole": 1})
 	b.waitEvent("onUserAudioAvailable", map[string]any{"userId": "alice", "isAudioAvailable": true})
+	return alice, b, from
+}
+
+// TestWebCallsHeadless: the browser calls a headless softphone, which
+// answers; both hear the other's tone, and both see meters and quality for
+// both; the browser hangs up.
+func TestWebCallsHeadless(t *testing.T) {
+	e := newWebEnv(t, webOpts{})
+	alice, b, from := pageCallsAlice(e)
 	alice.event(from, "onUserAudioAvailable", map[string]any{"userId": "guest", "isAudioAvailable": true})
 
 	// Meters on both sides: the browser's page and the softphone's events.
@@ -923,13 +932,7 @@ func TestWebAPIFromAnotherSite(t *testing.T) {
 // then ends the call as always.
 func TestWebCallOutlivesServerRestart(t *testing.T) {
 	e := newWebEnv(t, webOpts{})
-	alice := e.phone("alice", 440)
-	b := e.login("guest")
-	from := alice.mark()
-	b.eval(`TUICallKit.call(["alice"]).then(() => true)`, nil)
-	alice.event(from, "onCallReceived", map[string]any{"callerId": "guest"})
-	alice.ok("accept")
-	b.waitEvent("onUserAudioAvailable", map[string]any{"userId": "alice", "isAudioAvailable": true})
+	alice, b, from := pageCallsAlice(e)
 	before := len(b.events())
 
 	addr := strings.TrimSuffix(strings.TrimPrefix(e.wsURL, "ws://"), "/ws")

@@ -286,6 +286,15 @@ func (n *NATSCluster) ClientURL() string {
 	return u.String()
 }
 
+// ClientURLRedacted is ClientURL without its password, for logs; the
+// external NATS's URLs when joined with NATSConfig.URL.
+func (n *NATSCluster) ClientURLRedacted() string {
+	if n.cfg.URL != "" {
+		return redactURL(n.cfg.URL)
+	}
+	return redactURL(n.ClientURL())
+}
+
 // Node is this node's id in the cluster.
 func (n *NATSCluster) Node() string { return n.id }
 
@@ -395,6 +404,21 @@ func (n *NATSCluster) attach(s *Server) error {
 	}
 	n.wg.Add(1)
 	go n.heartbeat(s)
+	// Serve only once the nodes on the route list are heard from: a node
+	// that never heard of another would not notice it go away.
+	want := n.otherRoutes()
+	deadline := time.Now().Add(n.cfg.StartTimeout)
+	for logged := false; want > 0 && len(n.liveNodes()) <= want; {
+		if time.Now().After(deadline) {
+			n.log.Warn("serving without hearing from every node on the route list", "heard", len(n.liveNodes())-1, "routes", want)
+			break
+		}
+		if !logged {
+			n.log.Info("waiting to hear from the other nodes", "routes", want)
+			logged = true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	return nil
 }
 
@@ -475,10 +499,14 @@ func (n *NATSCluster) heard(s *Server, b []byte) {
 		n.died(s, hb.Node)
 		return
 	}
+	_, known := n.peers[hb.Node]
 	if !dead {
 		n.peers[hb.Node] = time.Now()
 	}
 	n.mu.Unlock()
+	if !dead && !known {
+		n.log.Info("node joined", "node", hb.Node)
+	}
 }
 
 // probe asks a quiet node whether it is there; no answer (nobody
@@ -487,6 +515,7 @@ func (n *NATSCluster) probe(s *Server, node string) {
 	ctx, cancel := context.WithTimeout(context.Background(), pingWait)
 	defer cancel()
 	_, err := n.nc.RequestWithContext(ctx, n.pingSubj(node), nil)
+	n.log.Debug("probed a quiet node", "node", node, "err", err)
 	switch {
 	case err == nil:
 		n.mu.Lock()
@@ -595,7 +624,7 @@ func (n *NATSCluster) restoreOpen(ctx context.Context, signer string) bool {
 	at, ok := n.deaths[signer]
 	n.mu.Unlock()
 	if !ok {
-		if e, err := n.calls.Get(ctx, "d."+signer); err == nil {
+		if e, err := retryKV(ctx, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return n.calls.Get(ctx, "d."+signer) }); err == nil {
 			if ms, err := strconv.ParseInt(string(e.Value()), 10, 64); err == nil {
 				at, ok = time.UnixMilli(ms), true
 			}
@@ -629,7 +658,7 @@ func (n *NATSCluster) prune() {
 // presence reads a user's record.
 func (n *NATSCluster) presence(ctx context.Context, user string) (presenceRec, uint64, error) {
 	var rec presenceRec
-	e, err := n.pres.Get(ctx, user)
+	e, err := retryKV(ctx, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return n.pres.Get(ctx, user) })
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return rec, 0, errNotFound
 	}
@@ -650,7 +679,7 @@ func (n *NATSCluster) setPresence(ctx context.Context, user string, rec presence
 	var r uint64
 	var err error
 	if rev == 0 {
-		r, err = n.pres.Create(ctx, user, b, jetstream.KeyTTL(ttl))
+		r, err = retryKV(ctx, func(ctx context.Context) (uint64, error) { return n.pres.Create(ctx, user, b, jetstream.KeyTTL(ttl)) })
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return 0, errConflict
 		}
@@ -658,7 +687,9 @@ func (n *NATSCluster) setPresence(ctx context.Context, user string, rec presence
 	}
 	m := nats.NewMsg(n.presPub + user)
 	m.Data = b
-	pa, err := n.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
+	pa, err := retryKV(ctx, func(ctx context.Context) (*jetstream.PubAck, error) {
+		return n.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
+	})
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
@@ -724,7 +755,7 @@ func (n *NATSCluster) syncCalls(ctx context.Context) error {
 }
 
 func (n *NATSCluster) loadCall(ctx context.Context, id string) (*callRecord, uint64, error) {
-	e, err := n.calls.Get(ctx, "c."+id)
+	e, err := retryKV(ctx, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return n.calls.Get(ctx, "c."+id) })
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, errNotFound
 	}
@@ -745,9 +776,9 @@ func (n *NATSCluster) claimCall(ctx context.Context, rec *callRecord, rev uint64
 	var r uint64
 	var err error
 	if rev == 0 {
-		r, err = n.calls.Create(ctx, "c."+rec.ID, b)
+		r, err = retryKV(ctx, func(ctx context.Context) (uint64, error) { return n.calls.Create(ctx, "c."+rec.ID, b) })
 	} else {
-		r, err = n.calls.Update(ctx, "c."+rec.ID, b, rev)
+		r, err = retryKV(ctx, func(ctx context.Context) (uint64, error) { return n.calls.Update(ctx, "c."+rec.ID, b, rev) })
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return 0, errConflict
@@ -757,15 +788,20 @@ func (n *NATSCluster) claimCall(ctx context.Context, rec *callRecord, rev uint64
 
 // callsOf lists the calls node owned, from the owners' index.
 func (n *NATSCluster) callsOf(ctx context.Context, node string) ([]string, error) {
-	l, err := n.calls.ListKeysFiltered(ctx, "o."+node+".*")
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for k := range l.Keys() {
-		ids = append(ids, strings.TrimPrefix(k, "o."+node+"."))
-	}
-	return ids, nil
+	return retryKV(ctx, func(ctx context.Context) ([]string, error) {
+		l, err := n.calls.ListKeysFiltered(ctx, "o."+node+".*")
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for k := range l.Keys() {
+			ids = append(ids, strings.TrimPrefix(k, "o."+node+"."))
+		}
+		if ctx.Err() != nil { // the listing was cut short
+			return nil, ctx.Err()
+		}
+		return ids, nil
+	})
 }
 
 func (n *NATSCluster) send(node string, m *peerMsg) error {
@@ -875,6 +911,57 @@ type natsLog struct{ l *slog.Logger }
 func (l *natsLog) Noticef(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
 func (l *natsLog) Warnf(format string, v ...any)   { l.l.Warn(fmt.Sprintf(format, v...)) }
 func (l *natsLog) Fatalf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
-func (l *natsLog) Errorf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
-func (l *natsLog) Debugf(format string, v ...any)  {}
-func (l *natsLog) Tracef(format string, v ...any)  {}
+func (l *natsLog) Errorf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "Error trying to connect to route") {
+		// Once a second per route while a node is down: "node went away"
+		// says it once.
+		l.l.Debug(msg)
+		return
+	}
+	l.l.Error(msg)
+}
+func (l *natsLog) Debugf(format string, v ...any) {}
+func (l *natsLog) Tracef(format string, v ...any) {}
+
+// kvTry bounds one attempt at the shared state: when a node goes away,
+// the buckets' streams elect new leaders (a second or two), and requests
+// meanwhile find no responder or no answer.
+const kvTry = time.Second
+
+// retryKV runs op until it succeeds, fails for good, or ctx ends: errors
+// of a cluster electing leaders (no responders, an attempt timing out,
+// JetStream not available yet) are tried again after a short pause.
+func retryKV[T any](ctx context.Context, op func(context.Context) (T, error)) (T, error) {
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		actx, cancel := context.WithTimeout(ctx, kvTry)
+		v, err := op(actx)
+		cancel()
+		if err == nil || !transientKV(err) || ctx.Err() != nil {
+			return v, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+	}
+}
+
+// transientKV reports whether err may go away by itself (a leader
+// election), as opposed to an answer (not found, conflict).
+func transientKV(err error) bool {
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrConnectionReconnecting) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		// 503: JetStream (or the stream's group) has no leader right now.
+		return apiErr.Code == 503
+	}
+	return false
+}

@@ -1240,6 +1240,11 @@ func (s *Server) loginAfterDead(ctx context.Context, c *conn, f *Frame, tk Ticke
 	}
 	if owner == s.node {
 		s.mu.Lock()
+		if ph := s.sessions[f.UserID]; resumed && ph != nil && ph.restored && ph.token == "" && ph.tokHash == "" {
+			// A place held when the call was taken over: the presence
+			// record of the node that went away vouches for the token.
+			ph.tokHash = rec.TokHash
+		}
 		s.loginHere(c, f, tk, claims, &presenceHere{token: tok, rev: rev})
 		s.mu.Unlock()
 		return

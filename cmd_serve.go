@@ -47,6 +47,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	var webFlags serveWebFlags
 	addServeWebFlags(fs, &webFlags)
 	turnFlags := addTURNFlags(fs)
+	clusterFlags := addClusterFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -117,8 +118,23 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 			cfg.MaxConnections = max(signaling.FileBudget()-turn.Descriptors(), 16)
 		}
 	}
+	natsCfg, err := clusterFlags.config(key, cfg.RestoreWindow, cfg.Logger, stderr)
+	if err != nil {
+		return err
+	}
+	if natsCfg != nil {
+		cl, err := signaling.NewNATSCluster(*natsCfg)
+		if err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		cfg.Cluster = cl // the server closes it at shutdown
+		cfg.Logger.Info("cluster node up", "node", cl.Node(), "name", natsCfg.Name, "nats", cl.ClientURLRedacted())
+	}
 	srv, err := signaling.NewServer(cfg)
 	if err != nil {
+		if cfg.Cluster != nil {
+			cfg.Cluster.(*signaling.NATSCluster).Close()
+		}
 		return err
 	}
 	eff := srv.Config()

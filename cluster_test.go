@@ -121,7 +121,7 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	dave.WaitHas("onConnectionChanged(reconnecting)")
 	alice.VolumeOf("bob1", 5) // media goes on without the node
 	for _, te := range []*calltest.Engine{alice, dave} {
-		calltest.Expect(te, func(v engine.ConnectionChanged) bool { return v.State == engine.ConnConnected })
+		te.WaitCount("onConnectionChanged(connected)", 2) // the login, and back
 		if te.ServerURL() == urls[0] {
 			t.Fatalf("%s is connected to the dead node", te.UserID())
 		}
@@ -142,7 +142,7 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	// The invitation rang on: erin accepts, and dave and erin talk.
 	calltest.Must(t, "erin accepts", erin.Accept(calltest.Ctx(t)))
 	calltest.Expect(dave, func(engine.CallBegin) bool { return true })
-	if b, _ := calltest.Last[engine.CallBegin](erin); b.CallID != rcv.CallID {
+	if b := calltest.Expect(erin, func(engine.CallBegin) bool { return true }); b.CallID != rcv.CallID {
 		t.Fatalf("erin's call began as %q, want the invitation from before the kill %q", b.CallID, rcv.CallID)
 	}
 	dave.VolumeOf("erin", 5)

@@ -909,8 +909,15 @@ func (n *NATSCluster) shutdown() {
 type natsLog struct{ l *slog.Logger }
 
 func (l *natsLog) Noticef(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
-func (l *natsLog) Warnf(format string, v ...any)   { l.l.Warn(fmt.Sprintf(format, v...)) }
-func (l *natsLog) Fatalf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLog) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "Plaintext passwords detected") {
+		l.l.Debug(msg) // the route password is derived from the secret key, never written down
+		return
+	}
+	l.l.Warn(msg)
+}
+func (l *natsLog) Fatalf(format string, v ...any) { l.l.Error(fmt.Sprintf(format, v...)) }
 func (l *natsLog) Errorf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
 	if strings.HasPrefix(msg, "Error trying to connect to route") {

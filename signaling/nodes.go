@@ -305,6 +305,11 @@ func (s *Server) leaveCluster(ctx context.Context) {
 	}
 	recs := s.snapshotDirty()
 	s.saving = true // nothing more: the others run these calls now
+	for _, sess := range s.sessions {
+		// Their presence records stay: the nodes taking over resume
+		// them (the resume token's hash is there) when they log in.
+		sess.moved = true
+	}
 	for id, c := range s.calls {
 		delete(s.calls, id)
 		s.releaseRoom(c)
@@ -1103,6 +1108,11 @@ func (s *Server) loginCluster(c *conn, f *Frame, tk Ticket, claims *callClaims) 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*clusterWait)
 	defer cancel()
 	ttl := tk.ExpiresAt().Sub(s.clock.Now()) + time.Minute
+	if claims != nil && claims.Node != s.node && !s.cl.alive(ctx, claims.Node) {
+		// The call's node went away: let the takeover of its calls finish
+		// (or do it) before this login looks for the call.
+		s.nodeGone(claims.Node)
+	}
 	for attempt := range 10 {
 		if attempt > 0 {
 			time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
@@ -1117,6 +1127,7 @@ func (s *Server) loginCluster(c *conn, f *Frame, tk Ticket, claims *callClaims) 
 			continue
 		}
 		found := err == nil
+		s.log.Debug("cluster: login", "user", f.UserID, "found", found, "at", rec.Node, "resume", f.Resume != "", "callToken", claims != nil)
 		switch {
 		case found && rec.Node == s.node:
 			if s.loginLocal(ctx, c, f, tk, claims, tok, rec, rev, ttl) {
@@ -1235,6 +1246,7 @@ func (s *Server) loginAfterDead(ctx context.Context, c *conn, f *Frame, tk Ticke
 	s.nodeGone(rec.Node)
 	resumed := f.Resume != "" && tokenHash(f.Resume) == rec.TokHash
 	call, owner := s.findHeld(ctx, f.UserID)
+	s.log.Debug("cluster: login after its node went away", "user", f.UserID, "node", rec.Node, "resumed", resumed, "call", call, "owner", owner)
 	if resumed {
 		tok = f.Resume
 	}
@@ -1515,9 +1527,11 @@ func (s *Server) nodeGone(node string) {
 		}
 	}
 	var orphans []*session
+	var orphanCalls []string // their calls' ids: sess.call may change once s.mu is let go
 	for _, sess := range s.sessions {
 		if sess.call != nil && sess.call.remote == node {
 			orphans = append(orphans, sess)
+			orphanCalls = append(orphanCalls, sess.call.id)
 		}
 		if sess.reserved != nil && sess.reserved.owner == node {
 			sess.reserved = nil
@@ -1544,9 +1558,9 @@ func (s *Server) nodeGone(node string) {
 	if err != nil {
 		s.log.Warn("cluster: cannot list the calls of a node that went away", "node", node, "err", err)
 	}
-	for _, o := range orphans {
-		if !slices.Contains(ids, o.call.id) {
-			ids = append(ids, o.call.id)
+	for _, id := range orphanCalls {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
 		}
 	}
 	for _, id := range ids {

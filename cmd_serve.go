@@ -137,6 +137,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	if cl, ok := cfg.Cluster.(*signaling.NATSCluster); ok {
+		cl.WaitForNodes()
+	}
 	eff := srv.Config()
 	cfg.Logger.Info("limits", "maxConnections", eff.MaxConnections, "maxUnauthenticated", eff.MaxUnauthenticated,
 		"maxUnauthenticatedPerAddress", eff.MaxUnauthenticatedPerAddress, "loginTimeout", eff.LoginTimeout,

@@ -404,14 +404,20 @@ func (n *NATSCluster) attach(s *Server) error {
 	}
 	n.wg.Add(1)
 	go n.heartbeat(s)
-	// Serve only once the nodes on the route list are heard from: a node
-	// that never heard of another would not notice it go away.
+	return nil
+}
+
+// WaitForNodes waits, once the cluster is given to a Server, until this
+// node hears from as many other nodes as its route list names (StartTimeout
+// at most): a node that never heard of another would not notice it go
+// away, so `softphone serve` takes users only then.
+func (n *NATSCluster) WaitForNodes() {
 	want := n.otherRoutes()
 	deadline := time.Now().Add(n.cfg.StartTimeout)
 	for logged := false; want > 0 && len(n.liveNodes()) <= want; {
 		if time.Now().After(deadline) {
 			n.log.Warn("serving without hearing from every node on the route list", "heard", len(n.liveNodes())-1, "routes", want)
-			break
+			return
 		}
 		if !logged {
 			n.log.Info("waiting to hear from the other nodes", "routes", want)
@@ -419,7 +425,6 @@ func (n *NATSCluster) attach(s *Server) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return nil
 }
 
 // serveRequest answers a request on its own goroutine: answering may wait

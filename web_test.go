@@ -212,10 +212,16 @@ func TestWebThreeWay(t *testing.T) {
 	// alice and bob still talk to each other after the browser left.
 	alice.ok("hangup")
 	for _, p := range []*phone{alice, bob} {
-		// Each hears the browser's tone and the other softphone's: the
-		// browser's must be there, in a good share of the loud frames.
-		if share := p.heard(browserToneHz); share < 0.8 {
-			t.Errorf("%s heard the browser's %d Hz in %.0f%% of the loud frames, want >= 80%%", p.user, browserToneHz, 100*share)
+		// Each hears the browser's tone and the other softphone's. The
+		// browser is in the call for only part of the recording (alice and
+		// bob talk on while it is out, longer on a loaded machine: shares
+		// of 63-71% were seen there), so the share of loud frames is only
+		// checked loosely; the time it was heard says it came through.
+		p.quit()
+		share, d := heardIn(t, p.wav, browserToneHz)
+		t.Logf("%s heard the browser's %d Hz for %v, %.0f%% of the loud frames", p.user, browserToneHz, d, 100*share)
+		if share < 0.5 || d < time.Second {
+			t.Errorf("%s heard the browser's %d Hz for %v in %.0f%% of the loud frames, want >= 1s and >= 50%%", p.user, browserToneHz, d, 100*share)
 		}
 	}
 }

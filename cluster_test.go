@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"slices"
 	"strings"
 	"syscall"
@@ -10,23 +9,13 @@ import (
 
 	"softphone/engine"
 	"softphone/internal/calltest"
+	"softphone/internal/testenv"
 )
 
 // Issue 16 against the real binary: three `softphone serve` processes form
 // one call service over their embedded NATS servers (routes on loopback),
 // phones spread over them call each other with audio, and one node is
 // killed with SIGKILL in the middle of a call and of an invitation.
-
-// freeLoopback is a loopback address whose port was free a moment ago.
-func freeLoopback(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // startServeCluster runs n `softphone serve` nodes of one cluster and
 // returns them once all are up (each waits for the others' NATS servers
@@ -36,7 +25,7 @@ func startServeCluster(t *testing.T, n int, key string) []*serveProc {
 	bin := softphoneBinary(t)
 	var addrs, routes []string
 	for range n {
-		a := freeLoopback(t)
+		a := testenv.FreeAddr(t)
 		addrs = append(addrs, a)
 		routes = append(routes, "nats://"+a)
 	}

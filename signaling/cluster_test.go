@@ -50,17 +50,6 @@ func testLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// freeAddr is a loopback address with a free port.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startNATSCluster runs n embedded NATS servers (NewNATSCluster, as
 // `softphone serve --cluster-listen` does) routed to each other on
 // loopback, and returns them; they stop when the test ends.
@@ -68,7 +57,7 @@ func startNATSCluster(t testing.TB, n int, name string) []*NATSCluster {
 	t.Helper()
 	var addrs, routes []string
 	for range n {
-		a := freeAddr(t)
+		a := testenv.FreeAddr(t)
 		addrs = append(addrs, a)
 		routes = append(routes, "nats://"+a)
 	}

@@ -807,6 +807,12 @@ func (s *Server) tell(c *call, m *member, f *Frame) {
 		s.log.Error("encode push", "type", f.Type, "err", err)
 		return
 	}
+	s.queueRemote(c, m, f, b)
+}
+
+// queueRemote queues b, frame f encoded, for member m of c, a user of
+// another node (m.home), with the call token it carries.
+func (s *Server) queueRemote(c *call, m *member, f *Frame, b []byte) {
 	it := peerItem{User: m.userID, Push: b}
 	if f.CallToken != "" {
 		it.Tok, it.Call = f.CallToken, c.id
@@ -845,26 +851,12 @@ func (s *Server) pushOthers(c *call, ex1, ex2 string, joinedOnly bool, f *Frame)
 		if m.userID == ex1 || m.userID == ex2 || !m.state.Active() || (joinedOnly && m.state != StateJoined) {
 			continue
 		}
-		if m.home != "" {
-			if m.away {
+		var sess *session
+		if m.home == "" {
+			if sess = s.sessions[m.userID]; sess == nil || sess.conn == nil {
 				continue
 			}
-			if b == nil {
-				var err error
-				if b, err = EncodeFrame(f); err != nil {
-					s.log.Error("encode push", "type", f.Type, "err", err)
-					return
-				}
-			}
-			it := peerItem{User: m.userID, Push: b}
-			if f.CallToken != "" {
-				it.Tok, it.Call = f.CallToken, c.id
-			}
-			s.out = append(s.out, outMsg{node: m.home, item: &it})
-			continue
-		}
-		sess := s.sessions[m.userID]
-		if sess == nil || sess.conn == nil {
+		} else if m.away {
 			continue
 		}
 		if b == nil {
@@ -874,7 +866,11 @@ func (s *Server) pushOthers(c *call, ex1, ex2 string, joinedOnly bool, f *Frame)
 				return
 			}
 		}
-		s.out = append(s.out, outMsg{c: sess.conn, b: b})
+		if sess == nil {
+			s.queueRemote(c, m, f, b)
+		} else {
+			s.out = append(s.out, outMsg{c: sess.conn, b: b})
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -301,7 +300,7 @@ func TestLoadReportTable(t *testing.T) {
 func TestLoadAcrossNodes(t *testing.T) {
 	var addrs, routes []string
 	for range 2 {
-		a := freeAddr(t)
+		a := testenv.FreeAddr(t)
 		addrs = append(addrs, a)
 		routes = append(routes, "nats://"+a)
 	}
@@ -344,14 +343,4 @@ func TestLoadAcrossNodes(t *testing.T) {
 	if connected != 40 {
 		t.Errorf("the nodes connected %d calls, the report completed 40", connected)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

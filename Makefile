@@ -14,11 +14,12 @@ GO ?= go
 
 # The build needs Go and gcc only (malgo compiles miniaudio from its own
 # sources; Opus is pure Go). The tests need more, and make test installs it:
-# PulseAudio and sox for the real-device audio tests, tmux for the terminal
+# PulseAudio and sox for the real-device audio tests, espeak-ng for the
+# speech the voice processing tests talk with, tmux for the terminal
 # end-to-end tests, git to clone a fresh copy, and libopus-dev with
 # pkg-config for the interop tests against the reference codec (a test-only
 # build tag: the product never links libopus).
-DEB_PACKAGES := gcc git pulseaudio pulseaudio-utils sox tmux libopus-dev pkg-config
+DEB_PACKAGES := gcc git pulseaudio pulseaudio-utils sox espeak-ng tmux libopus-dev pkg-config
 
 # The race detector makes the pure-Go Opus codec ~10x slower (5 ms per
 # frame), too slow for the real-time audio tests. Its package is compiled

@@ -229,10 +229,12 @@ func zombieExitCode(pid int) (int, bool) {
 }
 
 // serveProcess runs `softphone serve` on a free loopback port and returns
-// its URL; it is stopped with SIGTERM at the end of the test.
-func serveProcess(t testing.TB, bin, keyFile string) string {
+// its URL; it is stopped with SIGTERM at the end of the test. wrap, if any,
+// prefixes the command (ip netns exec NS, to run it in a namespace).
+func serveProcess(t testing.TB, bin, keyFile string, wrap ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--secret-key-file", keyFile, "--log-level", "warn")
+	argv := append(wrap, bin, "serve", "--listen", "127.0.0.1:0", "--secret-key-file", keyFile, "--log-level", "warn")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -235,7 +235,8 @@ func cmdDevices(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return audio.WriteDeviceList(stdout, audio.ListDevices(nil, nil))
+	host, _ := os.Hostname()
+	return audio.WriteDeviceList(stdout, audio.ListDevices(nil, nil), audio.FindSoundPlace(os.Getenv, host))
 }
 
 // ---- demo ------------------------------------------------------------------
@@ -630,6 +631,10 @@ func runTUI(ctx context.Context, cfg engine.Config, logPath, hint string, stdin 
 		return err
 	}
 	opts := tui.Options{LogPath: logPath, Logger: cfg.Logger, Hint: hint}
+	host, _ := os.Hostname()
+	if place := audio.FindSoundPlace(os.Getenv, host); place.Notable() {
+		opts.Sound = tui.SoundNote{Where: place.Short(), Help: place.Explain()}
+	}
 	if stdin != io.Reader(os.Stdin) {
 		opts.Input = stdin
 	}

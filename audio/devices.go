@@ -71,17 +71,27 @@ func ListDevices(backends []Backend, logger *slog.Logger) []BackendDevices {
 }
 
 // WriteDeviceList prints the result of ListDevices for people: per backend,
-// the devices with their ids (a default is marked *), then which devices the
-// defaults resolve to.
-func WriteDeviceList(w io.Writer, list []BackendDevices) error {
+// the devices with their ids (a default is marked *), which PulseAudio
+// server is used, then which devices the defaults resolve to and, when the
+// sound is not simply this machine's (an SSH session, PULSE_SERVER), where
+// it is.
+func WriteDeviceList(w io.Writer, list []BackendDevices, place SoundPlace) error {
 	var b strings.Builder
 	var defCap, defPlay string
 	for _, bd := range list {
+		name := bd.Backend.String()
+		if bd.Backend == BackendPulseAudio {
+			if place.PulseServer != "" {
+				name += " (server " + place.PulseServer + ", from " + PulseServerEnv + ")"
+			} else {
+				name += " (this machine's server)"
+			}
+		}
 		if bd.Err != nil {
-			fmt.Fprintf(&b, "%v: %v\n\n", bd.Backend, shortErr(bd.Err, bd.Backend))
+			fmt.Fprintf(&b, "%s: %v\n\n", name, shortErr(bd.Err, bd.Backend, place))
 			continue
 		}
-		fmt.Fprintf(&b, "%v:\n", bd.Backend)
+		fmt.Fprintf(&b, "%s:\n", name)
 		section := func(title string, devs []DeviceInfo, openErr error) {
 			fmt.Fprintf(&b, "  %s:\n", title)
 			if len(devs) == 0 {
@@ -122,7 +132,12 @@ func WriteDeviceList(w io.Writer, list []BackendDevices) error {
 	fmt.Fprintf(&b, "--mic default:     %s\n--speaker default: %s\n", defCap, defPlay)
 	b.WriteString("Pick a device with --mic NAME / --speaker NAME: any part of its name or id, case-insensitive.\n")
 	if none {
-		b.WriteString("No sound device works here (a server, or an SSH session?): calls still connect on the null device.\nSee \"Audio\" in the README for forwarding sound over SSH.\n")
+		b.WriteString("No sound device works here (a server, or an SSH session?): calls still connect on the null device.\n")
+	}
+	if place.Notable() {
+		b.WriteString("\n" + place.Explain() + "\n")
+	} else if none {
+		b.WriteString("See \"Over SSH\" in the README for bringing the sound to your desk.\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -138,13 +153,15 @@ func defaultName(devs []DeviceInfo, b Backend) string {
 }
 
 // shortErr turns a context failure into a reason a user can act on.
-func shortErr(err error, b Backend) string {
-	switch b {
-	case BackendPulseAudio:
+func shortErr(err error, b Backend, place SoundPlace) string {
+	switch {
+	case b == BackendPulseAudio && place.PulseServer != "":
+		return "not available (the server " + place.PulseServer + " does not answer: is the SSH tunnel up, and the desk's module-native-protocol-tcp loaded?)"
+	case b == BackendPulseAudio:
 		return "not available (no PulseAudio or PipeWire server is running for this user)"
-	case BackendJACK:
+	case b == BackendJACK:
 		return "not available (no JACK server is running)"
-	case BackendALSA:
+	case b == BackendALSA:
 		return "not available (ALSA library missing?): " + err.Error()
 	}
 	return "not available: " + err.Error()

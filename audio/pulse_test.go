@@ -1,45 +1,46 @@
 package audio
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"softphone/internal/testenv"
 )
 
-// A private PulseAudio daemon for the real-device tests: two null sinks,
-// "spk" (our speaker; its monitor is what we played) and "mic" (what we play
-// into it is what our microphone, mic.monitor, hears). It has its own
-// runtime directory, so it never touches a desktop's sound server. It starts
-// on first use and TestMain stops it.
+// A private PulseAudio daemon for the real-device tests (testenv.Pulse: null
+// sinks "spk" and "mic", its own runtime directory). It starts on first use
+// and TestMain stops it.
 var pulse struct {
 	once   sync.Once
-	dir    string
+	d      *testenv.Pulse
 	server string
-	pid    int
 	err    error
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	stopPulse()
+	if pulse.d != nil {
+		pulse.d.Stop()
+	}
 	os.Exit(code)
 }
 
+func startPulse() {
+	pulse.d, pulse.err = testenv.StartPulse(nil)
+	if pulse.err == nil {
+		pulse.server = pulse.d.Server
+	}
+}
+
 // needPulse starts the daemon if needed and points this test's libpulse at
-// it, or skips the test with the reason PulseAudio cannot run here.
+// it; it fails under make test (skips elsewhere) when PulseAudio cannot run.
 func needPulse(t testing.TB) string {
 	t.Helper()
 	pulse.once.Do(startPulse)
@@ -50,168 +51,14 @@ func needPulse(t testing.TB) string {
 	return pulse.server
 }
 
-func startPulse() {
-	bin, err := exec.LookPath("pulseaudio")
-	if err != nil {
-		pulse.err = errors.New("the pulseaudio binary is not installed (apt-get install pulseaudio pulseaudio-utils)")
-		return
-	}
-	for _, tool := range []string{"pactl", "pacat", "parec"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			pulse.err = fmt.Errorf("%s is not installed (apt-get install pulseaudio-utils)", tool)
-			return
-		}
-	}
-	dir, err := os.MkdirTemp("", "softphone-pulse-")
-	if err != nil {
-		pulse.err = err
-		return
-	}
-	pulse.dir = dir
-	socket := filepath.Join(dir, "native")
-	pulse.server = "unix:" + socket
-	cmd := exec.Command(bin, "--daemonize", "-n",
-		"--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=yes",
-		"--log-target=file:"+filepath.Join(dir, "log"),
-		"--load=module-native-protocol-unix auth-anonymous=1 socket="+socket,
-		"--load=module-null-sink sink_name=spk",
-		"--load=module-null-sink sink_name=mic")
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir, "HOME="+dir, "PULSE_RUNTIME_PATH="+filepath.Join(dir, "pulse"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		pulse.err = fmt.Errorf("pulseaudio: %v: %s", err, bytes.TrimSpace(out))
-		return
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "pulse", "pid")); err == nil {
-		pulse.pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := pactl("info")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			pulse.err = fmt.Errorf("the daemon did not answer: %v", err)
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err := pactl("set-default-sink", "spk"); err != nil {
-		pulse.err = err
-		return
-	}
-	if err := pactl("set-default-source", "mic.monitor"); err != nil {
-		pulse.err = err
-	}
-}
-
-func pactl(args ...string) error {
-	out, err := exec.Command("pactl", append([]string{"-s", pulse.server}, args...)...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("pactl %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
-}
-
-// stopPulse ends the daemon by its pid and removes its directory.
-func stopPulse() {
-	if pulse.pid > 0 {
-		syscall.Kill(pulse.pid, syscall.SIGTERM)
-		deadline := time.Now().Add(5 * time.Second)
-		for syscall.Kill(pulse.pid, 0) == nil && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if syscall.Kill(pulse.pid, 0) == nil {
-			syscall.Kill(pulse.pid, syscall.SIGKILL)
-		}
-	}
-	if pulse.dir != "" {
-		os.RemoveAll(pulse.dir)
-	}
-}
-
-var rawFormat = []string{"--format=s16le", "--rate=48000", "--channels=1", "--raw", "--latency-msec=20"}
+func pactl(args ...string) error { return pulse.d.Pactl(args...) }
 
 // playInto plays a hz tone at amplitude 0.3 into sink until the test ends.
-func playInto(t testing.TB, sink string, hz float64) {
-	t.Helper()
-	cmd := exec.Command("pacat", append([]string{"--playback", "-s", pulse.server, "-d", sink}, rawFormat...)...)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		tone, _ := NewTone(hz, 0.3)
-		frame := make([]int16, FrameSamples)
-		var buf bytes.Buffer
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			tone.Read(frame)
-			buf.Reset()
-			binary.Write(&buf, binary.LittleEndian, frame)
-			// pacat's pipe paces us at real time.
-			if _, err := in.Write(buf.Bytes()); err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		close(done)
-		in.Close()
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-}
+func playInto(t testing.TB, sink string, hz float64) { pulse.d.Play(t, sink, hz) }
 
 // recordFrom records source (raw 48 kHz mono) until the test ends; the
 // returned function gives what was recorded so far.
-func recordFrom(t *testing.T, source string) func() []int16 {
-	t.Helper()
-	cmd := exec.Command("parec", append([]string{"-s", pulse.server, "-d", source}, rawFormat...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var data []byte
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b := make([]byte, 4096)
-		for {
-			n, err := out.Read(b)
-			mu.Lock()
-			data = append(data, b[:n]...)
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		cmd.Wait()
-	})
-	return func() []int16 {
-		mu.Lock()
-		defer mu.Unlock()
-		pcm := make([]int16, len(data)/2)
-		binary.Read(bytes.NewReader(data[:2*len(pcm)]), binary.LittleEndian, pcm)
-		return pcm
-	}
-}
+func recordFrom(t *testing.T, source string) func() []int16 { return pulse.d.Record(t, source) }
 
 // TestRealDeviceCapture: a 440 Hz tone played into the "mic" sink comes
 // out of our capture path (PulseAudio device → ring → Opus) at 440 Hz.
@@ -315,11 +162,13 @@ func TestRealDeviceDefaultsAndNames(t *testing.T) {
 
 	list := ListDevices([]Backend{BackendPulseAudio, BackendJACK}, nil)
 	var out strings.Builder
-	if err := WriteDeviceList(&out, list); err != nil {
+	place := FindSoundPlace(os.Getenv, "testhost")
+	if err := WriteDeviceList(&out, list, place); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"PulseAudio:\n  capture devices:\n",
+		"PulseAudio (server " + pulse.server + ", from PULSE_SERVER):\n  capture devices:\n",
+		"Sound goes to the PulseAudio server " + pulse.server,
 		"  * mic.monitor  Monitor of Null Output\n",
 		"    spk.monitor  Monitor of Null Output\n",
 		"  * spk  Null Output\n",

@@ -43,6 +43,15 @@ func inCall1to1(h *harness) {
 	)
 }
 
+// sshSound is what main passes over SSH without a forwarded sound server.
+var sshSound = SoundNote{
+	Where: "sound: on devbox",
+	Help: "This phone runs on devbox over SSH: its microphone and speaker are devbox's, not your desk's. To talk through your own:\n" +
+		"  on your desk:  pactl load-module module-native-protocol-tcp port=4713 auth-ip-acl=127.0.0.1\n" +
+		"  connect:       ssh -R 24713:127.0.0.1:4713 devbox\n" +
+		"  run:           PULSE_SERVER=tcp:127.0.0.1:24713 softphone ...",
+}
+
 // scenes are the screens under golden test, each reached by driving the
 // model with keys and engine events.
 var scenes = []struct {
@@ -151,6 +160,15 @@ var scenes = []struct {
 	{"help", func(h *harness) {
 		connected(h)
 		h.press("?")
+	}},
+	{"help_ssh", func(h *harness) {
+		h.m.sound = sshSound
+		connected(h)
+		h.press("?")
+	}},
+	{"incall_ssh_forwarded", func(h *harness) {
+		h.m.sound = SoundNote{Where: "sound: via tcp:127.0.0.1:24713", Help: "Sound goes to the PulseAudio server tcp:127.0.0.1:24713."}
+		inCall1to1(h)
 	}},
 	{"kicked", func(h *harness) {
 		inCall1to1(h)

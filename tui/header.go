@@ -18,6 +18,7 @@ type header struct {
 	mic, speaker string
 	warning      string
 	devicesKnown bool
+	sound        string // where the sound is, when not simply here
 	styles       *Styles
 }
 
@@ -66,7 +67,7 @@ func (h header) View(width int) string {
 	st := h.styles
 	if width < compactWidth {
 		l1 := " " + st.Me.Render(h.user) + st.Dim.Render(" @ "+h.server)
-		l2 := " " + h.connView() + st.Dim.Render(" · ") + h.micView() + h.devicesView(true)
+		l2 := " " + h.connView() + st.Dim.Render(" · ") + h.micView() + h.soundView(true) + h.devicesView(true)
 		return fit(l1, width) + "\n" + fit(l2, width)
 	}
 	left := " " + st.AppName.Render("softphone") + "  " + st.Me.Render(h.user) + st.Dim.Render(" @ "+h.server)
@@ -79,6 +80,19 @@ func (h header) View(width int) string {
 		// A long server URL gives way to the state, which matters more.
 		l1 = fit(left, max(width-ansi.StringWidth(right)-2, 0)) + "  " + right
 	}
-	l2 := " " + h.devicesView(false)
+	l2 := " " + h.soundView(false) + h.devicesView(false)
 	return fit(l1, width) + "\n" + fit(l2, width)
+}
+
+// soundView says where the sound is (an SSH session's machine, a forwarded
+// PulseAudio server) ahead of the device names: over SSH it matters more
+// than which device.
+func (h header) soundView(short bool) string {
+	switch {
+	case h.sound == "":
+		return ""
+	case short:
+		return h.styles.Dim.Render(" · ") + h.styles.Warning.Render(h.sound)
+	}
+	return h.styles.Warning.Render(h.sound) + h.styles.Dim.Render(" · ")
 }

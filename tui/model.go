@@ -56,6 +56,7 @@ type Model struct {
 	ctx           context.Context                            // parent of every action's context
 	actionTimeout time.Duration
 	logPath, hint string
+	sound         SoundNote
 
 	width, height int
 
@@ -107,6 +108,7 @@ func newModel(ctx context.Context, phone Phone, opts Options) *Model {
 		actionTimeout: opts.ActionTimeout,
 		logPath:       opts.LogPath,
 		hint:          cleanLines(opts.Hint),
+		sound:         SoundNote{Where: clean(opts.Sound.Where), Help: cleanLines(opts.Sound.Help)},
 		user:          clean(phone.UserID()),
 		server:        clean(phone.ServerURL()),
 		conn:          engine.ConnConnecting,

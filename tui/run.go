@@ -50,6 +50,17 @@ type Options struct {
 	FPS int
 	// ActionTimeout bounds each engine action. Default: 20 s.
 	ActionTimeout time.Duration
+	// Sound says where the microphone and speaker are when that is not
+	// simply the user's own machine (an SSH session, a PULSE_SERVER).
+	// Zero: nothing is shown.
+	Sound SoundNote
+}
+
+// SoundNote is where the sound is, in words: Where for the header ("sound:
+// on devbox"), Help for the full help (?), such as how to bring the sound
+// of an SSH session to the user's desk.
+type SoundNote struct {
+	Where, Help string
 }
 
 // Run shows the phone on the terminal until the user quits, ctx is

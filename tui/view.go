@@ -57,7 +57,7 @@ func (m *Model) render() string {
 	hd := header{
 		user: m.user, server: m.server, conn: m.conn, muted: m.muted,
 		mic: m.mic, speaker: m.speaker, warning: m.audioWarning, devicesKnown: m.devicesKnown,
-		styles: st,
+		sound: m.sound.Where, styles: st,
 	}
 	lines := strings.Split(hd.View(w), "\n")
 	lines = append(lines, rule(w, st))
@@ -379,6 +379,14 @@ func (m *Model) helpView(w, h int) []string {
 		lines = append(lines, " "+st.Dim.Render(l))
 	}
 	lines = append(lines, "")
+	if m.sound.Help != "" {
+		for _, para := range strings.Split(m.sound.Help, "\n") {
+			for _, l := range wrap(para, w-2) {
+				lines = append(lines, " "+l)
+			}
+		}
+		lines = append(lines, "")
+	}
 	logPath := m.logPath
 	if logPath == "" {
 		logPath = "(none)"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gen2brain/malgo"
 
+	"softphone/audio/voice"
 	"softphone/internal/testenv"
 )
 
@@ -300,7 +301,8 @@ func BenchmarkModeStart(b *testing.B) {
 	playInto(b, "mic", 440)
 	var loudAt atomic.Int64
 	var p *Pipeline
-	p, err := Open(Config{Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio},
+	// Voice processing off: the tone would be suppressed as noise.
+	p, err := Open(Config{Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio}, Voice: &voice.Off,
 		OnPacket: func(Packet) {
 			if p.LocalLevel() > 50 {
 				loudAt.CompareAndSwap(0, time.Now().UnixNano())

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"softphone/audio/voice"
 )
 
 // Config configures a Pipeline.
@@ -43,6 +45,14 @@ type Config struct {
 	// zero value, ModeIdle, runs nothing and opens no device until
 	// SetMode asks for more.
 	Mode Mode
+	// Voice is the microphone's voice processing (package voice): echo
+	// cancellation against what the speaker plays, noise suppression and
+	// automatic gain control; nil means voice.Default, all on. It cleans
+	// microphone devices only: tone:, wav:, silence and echo are test
+	// sources and are sent as they are. Without a speaker device
+	// (--speaker none or wav:) there is no echo, and the canceller stays
+	// off.
+	Voice *voice.Config
 }
 
 // PipelineStats are the local side's counters.
@@ -138,6 +148,7 @@ type Pipeline struct {
 	src      source // nil when the microphone is a device
 	echo     *echoSource
 	wav      *WAVWriter
+	voice    *voiceChain
 	enc      *Encoder
 	mixer    *Mixer
 	ringtone Ringtone
@@ -319,6 +330,9 @@ func newPipeline(cfg Config) (*Pipeline, error) {
 	default:
 		p.spkName = "none (no device)"
 	}
+	micDevice := p.src == nil && p.devs.capture != nil && p.devs.capture.backend != BackendNull
+	spkDevice := p.devs.playback != nil && p.devs.playback.backend != BackendNull
+	p.voice = newVoiceChain(voiceConfig(cfg.Voice, micDevice, spkDevice))
 
 	return p, nil
 }
@@ -353,6 +367,10 @@ func (p *Pipeline) SetMode(m Mode) {
 
 // Mode returns the mode last asked for with SetMode (or Config.Mode).
 func (p *Pipeline) Mode() Mode { return Mode(p.mode.Load()) }
+
+// Voice returns the voice processing that runs on the microphone (see
+// Config.Voice): what was asked for, less what cannot apply.
+func (p *Pipeline) Voice() voice.Config { return p.voice.cfg }
 
 // MicName describes the microphone in use, for a header line.
 func (p *Pipeline) MicName() string { return p.micName }
@@ -443,8 +461,8 @@ func (p *Pipeline) SetBitrate(bps int) error {
 	return nil
 }
 
-// LocalLevel returns the 0–100 level of the last 20 ms of the microphone
-// (0 while muted, and outside ModeCall).
+// LocalLevel returns the 0–100 level of the last 20 ms of the microphone,
+// as sent: after voice processing (0 while muted, and outside ModeCall).
 func (p *Pipeline) LocalLevel() int { return int(p.localLevel.Load()) }
 
 // Ring starts, changes or stops the ringtone mixed into the speaker.
@@ -568,10 +586,13 @@ type captureState struct {
 	ringDropped uint64
 }
 
-// sendFrame processes p.cs.frame, the next 20 ms of microphone: mute, meter,
-// encode, hand over. It does not allocate.
+// sendFrame processes p.cs.frame, the next 20 ms of microphone: voice
+// processing, mute, meter, encode, hand over. It does not allocate.
 func (p *Pipeline) sendFrame() {
 	cs := &p.cs
+	// Processing runs while muted too, so the echo canceller and the noise
+	// estimate stay current for the moment the user unmutes.
+	p.voice.process(cs.frame[:])
 	if p.muted.Load() {
 		clear(cs.frame[:])
 	}
@@ -611,6 +632,7 @@ func (p *Pipeline) captureDevice(dev *device) {
 		frames := (d - p.cs.ringDropped) / FrameSamples
 		p.cs.dropped += int(frames)
 		p.cs.ringDropped += frames * FrameSamples
+		p.voice.dropped(int(frames))
 	}
 	for dev.ring.Len() >= FrameSamples {
 		dev.ring.Read(p.cs.frame[:])
@@ -716,6 +738,7 @@ func (p *Pipeline) playDevice(dev *device) {
 	for i := 0; i < maxPlaybackBurst && dev.ring.Len() < playbackLowWater; i++ {
 		p.mixFrame(time.Now())
 		dev.ring.Write(p.ps.out[:])
+		p.voice.played(p.ps.out[:])
 		p.framePlayed()
 	}
 }

@@ -146,6 +146,9 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 		if p.echo != nil {
 			p.echo.reset()
 		}
+		// Nor its echo path, noise or level: the devices were opened
+		// afresh.
+		p.voice.reset()
 	}
 	if !capOn && rs.capOn {
 		p.localLevel.Store(0)

@@ -1,0 +1,121 @@
+package audio
+
+import "softphone/audio/voice"
+
+// voiceChain is the pipeline's voice processing (package voice): the
+// processor that cleans each microphone frame before it is metered and
+// encoded, and the far-end reference the echo canceller needs, taken from
+// what the speaker plays.
+//
+// The reference pairs frames by count: every frame the playout writes to
+// the speaker device goes into a short queue, and every microphone frame
+// takes the oldest one. Both devices run on the sound card's clock, so the
+// pairing keeps a fixed offset, whichever of the two the run loop serves
+// first; the echo canceller finds the delay from there (the device
+// buffers, the room) and follows it. The queue starts with refLead frames
+// of silence, so a microphone frame never finds it empty because the
+// playout ran second this time; if it grows past refMax (the devices' clocks
+// drift, a device stalled) it is cut back, which the echo canceller sees as
+// a jump of the delay.
+//
+// Only the run loop uses it.
+type voiceChain struct {
+	cfg   voice.Config // what runs
+	proc  *voice.Processor
+	ref   *Ring
+	refOn bool // a loudspeaker device plays: the reference is fed
+	frame [FrameSamples]int16
+}
+
+const (
+	refLead = 2
+	refMax  = 8
+)
+
+// voiceConfig is what the pipeline runs of want (nil: voice.Default): the
+// microphone must be a device (generator sources are sent as they are), and
+// the echo canceller needs a loudspeaker device to cancel.
+func voiceConfig(want *voice.Config, micDevice, speakerDevice bool) voice.Config {
+	cfg := voice.Default
+	if want != nil {
+		cfg = *want
+	}
+	if !micDevice {
+		return voice.Off
+	}
+	if !speakerDevice {
+		cfg.AEC = false
+	}
+	return cfg
+}
+
+func newVoiceChain(cfg voice.Config) *voiceChain {
+	v := &voiceChain{cfg: cfg, refOn: cfg.AEC}
+	if cfg.Enabled() {
+		v.proc = voice.New(cfg)
+	}
+	if v.refOn {
+		v.ref = NewRing((refMax + 2) * FrameSamples)
+	}
+	v.reset()
+	return v
+}
+
+// reset forgets the last call: its echo path, its noise, its level.
+func (v *voiceChain) reset() {
+	if v.proc != nil {
+		v.proc.Reset()
+	}
+	if v.ref != nil {
+		var silence [FrameSamples]int16
+		v.ref.Discard(v.ref.Len())
+		for range refLead {
+			v.ref.Write(silence[:])
+		}
+	}
+}
+
+// played takes a frame the playout sent to the speaker device.
+func (v *voiceChain) played(out []int16) {
+	if !v.refOn {
+		return
+	}
+	if n := v.ref.Len() / FrameSamples; n >= refMax {
+		v.ref.Discard((n - refLead) * FrameSamples)
+	}
+	v.ref.Write(out[:FrameSamples])
+}
+
+// process cleans one microphone frame in place. It does not allocate.
+func (v *voiceChain) process(frame []int16) {
+	if v.proc == nil {
+		return
+	}
+	var far []int16
+	if v.refOn {
+		far = v.frame[:]
+		if v.ref.Len() >= FrameSamples {
+			v.ref.Read(far)
+		} else {
+			clear(far)
+		}
+	}
+	v.proc.Process(frame, far)
+}
+
+// dropped keeps the pairing when microphone frames were lost: their
+// reference frames go too.
+func (v *voiceChain) dropped(frames int) {
+	if !v.refOn || frames <= 0 {
+		return
+	}
+	v.ref.Discard(min(frames*FrameSamples, v.ref.Len()))
+}
+
+// stats returns the processor's diagnostics (zero without a processor).
+func (v *voiceChain) stats() voice.Stats {
+	if v.proc == nil {
+		return voice.Stats{EchoDelay: -1}
+	}
+	return v.proc.Stats()
+}

@@ -42,13 +42,13 @@ func TestRealDeviceEchoCancellation(t *testing.T) {
 		minDB  float64
 		strict bool
 	}{
-		{"canceller off", voice.Config{}, 0, -6, true},
+		{"canceller off", voice.Config{}, 3, -6, true},
 		{"canceller on", voice.Config{AEC: true}, -30, -200, true},
 		{"everything on", voice.Default, -30, -200, false},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			sent, back, stats := echoCall(t, hz, tc.cfg)
-			ratio := 10 * math.Log10((goertzelPower(back, hz)+1)/(goertzelPower(sent, hz)+1))
+			ratio := 10 * math.Log10((tonePower(back, hz)+1)/(tonePower(sent, hz)+1))
 			t.Logf("%s: Alice's %d Hz comes back at %.1f dB of what she sent (level %d → %d); Bob's echo canceller: %+v",
 				tc.name, hz, ratio, Level(sent), Level(back), stats)
 			if ratio > tc.maxDB || ratio < tc.minDB {
@@ -105,6 +105,7 @@ func echoCall(t *testing.T, hz float64, cfg voice.Config) (sent, back []int16, s
 	})
 	time.Sleep(8 * time.Second)
 	st = bob.voice.stats()
+	t.Logf("reference queue: %d underflows, %d frames trimmed", bob.voice.underflows, bob.voice.trims)
 	mu.Lock()
 	defer mu.Unlock()
 	last := func(x []int16) []int16 { return x[max(0, len(x)-3*SampleRate):] }
@@ -112,6 +113,17 @@ func echoCall(t *testing.T, hz float64, cfg voice.Config) (sent, back []int16, s
 		t.Fatalf("only %d samples sent and %d back in 8 s", len(sent), len(back))
 	}
 	return append([]int16(nil), last(sent)...), append([]int16(nil), last(back)...), st
+}
+
+// tonePower is the power of pcm within about ±25 Hz of hz: Goertzel over
+// 20 ms blocks, summed, so a loopback that resamples (PulseAudio's adjusts
+// its rate to hold its latency) does not move the tone out of a bin.
+func tonePower(pcm []int16, hz float64) float64 {
+	var p float64
+	for i := 0; i+FrameSamples <= len(pcm); i += FrameSamples {
+		p += goertzelPower(pcm[i:i+FrameSamples], hz)
+	}
+	return p
 }
 
 // loadModule loads a PulseAudio module into the test daemon and returns

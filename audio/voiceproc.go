@@ -14,9 +14,12 @@ import "softphone/audio/voice"
 // first; the echo canceller finds the delay from there (the device
 // buffers, the room) and follows it. The queue starts with refLead frames
 // of silence, so a microphone frame never finds it empty because the
-// playout ran second this time; if it grows past refMax (the devices' clocks
-// drift, a device stalled) it is cut back, which the echo canceller sees as
-// a jump of the delay.
+// playout ran second this time. A microphone frame that still finds it
+// empty (the speaker started late) gets silence, and one that finds it
+// past refMax (the devices' clocks drift, a device stalled) cuts it back:
+// the echo canceller sees either as a jump of the delay. (Dropping the
+// late frames instead, to keep the pairing, would leave no margin and
+// silence the reference for good.)
 //
 // Only the run loop uses it.
 type voiceChain struct {
@@ -25,6 +28,9 @@ type voiceChain struct {
 	ref   *Ring
 	refOn bool // a loudspeaker device plays: the reference is fed
 	frame [FrameSamples]int16
+	// Slips of the pairing: microphone frames that found the queue
+	// empty, and frames cut when it grew too long.
+	underflows, trims int
 }
 
 const (
@@ -82,6 +88,7 @@ func (v *voiceChain) played(out []int16) {
 	}
 	if n := v.ref.Len() / FrameSamples; n >= refMax {
 		v.ref.Discard((n - refLead) * FrameSamples)
+		v.trims += n - refLead
 	}
 	v.ref.Write(out[:FrameSamples])
 }
@@ -98,6 +105,7 @@ func (v *voiceChain) process(frame []int16) {
 			v.ref.Read(far)
 		} else {
 			clear(far)
+			v.underflows++
 		}
 	}
 	v.proc.Process(frame, far)

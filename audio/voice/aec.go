@@ -267,6 +267,10 @@ func (c *echoCanceller) settle(delay int) bool {
 // realign moves the far end's alignment for a main arrival at delay
 // samples, and takes the echo path's signature there.
 func (c *echoCanceller) realign(delay int) {
+	// An echo before the sound that makes it is no echo the filter can
+	// cancel: the earliest it can take is no delay at all.
+	// Nor does the far end's history reach further than the estimator.
+	delay = min(max(delay, 0), delayLags*c.n)
 	old, oldOffset := c.delay, c.offset
 	c.delay = delay
 	c.offset = max(0, delay-alignMargin)
@@ -386,13 +390,7 @@ func (c *echoCanceller) trialError(wr, wi [][]float32, s int) float64 {
 		m.fft.inverse(wr[j], wi[j], m.tmp)
 		copy(c.h[j*n:(j+1)*n], m.tmp[:n])
 	}
-	if s > 0 {
-		copy(c.h[s:], c.h[:len(c.h)-s])
-		clear(c.h[:s])
-	} else if s < 0 {
-		copy(c.h, c.h[-s:])
-		clear(c.h[len(c.h)+s:])
-	}
+	shiftSamples(c.h, s)
 	clear(m.sr)
 	clear(m.si)
 	for j := range m.m {
@@ -412,6 +410,20 @@ func (c *echoCanceller) trialError(wr, wi [][]float32, s int) float64 {
 		e += float64(d * d)
 	}
 	return e
+}
+
+// shiftSamples moves h by s samples (later if s > 0), filling with zeros.
+func shiftSamples(h []float32, s int) {
+	switch {
+	case s >= len(h) || -s >= len(h):
+		clear(h)
+	case s > 0:
+		copy(h[s:], h[:len(h)-s])
+		clear(h[:s])
+	case s < 0:
+		copy(h, h[-s:])
+		clear(h[len(h)+s:])
+	}
 }
 
 func abs(x int) int {

@@ -53,6 +53,8 @@ const (
 	// int16 scale) below which a block does not update the averages:
 	// about -60 dBFS.
 	delayFarActive = 1.0
+	// delayMinBins: 400 Hz of far-end bandwidth, at 25 Hz per bin.
+	delayMinBins = 16
 )
 
 func newDelayEstimator(n, lags, rate int) *delayEstimator {
@@ -114,7 +116,7 @@ func (d *delayEstimator) update(near, far []float32) bool {
 	copy(d.xr[0], d.fr[d.lo:d.hi+1])
 	copy(d.xi[0], d.fi[d.lo:d.hi+1])
 
-	if energy(far[:n])/float64(n) < delayFarActive {
+	if energy(far[:n])/float64(n) < delayFarActive || !d.broadband() {
 		return false
 	}
 	d.fft.forward(d.nearWin, d.dr, d.di)
@@ -158,6 +160,24 @@ func (d *delayEstimator) update(near, far []float32) bool {
 	return true
 }
 
+// broadband reports whether the far end's current window spreads over at
+// least delayMinBins bins within 30 dB of its strongest: a tone or a hum
+// correlates with itself at every period, and says nothing of the delay.
+func (d *delayEstimator) broadband() bool {
+	fr, fi := d.fr[d.lo:d.hi+1], d.fi[d.lo:d.hi+1]
+	var top float32
+	for k := range fr {
+		top = max(top, fr[k]*fr[k]+fi[k]*fi[k])
+	}
+	n := 0
+	for k := range fr {
+		if fr[k]*fr[k]+fi[k]*fi[k] > 1e-3*top {
+			n++
+		}
+	}
+	return n >= delayMinBins
+}
+
 // absolute returns the delay to the echo's main arrival, in samples (-1:
 // none that makes sense), after an update that found a coherent lag: the
 // phase of that lag's cross-spectrum, back in time, peaks at the delay's
@@ -195,9 +215,7 @@ func (d *delayEstimator) phat(ar, ai, br, bi []float32) (int, float64) {
 	var sum float64
 	for j, v := range d.corr {
 		sum += float64(v * v)
-		if v < 0 {
-			v = -v
-		}
+		v = max(v, -v)
 		if v > peak {
 			peak, at = v, j
 		}

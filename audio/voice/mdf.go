@@ -510,13 +510,7 @@ func (c *mdf) shift(s int, h []float32, restart bool) {
 			c.fft.inverse(wr[j], wi[j], c.tmp)
 			copy(h[j*c.n:(j+1)*c.n], c.tmp[:c.n])
 		}
-		if s > 0 {
-			copy(h[s:], h[:len(h)-s])
-			clear(h[:s])
-		} else {
-			copy(h, h[-s:])
-			clear(h[len(h)+s:])
-		}
+		shiftSamples(h, s)
 		for j := range c.m {
 			copy(c.tmp, h[j*c.n:(j+1)*c.n])
 			clear(c.tmp[c.n:])

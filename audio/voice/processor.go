@@ -318,14 +318,16 @@ func (p *Processor) highPower(near []int16, hp int) float32 {
 }
 
 // farWindow returns the raw far end's 20 ms window aligned with the echo
-// in the post-filter's window for hop hp of this frame (nil while the
-// delay is unknown).
+// in the post-filter's window for hop hp of this frame: at the delay found,
+// or, while there is none (no far end yet, or one too narrow to tell, a
+// tone), where the filter's alignment expects it.
 func (p *Processor) farWindow(hp int) []float32 {
 	a := p.aec
-	if a.delay < 0 {
-		return nil
+	delay := a.delay
+	if delay < 0 {
+		delay = a.offset + alignMargin
 	}
-	end := a.farCount - lowFrame + (hp+1)*hop - a.delay
+	end := a.farCount - lowFrame + (hp+1)*hop - delay
 	a.rawAt(end, p.farWin)
 	return p.farWin
 }

@@ -2,6 +2,7 @@ package voice
 
 import (
 	"math"
+	"math/rand/v2"
 	"syscall"
 	"testing"
 	"time"
@@ -354,3 +355,47 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestRobust feeds the processor what a real device can: a reference that
+// lags the echo (a non-causal path), a delay that jumps every second by up
+// to ±200 ms, full-scale noise, a clipping microphone and digital silence.
+// It must not fail, and the output must stay sound (no stuck full-scale
+// output, no runaway gain).
+func TestRobust(t *testing.T) {
+	rng := newRand(42)
+	n := 30 * Rate
+	far := whiteNoise(n, -20, 11)
+	copy(far[10*Rate:20*Rate], whiteNoise(10*Rate, 0, 12)) // full scale
+	clear(far[25*Rate:])                                   // silence
+	mic := make([]float64, n)
+	for s := 0; s < n; s += Rate {
+		// The echo comes from far[i - d], d from -200 ms (before the
+		// reference) to +300 ms, changing every second.
+		d := int((rng.Float64()*0.5 - 0.2) * Rate)
+		for i := s; i < min(s+Rate, n); i++ {
+			if j := i - d; j >= 0 && j < n {
+				mic[i] = 0.7 * far[j]
+			}
+		}
+	}
+	for i := 15 * Rate; i < 16*Rate; i++ {
+		mic[i] = 40000 * math.Copysign(1, mic[i]) // clipping
+	}
+	out, _, p := simulate(Default, far, mic)
+	loud := 0
+	for f := 0; f+FrameSamples <= len(out); f += FrameSamples {
+		if dbfs(out[f:f+FrameSamples]) > -1 {
+			loud++
+		}
+	}
+	st := p.Stats()
+	t.Logf("frames above -1 dBFS: %d of %d; stats %+v", loud, len(out)/FrameSamples, st)
+	if loud > 100 {
+		t.Errorf("%d frames of the output at full scale", loud)
+	}
+	if math.IsNaN(st.GainDB) || st.GainDB > agcMaxGain || st.GainDB < agcMinGain {
+		t.Errorf("gain %v dB", st.GainDB)
+	}
+}
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 13)) }

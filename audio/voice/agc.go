@@ -126,9 +126,18 @@ func (l *limiter) process(x, gains []float32) {
 	for b := 0; b+limLook <= len(x); b += limLook {
 		blk := x[b : b+limLook]
 		gb := gains[b : b+limLook]
-		var peak float32
+		var hi, lo float32
 		for _, v := range blk {
-			peak = max(peak, v, -v)
+			if v > hi {
+				hi = v
+			}
+			if v < lo {
+				lo = v
+			}
+		}
+		peak := hi
+		if -lo > peak {
+			peak = -lo
 		}
 		need := float32(1)
 		if peak > limCeiling {
@@ -136,16 +145,16 @@ func (l *limiter) process(x, gains []float32) {
 		}
 		// The pending block goes out now, its gain moving from l.g to an
 		// end gain that suits both it and the block behind it.
+		// (end ≤ l.need, and l.g ≤ l.need since the last block: the ramp
+		// stays within the pending block's need.)
 		end := min(l.need, need, l.g+(1-l.g)*limRelease)
-		g0, step := l.g, (end-l.g)/limLook
-		for i := range blk {
-			g := g0 + step*float32(i+1)
-			if step > 0 {
-				g = min(g, l.need) // rising: never above the block's own need
-			}
-			out := l.pend[i] * g
-			outG := l.pendG[i] * g
-			l.pend[i], l.pendG[i] = blk[i], gb[i]
+		g, step := l.g, (end-l.g)/limLook
+		pend, pendG := l.pend[:len(blk)], l.pendG[:len(blk)]
+		gb = gb[:len(blk)]
+		for i, v := range blk {
+			g += step
+			out, outG := pend[i]*g, pendG[i]*g
+			pend[i], pendG[i] = v, gb[i]
 			blk[i], gb[i] = out, outG
 		}
 		l.g, l.need = end, need

@@ -99,11 +99,19 @@ func (d *decimator) process(in []int16, out []float32) {
 		// stretch from len-(3m+2)-l.
 		lo := buf[3*m+2:][:half]
 		hr := rev[len(rev)-3*m-2-l:][:half]
-		var acc float32
-		for i, c := range h {
-			acc += c * (lo[i] + hr[i])
+		// Four accumulators: the additions do not wait on each other.
+		var a0, a1, a2, a3 float32
+		i := 0
+		for ; i+3 < len(h); i += 4 {
+			a0 += h[i] * (lo[i] + hr[i])
+			a1 += h[i+1] * (lo[i+1] + hr[i+1])
+			a2 += h[i+2] * (lo[i+2] + hr[i+2])
+			a3 += h[i+3] * (lo[i+3] + hr[i+3])
 		}
-		out[m] = acc
+		for ; i < len(h); i++ {
+			a0 += h[i] * (lo[i] + hr[i])
+		}
+		out[m] = (a0 + a1) + (a2 + a3)
 	}
 	copy(buf, buf[len(in):])
 }
@@ -142,14 +150,25 @@ func (it *interpolator) process(in, out []float32) {
 	p0, p1, p2 := it.phase[0][:l], it.phase[1][:l], it.phase[2][:l]
 	for m := range in {
 		x := buf[m:][:l] // v[m-l+1] .. v[m]
-		var a0, a1, a2 float32
-		for j, v := range x {
+		var a0, a1, a2, b0, b1, b2 float32
+		j := 0
+		for ; j+1 < len(x); j += 2 {
+			v, w := x[j], x[j+1]
+			a0 += p0[j] * v
+			a1 += p1[j] * v
+			a2 += p2[j] * v
+			b0 += p0[j+1] * w
+			b1 += p1[j+1] * w
+			b2 += p2[j+1] * w
+		}
+		if j < len(x) {
+			v := x[j]
 			a0 += p0[j] * v
 			a1 += p1[j] * v
 			a2 += p2[j] * v
 		}
 		o := out[3*m:][:3]
-		o[0], o[1], o[2] = a0, a1, a2
+		o[0], o[1], o[2] = a0+b0, a1+b1, a2+b2
 	}
 	copy(buf, buf[len(in):])
 }

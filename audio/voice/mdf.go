@@ -153,14 +153,24 @@ func (c *mdf) reset() {
 	c.count = 0
 }
 
-// spectralMulAccum sets (or, re, im) = Σ_j x[j]·w[j].
+// spectralMulAccum sets (or, oi) = Σ_j x[j]·w[j], two partitions per pass
+// over the output.
 func spectralMulAccum(xr, xi, wr, wi [][]float32, or, oi []float32) {
 	clear(or)
 	clear(oi)
-	for j := range wr {
-		a, b := xr[j][:len(or)], xi[j][:len(or)]
-		c, d := wr[j][:len(or)], wi[j][:len(or)]
-		oi := oi[:len(or)]
+	n := len(or)
+	oi = oi[:n]
+	j := 0
+	for ; j+1 < len(wr); j += 2 {
+		a, b, c, d := xr[j][:n], xi[j][:n], wr[j][:n], wi[j][:n]
+		e, f, g, h := xr[j+1][:n], xi[j+1][:n], wr[j+1][:n], wi[j+1][:n]
+		for k := range or {
+			or[k] += a[k]*c[k] - b[k]*d[k] + e[k]*g[k] - f[k]*h[k]
+			oi[k] += a[k]*d[k] + b[k]*c[k] + e[k]*h[k] + f[k]*g[k]
+		}
+	}
+	for ; j < len(wr); j++ {
+		a, b, c, d := xr[j][:n], xi[j][:n], wr[j][:n], wi[j][:n]
 		for k := range or {
 			or[k] += a[k]*c[k] - b[k]*d[k]
 			oi[k] += a[k]*d[k] + b[k]*c[k]
@@ -169,16 +179,18 @@ func spectralMulAccum(xr, xi, wr, wi [][]float32, or, oi []float32) {
 }
 
 func energy(x []float32) float64 {
-	var s0, s1 float32
+	var s0, s1, s2, s3 float32
 	i := 0
-	for ; i+1 < len(x); i += 2 {
+	for ; i+3 < len(x); i += 4 {
 		s0 += x[i] * x[i]
 		s1 += x[i+1] * x[i+1]
+		s2 += x[i+2] * x[i+2]
+		s3 += x[i+3] * x[i+3]
 	}
-	if i < len(x) {
+	for ; i < len(x); i++ {
 		s0 += x[i] * x[i]
 	}
-	return float64(s0) + float64(s1)
+	return float64(s0+s1) + float64(s2+s3)
 }
 
 func powerSpectrum(re, im, out []float32) {

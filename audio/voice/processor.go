@@ -298,7 +298,7 @@ func (p *Processor) Process(near, far []int16) {
 		}
 	}
 	for i, v := range p.out48 {
-		near[i] = int16(max(-32768, min(32767, math.Round(float64(v)))))
+		near[i] = toSample(v)
 	}
 }
 
@@ -381,4 +381,17 @@ func (p *Processor) Stats() Stats {
 	// frame (Σw² = size/2), one-sided: the mean square is 4·Σ.
 	st.NoiseDBFS = 10 * math.Log10(4*n/fullScaleSineMS+1e-12)
 	return st
+}
+
+// toSample rounds v to the nearest sample value, saturating.
+func toSample(v float32) int16 {
+	switch {
+	case v >= 32767:
+		return 32767
+	case v <= -32768:
+		return -32768
+	case v >= 0:
+		return int16(v + 0.5)
+	}
+	return int16(v - 0.5)
 }

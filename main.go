@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"softphone/audio"
+	"softphone/audio/voice"
 	"softphone/engine"
 	"softphone/signaling"
 	"softphone/tui"
@@ -254,7 +255,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// The client flags that make sense here, with the client's help texts.
 	all := flag.NewFlagSet("", flag.ContinueOnError)
 	addClientFlags(all, &cf, false)
-	for _, name := range []string{"mic", "speaker", "log-level"} {
+	for _, name := range []string{"mic", "speaker", "aec", "ns", "agc", "log-level"} {
 		f := all.Lookup(name)
 		fs.Var(f.Value, f.Name, f.Usage)
 	}
@@ -275,6 +276,10 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	level, err := parseLevel(cf.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	vc, err := cf.voiceConfig(stderr)
 	if err != nil {
 		return err
 	}
@@ -360,6 +365,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if cfg, err = config(cf.user, cf.mic, cf.speaker); err != nil {
 		return err
 	}
+	cfg.Voice = vc
 	fmt.Fprintf(stderr, "softphone demo: call server on %s with the bots %s and %s\n", publicURL, demoEcho, demoAlice)
 	fmt.Fprintf(stderr, "softphone demo: its secret key is in %s (removed when the demo ends)\n", keyPath)
 	fmt.Fprintf(stderr, "softphone demo: other softphones join with  softphone --server %s --secret-key-file %s --user NAME\n", publicURL, keyPath)
@@ -477,6 +483,7 @@ type clientFlags struct {
 	server, user, usersig, keyFile string
 	appID                          int64
 	mic, speaker                   string
+	aec, ns, agc                   string
 	autoAnswer                     bool
 	ice                            stringList
 	logFile, logLevel              string
@@ -499,6 +506,9 @@ func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 	// Backquotes in a usage string would become the flag's value name.
 	fs.StringVar(&c.mic, "mic", "default", strings.ReplaceAll(audio.MicUsage, "`", "'"))
 	fs.StringVar(&c.speaker, "speaker", "default", strings.ReplaceAll(audio.SpeakerUsage, "`", "'"))
+	fs.StringVar(&c.aec, "aec", "on", "acoustic echo cancellation of what the speaker plays: on | off")
+	fs.StringVar(&c.ns, "ns", "high", "noise suppression: off | low (up to 12 dB) | high (up to 20 dB)")
+	fs.StringVar(&c.agc, "agc", "on", "automatic gain control of your voice to a steady level: on | off")
 	fs.BoolVar(&c.autoAnswer, "auto-answer", false, "accept every incoming call")
 	fs.Var(&c.ice, "ice-server", "STUN/TURN server, repeatable: stun:HOST:PORT or turn:USER:PASS@HOST:PORT (none needed on one host or a LAN)")
 	fs.StringVar(&c.logFile, "log-file", "", "log file (default: the TUI logs to ~/.local/state/softphone/softphone.log, headless mode to stderr)")
@@ -529,12 +539,17 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 			return engine.Config{}, err
 		}
 	}
+	vc, err := c.voiceConfig(stderr)
+	if err != nil {
+		return engine.Config{}, err
+	}
 	cfg := engine.Config{
 		ServerURL:  c.server,
 		UserID:     c.user,
 		UserSig:    sig,
 		Mic:        c.mic,
 		Speaker:    c.speaker,
+		Voice:      vc,
 		AutoAnswer: c.autoAnswer,
 	}
 	for _, s := range c.ice {
@@ -545,6 +560,22 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 		cfg.ICEServers = append(cfg.ICEServers, srv)
 	}
 	return cfg, nil
+}
+
+// voiceConfig parses --aec, --ns and --agc.
+func (c *clientFlags) voiceConfig(stderr io.Writer) (*voice.Config, error) {
+	var vc voice.Config
+	var err error
+	if vc.AEC, err = voice.ParseOnOff("aec", c.aec); err == nil {
+		if vc.NS, err = voice.ParseNS(c.ns); err == nil {
+			vc.AGC, err = voice.ParseOnOff("agc", c.agc)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bad", err)
+		return nil, errUsage
+	}
+	return &vc, nil
 }
 
 func parseLevel(s string, stderr io.Writer) (slog.Level, error) {

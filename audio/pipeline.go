@@ -333,6 +333,7 @@ func newPipeline(cfg Config) (*Pipeline, error) {
 	micDevice := p.src == nil && p.devs.capture != nil && p.devs.capture.backend != BackendNull
 	spkDevice := p.devs.playback != nil && p.devs.playback.backend != BackendNull
 	p.voice = newVoiceChain(voiceConfig(cfg.Voice, micDevice, spkDevice))
+	logger.Info("audio: voice processing", "aec", p.voice.status.AEC, "ns", p.voice.status.NS, "agc", p.voice.status.AGC)
 
 	return p, nil
 }
@@ -371,6 +372,10 @@ func (p *Pipeline) Mode() Mode { return Mode(p.mode.Load()) }
 // Voice returns the voice processing that runs on the microphone (see
 // Config.Voice): what was asked for, less what cannot apply.
 func (p *Pipeline) Voice() voice.Config { return p.voice.cfg }
+
+// VoiceStatus says what runs of the voice processing, and why a part that
+// was asked for does not, for a header line.
+func (p *Pipeline) VoiceStatus() VoiceStatus { return p.voice.status }
 
 // MicName describes the microphone in use, for a header line.
 func (p *Pipeline) MicName() string { return p.micName }

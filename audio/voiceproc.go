@@ -23,11 +23,12 @@ import "softphone/audio/voice"
 //
 // Only the run loop uses it.
 type voiceChain struct {
-	cfg   voice.Config // what runs
-	proc  *voice.Processor
-	ref   *Ring
-	refOn bool // a loudspeaker device plays: the reference is fed
-	frame [FrameSamples]int16
+	cfg    voice.Config // what runs
+	status VoiceStatus
+	proc   *voice.Processor
+	ref    *Ring
+	refOn  bool // a loudspeaker device plays: the reference is fed
+	frame  [FrameSamples]int16
 	// Slips of the pairing: microphone frames that found the queue
 	// empty, and frames cut when it grew too long.
 	underflows, trims int
@@ -38,25 +39,44 @@ const (
 	refMax  = 8
 )
 
-// voiceConfig is what the pipeline runs of want (nil: voice.Default): the
-// microphone must be a device (generator sources are sent as they are), and
-// the echo canceller needs a loudspeaker device to cancel.
-func voiceConfig(want *voice.Config, micDevice, speakerDevice bool) voice.Config {
+// VoiceStatus says what cleans the microphone: each of AEC (echo
+// cancellation), NS (noise suppression) and AGC (gain control) is "on" (for
+// NS its level, "low" or "high"), "off", or off for a reason: "off (test
+// source)" for a tone:, wav:, silence or echo microphone, which is sent as
+// it is, and, for AEC, "off (no speaker)" when nothing plays into the room.
+type VoiceStatus struct {
+	AEC, NS, AGC string
+}
+
+// voiceConfig is what the pipeline runs of want (nil: voice.Default), and
+// its status: the microphone must be a device (generator sources are sent
+// as they are), and the echo canceller needs a loudspeaker device to
+// cancel.
+func voiceConfig(want *voice.Config, micDevice, speakerDevice bool) (voice.Config, VoiceStatus) {
 	cfg := voice.Default
 	if want != nil {
 		cfg = *want
 	}
+	onOff := func(b bool) string {
+		if b {
+			return "on"
+		}
+		return "off"
+	}
+	st := VoiceStatus{AEC: onOff(cfg.AEC), NS: cfg.NS.String(), AGC: onOff(cfg.AGC)}
 	if !micDevice {
-		return voice.Off
+		const why = "off (test source)"
+		return voice.Off, VoiceStatus{AEC: why, NS: why, AGC: why}
 	}
-	if !speakerDevice {
+	if !speakerDevice && cfg.AEC {
 		cfg.AEC = false
+		st.AEC = "off (no speaker)"
 	}
-	return cfg
+	return cfg, st
 }
 
-func newVoiceChain(cfg voice.Config) *voiceChain {
-	v := &voiceChain{cfg: cfg, refOn: cfg.AEC}
+func newVoiceChain(cfg voice.Config, st VoiceStatus) *voiceChain {
+	v := &voiceChain{cfg: cfg, status: st, refOn: cfg.AEC}
 	if cfg.Enabled() {
 		v.proc = voice.New(cfg)
 	}

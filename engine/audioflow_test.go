@@ -127,7 +127,8 @@ func TestSetAudioInCall(t *testing.T) {
 	volumeOf(bob, "alice", 5)
 	time.Sleep(time.Second)
 	must(t, "set audio", alice.SetAudio("tone:880", "none"))
-	alice.expectEvent(AudioDeviceChanged{Mic: "tone 880 Hz", Speaker: "none"})
+	const test = "off (test source)"
+	alice.expectEvent(AudioDeviceChanged{Mic: "tone 880 Hz", Speaker: "none", Voice: VoiceProcessing{AEC: test, NS: test, AGC: test}})
 	time.Sleep(1500 * time.Millisecond)
 	volumeOf(bob, "alice", 5)
 	if err := alice.SetAudio("wav:/nonexistent/x.wav", "none"); err == nil {

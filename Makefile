@@ -72,10 +72,10 @@ test: deps vet fmt-check nolibs-check
 demo: build
 	./softphone demo $(ARGS)
 
-# BENCH_FLAGS passes options to .ci/bench.go, e.g. BENCH_FLAGS="-duration 30s"
+# BENCH_FLAGS passes options to internal/benchtable, e.g. BENCH_FLAGS="-duration 30s"
 # for the issue's 30-second sustained run, or -skip-go for the load tests only.
 bench: deps build
-	$(GO) run .ci/bench.go $(BENCH_FLAGS)
+	$(GO) run ./internal/benchtable $(BENCH_FLAGS)
 
 clean:
 	rm -f softphone

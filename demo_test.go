@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/vt"
 
+	"softphone/internal/testenv"
 	"softphone/signaling"
 )
 
@@ -62,24 +62,6 @@ func (v *vterm) press(t *testing.T, keys string) {
 
 // hangUp closes the terminal's input, as a closed terminal's would be.
 func (v *vterm) hangUp() { v.em.InputPipe().(*io.PipeWriter).Close() }
-
-// lockedBuffer is a bytes.Buffer for writes from other goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // e2eWait bounds every wait of the end-to-end tests: generous, for a
 // loaded 2-core machine under -race.
@@ -142,29 +124,16 @@ func waitVolume(t testing.TB, what string, screen func() string, user string, ok
 	}
 }
 
-// waitGoroutines waits until at most n goroutines run.
-func waitGoroutines(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(e2eWait)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestDemoStartsAndStopsCleanly runs the whole demo in this process: alice
 // calls, a answers, her meter moves, h hangs up, q quits; then the key is
-// gone, the log has the bots' lines and not one goroutine is left.
+// gone, the log has the bots' lines and not one goroutine is left (checked exactly).
 func TestDemoStartsAndStopsCleanly(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	before := runtime.NumGoroutine()
+	testenv.NoLeaks(t)
 	term := newVterm(80, 24)
 	defer term.hangUp()
 	logPath := filepath.Join(t.TempDir(), "demo.log")
-	var stderr lockedBuffer
+	var stderr testenv.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run([]string{"demo", "--mic", "tone:440", "--speaker", "none", "--log-file", logPath, "--alice-after", "300ms"}, term, term, &stderr)
@@ -216,8 +185,6 @@ func TestDemoStartsAndStopsCleanly(t *testing.T) {
 			t.Errorf("the log lacks %q", want)
 		}
 	}
-	// pion keeps a few process-wide goroutines, hence the slack.
-	waitGoroutines(t, before+4)
 }
 
 func TestDemoFlags(t *testing.T) {

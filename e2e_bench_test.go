@@ -3,19 +3,18 @@ package main
 import (
 	"bufio"
 	"flag"
-	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"softphone/audio"
+	"softphone/internal/procstat"
 )
 
 var e2eBenchLength = flag.Duration("e2e.length", 15*time.Second, "how long BenchmarkE2ECall measures the call")
@@ -131,23 +130,14 @@ func BenchmarkE2ECall(b *testing.B) {
 	a.waitExit()
 }
 
-// cpuOf is the user+system CPU time of a process so far, from
-// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s).
+// cpuOf is the user+system CPU time of a process so far.
 func cpuOf(tb testing.TB, pid int) time.Duration {
 	tb.Helper()
-	bs, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	d, err := procstat.CPU(pid)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := string(bs)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // field 3 onwards
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		tb.Fatalf("/proc/%d/stat: %q", pid, s)
-	}
-	const clkTck = 100 // sysconf(_SC_CLK_TCK) on Linux
-	return time.Duration(utime+stime) * time.Second / clkTck
+	return d
 }
 
 // fileSizeSettled is the size of a file another process is still finishing

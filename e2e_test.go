@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"softphone/audio"
+	"softphone/internal/calltest"
+	"softphone/internal/procstat"
 	"softphone/internal/testenv"
 	"softphone/signaling"
 )
@@ -203,29 +204,10 @@ func (p *pane) exited() (int, bool) {
 	// tmux 3.3 sometimes sees the terminal close but leaves the process
 	// unreaped (a zombie, no status yet); the kernel still has its exit
 	// code.
-	if code, ok := zombieExitCode(pid); ok && len(out) >= 1 && out[0] == "1" {
+	if code, ok := procstat.ZombieExitCode(pid); ok && len(out) >= 1 && out[0] == "1" {
 		return code, true
 	}
 	return 0, false
-}
-
-// zombieExitCode reads the exit code of a process that has exited but was
-// not yet reaped, from field 52 of /proc/PID/stat.
-func zombieExitCode(pid int) (int, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // field 3 onwards
-	if len(f) < 50 || f[0] != "Z" {
-		return 0, false
-	}
-	status, err := strconv.Atoi(f[49])
-	if err != nil {
-		return 0, false
-	}
-	return status >> 8 & 0xff, true
 }
 
 // serveProcess runs `softphone serve` on a free loopback port and returns
@@ -476,37 +458,17 @@ func echoDelay(t *testing.T, logPath, wavPath string) time.Duration {
 	}
 	start := logTime(t, log, 0, `msg="audio ready"`, "user=me")
 	began := logTime(t, log, 1, "event=onCallBegin")
-	f, err := os.Open(wavPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pcm := calltest.ReadWAV(t, wavPath)
 	from := int(began.Sub(start) / audio.FrameDuration)
 	for i := from; (i+1)*audio.FrameSamples <= len(pcm); i++ {
 		frame := pcm[i*audio.FrameSamples : (i+1)*audio.FrameSamples]
 		if audio.Level(frame) < 20 {
 			continue
 		}
-		if p := power(frame, 440); p > 1e-3 && p > 10*power(frame, 480) && p > 10*power(frame, 330) {
+		if p := testenv.TonePower(frame, 440); p > 1e-3 && p > 10*testenv.TonePower(frame, 480) && p > 10*testenv.TonePower(frame, 330) {
 			return time.Duration(i-from) * audio.FrameDuration
 		}
 	}
 	t.Fatalf("no 440 Hz in the recording after the call to echo began (frame %d of %d)", from, len(pcm)/audio.FrameSamples)
 	return 0
-}
-
-// power is the Goertzel power of hz in pcm (48 kHz), normalised by length.
-func power(pcm []int16, hz float64) float64 {
-	w := 2 * math.Pi * hz / audio.SampleRate
-	coeff := 2 * math.Cos(w)
-	var s1, s2 float64
-	for _, x := range pcm {
-		s0 := float64(x)/32768 + coeff*s1 - s2
-		s2, s1 = s1, s0
-	}
-	return (s1*s1 + s2*s2 - coeff*s1*s2) / float64(len(pcm)*len(pcm))
 }

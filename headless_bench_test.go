@@ -8,10 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"softphone/internal/procstat"
 )
 
 // BenchmarkHeadlessCall measures the real binary (issue 4 targets): a call
@@ -107,15 +108,10 @@ func bufioReader(sc *bufio.Scanner) io.Reader {
 
 // procRSS is a process's resident set size in bytes.
 func procRSS(tb testing.TB, pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	tb.Helper()
+	n, err := procstat.RSS(pid)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			kb, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return n
 }

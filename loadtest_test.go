@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"softphone/engine"
+	"softphone/internal/loadtest"
 	"softphone/signaling"
 )
 
@@ -44,7 +44,7 @@ func TestLoadtestCommand(t *testing.T) {
 	if c != 0 {
 		t.Fatalf("exit %d: %s", c, errOut.String())
 	}
-	var rep engine.LoadReport
+	var rep loadtest.Report
 	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
 		t.Fatalf("stdout is not the JSON report: %v\n%s", err, out.String())
 	}

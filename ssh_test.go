@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"softphone/audio"
+	"softphone/internal/calltest"
 	"softphone/internal/testenv"
 )
 
@@ -91,7 +92,7 @@ func TestSSHSoundAtTheDesk(t *testing.T) {
 	fmt.Fprintln(alice.stdin, "hangup")
 	alice.wait(t, "onCallEnd")
 	bob.wait(t, "onCallEnd")
-	if pcm := readWAVFile(t, bobWAV); !hasTone(pcm, 440) {
+	if pcm := calltest.ReadWAV(t, bobWAV); !hasTone(pcm, 440) {
 		t.Errorf("bob did not hear the desk microphone's 440 Hz (level %d)", audio.Level(lastSecond(pcm)))
 	}
 	fmt.Fprintln(alice.stdin, "quit")
@@ -172,7 +173,7 @@ func startSSHD(t *testing.T, dir string, wrap []string) *sshd {
 	os.MkdirAll("/run/sshd", 0o755) // sshd's privilege separation directory
 	argv := append(append([]string(nil), wrap...), "/usr/sbin/sshd", "-D", "-e", "-f", cfg)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	log := &lockedBuffer{}
+	log := &testenv.Buffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -227,15 +228,15 @@ func (s *sshd) run(t *testing.T, remote string) string {
 	return string(out)
 }
 
-// headless is a `softphone --headless` process (maybe behind ssh): its
+// headlessProc is a `softphone --headless` process (maybe behind ssh): its
 // stdin, and its JSON lines as they come.
-type headless struct {
+type headlessProc struct {
 	stdin io.WriteCloser
 	lines chan map[string]any
 	seen  []map[string]any // lines read but not yet waited for
 }
 
-func startHeadless(t *testing.T, wrap []string, argv ...string) *headless {
+func startHeadless(t *testing.T, wrap []string, argv ...string) *headlessProc {
 	t.Helper()
 	argv = append(append([]string(nil), wrap...), argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -247,12 +248,12 @@ func startHeadless(t *testing.T, wrap []string, argv ...string) *headless {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h := &headless{stdin: stdin, lines: make(chan map[string]any, 1000)}
+	h := &headlessProc{stdin: stdin, lines: make(chan map[string]any, 1000)}
 	go func() {
 		defer close(h.lines)
 		sc := bufio.NewScanner(stdout)
@@ -283,7 +284,7 @@ func startHeadless(t *testing.T, wrap []string, argv ...string) *headless {
 // wait returns the first line named name (an event or a response) not
 // returned before, also one that came while waiting for another; it fails
 // on an error response or after e2eWait.
-func (h *headless) wait(t *testing.T, name string) map[string]any {
+func (h *headlessProc) wait(t *testing.T, name string) map[string]any {
 	t.Helper()
 	match := func(m map[string]any) bool { return m["event"] == name || m["response"] == name }
 	timeout := time.After(e2eWait)
@@ -319,20 +320,6 @@ func hasTone(pcm []int16, hz float64) bool {
 	if len(s) < audio.SampleRate/2 || audio.Level(s) < 30 {
 		return false
 	}
-	p := power(s, hz)
-	return p > 10*power(s, hz/1.41) && p > 10*power(s, hz*1.41)
-}
-
-func readWAVFile(t *testing.T, path string) []int16 {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pcm
+	p := testenv.TonePower(s, hz)
+	return p > 10*testenv.TonePower(s, hz/1.41) && p > 10*testenv.TonePower(s, hz*1.41)
 }

@@ -3,6 +3,7 @@ package audio
 import (
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -169,51 +170,103 @@ func BenchmarkDecodeMixPlayback(b *testing.B) {
 	}
 }
 
-// BenchmarkLatency runs a pipeline on real devices for a few seconds (the
-// private PulseAudio's null sinks when it can start, else miniaudio's null
-// backend), looped back through its own jitter buffer, and reports the
-// latency measured inside this package:
+// BenchmarkLatency runs a pipeline on real devices, the private
+// PulseAudio's null sinks, for a few seconds, looped back through its own
+// jitter buffer, and reports the latency measured inside this package:
 //
 //   - capture-ms: from the capture callback that completes a 20 ms frame to
 //     its encoded packet handed over (capture-first-ms: from the callback
 //     that delivered the frame's first samples, which adds the 10 ms the
 //     codec's 20 ms framing makes the first half wait);
-//   - playout-ms: from Remote.Push to the packet's samples written into the
-//     playback ring, at the jitter buffer's 20 ms target delay;
+//   - playout-ms: from Remote.Push to the playback callback that hands the
+//     frame's first sample to the device, at the jitter buffer's 20 ms
+//     target delay: the jitter buffer, the decoder and the wait in the
+//     playback ring (written-ms: only to the frame written into that ring,
+//     the old, shorter measure);
 //   - total-ms: capture-ms + playout-ms, the budget (≤ 30 ms);
 //   - allocs/frame: heap allocations of the whole process per 20 ms frame
 //     while it runs.
 //
-// It measures once, whatever b.N is.
+// The sub-benchmark's name says the backend that measured (backend=
+// pulseaudio). Without PulseAudio it fails rather than measure miniaudio's
+// null backend, whose clock is no sound card's. It measures once, whatever
+// b.N is.
 func BenchmarkLatency(b *testing.B) {
-	cfg := Config{Mode: ModeCall, Mic: "default", Speaker: "default", Backends: []Backend{BackendNull}}
-	if pulseAvailable(b) {
-		cfg = Config{Mode: ModeCall, Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio}}
+	if !pulseAvailable(b) {
+		b.Fatal("BenchmarkLatency measures real devices and needs PulseAudio, which cannot start here (make bench installs it)")
 	}
+	cfg := Config{Mode: ModeCall, Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio}}
+	b.Run("backend="+BackendPulseAudio.String(), func(b *testing.B) { measureLatency(b, cfg) })
+}
+
+// playedFrame is one frame on its way to the speaker, for BenchmarkLatency.
+type playedFrame struct {
+	ringStart        uint64    // its first sample's index in the playback ring
+	arrival, written time.Time // its first packet's arrival; written to the ring
+}
+
+// callbackMark is one playback callback: the ring's read index after it.
+type callbackMark struct {
+	read uint64
+	at   int64
+}
+
+func measureLatency(b *testing.B, cfg Config) {
 	p, err := newPipeline(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Close()
+	for _, s := range []*deviceSlot{p.devs.capSlot, p.devs.playSlot} {
+		if s == nil || s.backend != cfg.Backends[0] {
+			b.Fatalf("the devices are not on %v: %+v", cfg.Backends[0], p.devs)
+		}
+	}
 	r, err := p.AddRemote("self")
 	if err != nil {
 		b.Fatal(err)
 	}
 	wire(p, r, 7)
+	// Room for the whole run, made before it: the hooks' appends must
+	// not allocate and spoil the allocation count.
+	const room = 4000
 	var mu sync.Mutex
-	var capLast, capFirst, play []time.Duration
+	measuring := false
+	capLast, capFirst := make([]time.Duration, 0, room), make([]time.Duration, 0, room)
+	frames := make([]playedFrame, 0, room)
+	marks := make([]callbackMark, 0, room)
 	p.traceCapture = func(last, first time.Duration) {
 		mu.Lock()
-		capLast, capFirst = append(capLast, last), append(capFirst, first)
+		if measuring {
+			capLast, capFirst = append(capLast, last), append(capFirst, first)
+		}
 		mu.Unlock()
 	}
-	r.tracePlayout = func(d time.Duration) {
+	// The run loop writes a frame (traceFrame), then records its arrival
+	// (tracePlayout); the playback callback marks how far it has read.
+	p.traceFrame = func(start uint64) {
 		mu.Lock()
-		play = append(play, d)
+		if measuring && len(frames) < cap(frames) {
+			frames = append(frames, playedFrame{ringStart: start})
+		}
+		mu.Unlock()
+	}
+	r.tracePlayout = func(arrival, at time.Time) {
+		mu.Lock()
+		if n := len(frames); measuring && n > 0 && frames[n-1].written.IsZero() {
+			frames[n-1].arrival, frames[n-1].written = arrival, at
+		}
+		mu.Unlock()
+	}
+	p.devs.playSlot.onPlayed = func(read uint64, at int64) {
+		mu.Lock() // uncontended but for the run loop's few appends
+		if measuring && len(marks) < cap(marks) {
+			marks = append(marks, callbackMark{read, at})
+		}
 		mu.Unlock()
 	}
 	p.start()
-	b.Logf("mic %s, speaker %s", p.MicName(), p.SpeakerName())
+	b.Logf("mic %s, speaker %s, backend %v", p.MicName(), p.SpeakerName(), cfg.Backends[0])
 
 	// Warm up until both devices run and the buffer has settled.
 	deadline := time.Now().Add(20 * time.Second)
@@ -223,25 +276,40 @@ func BenchmarkLatency(b *testing.B) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	mu.Lock()
-	// Room for the whole run: the hooks' appends must not allocate and
-	// spoil the allocation count.
-	capLast, capFirst, play = make([]time.Duration, 0, 1000), make([]time.Duration, 0, 1000), make([]time.Duration, 0, 1000)
-	mu.Unlock()
 	before := p.Stats()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	mu.Lock()
+	measuring = true
+	mu.Unlock()
 	b.ResetTimer()
 	time.Sleep(3 * time.Second)
 	b.StopTimer()
+	mu.Lock()
+	measuring = false
+	mu.Unlock()
 	runtime.ReadMemStats(&ms1)
 	after := p.Stats()
-	frames := (after.FramesSent - before.FramesSent) + (after.FramesPlayed - before.FramesPlayed)
+	n := (after.FramesSent - before.FramesSent) + (after.FramesPlayed - before.FramesPlayed)
 
 	mu.Lock()
 	defer mu.Unlock()
+	// Each frame plays from the first callback whose read passed its
+	// first sample.
+	var play, written []time.Duration
+	for _, f := range frames {
+		if f.arrival.IsZero() {
+			continue
+		}
+		i := sort.Search(len(marks), func(i int) bool { return marks[i].read > f.ringStart })
+		if i == len(marks) {
+			continue // still in the ring when the measurement stopped
+		}
+		play = append(play, time.Unix(0, marks[i].at).Sub(f.arrival))
+		written = append(written, f.written.Sub(f.arrival))
+	}
 	if len(capLast) < 50 || len(play) < 50 {
-		b.Fatalf("only %d capture and %d playout measurements", len(capLast), len(play))
+		b.Fatalf("only %d capture and %d playout measurements (%d frames, %d callbacks)", len(capLast), len(play), len(frames), len(marks))
 	}
 	st := r.Stats()
 	if st.TargetDelay != MinTargetDelay {
@@ -252,14 +320,15 @@ func BenchmarkLatency(b *testing.B) {
 	b.ReportMetric(toMS(cf), "capture-first-ms")
 	b.ReportMetric(toMS(pl), "playout-ms")
 	b.ReportMetric(toMS(pct(play, 0.99)), "playout-p99-ms")
+	b.ReportMetric(toMS(mean(written)), "written-ms")
 	b.ReportMetric(toMS(c+pl), "total-ms")
-	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(frames), "allocs/frame")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(n), "allocs/frame")
 }
 
 func pulseAvailable(b *testing.B) bool {
 	pulse.once.Do(startPulse)
 	if pulse.err != nil {
-		b.Logf("PulseAudio cannot start (%v): measuring on the null backend", pulse.err)
+		b.Logf("PulseAudio cannot start: %v", pulse.err)
 		return false
 	}
 	b.Setenv("PULSE_SERVER", pulse.server)

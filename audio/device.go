@@ -56,6 +56,11 @@ type device struct {
 
 	// onCallback, when set (tests), runs at the start of every data callback.
 	onCallback func()
+	// onPlayed, when set (benchmarks; from deviceSlot.onPlayed), runs at
+	// the end of every playback callback with the ring's read index (the
+	// samples handed to the device so far) and the callback's time: the
+	// moment a frame's samples leave for the speaker.
+	onPlayed func(readIndex uint64, at int64)
 }
 
 func newDevice(kind malgo.DeviceType, b Backend, name string) *device {
@@ -109,9 +114,13 @@ func (d *device) playbackData(out, _ []byte, _ uint32) {
 	if d.onCallback != nil {
 		d.onCallback()
 	}
-	d.lastCallback.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	d.lastCallback.Store(now)
 	d.callbacks.Add(1)
 	d.ring.ReadFull(bytesToSamples(out))
+	if d.onPlayed != nil {
+		d.onPlayed(d.ring.r.Load(), now)
+	}
 	if d.ring.Len() < playbackLowWater {
 		select {
 		case d.wake <- struct{}{}:
@@ -213,6 +222,9 @@ type deviceSlot struct {
 	name    string
 	ctx     *malgo.AllocatedContext
 	id      *malgo.DeviceID // nil: the backend's default device
+	// onPlayed, when set (benchmarks) before the pipeline starts, becomes
+	// the onPlayed of every playback device opened on the slot.
+	onPlayed func(readIndex uint64, at int64)
 }
 
 // open initializes and starts a fresh device for the slot (a capture
@@ -222,6 +234,7 @@ type deviceSlot struct {
 func (s *deviceSlot) open(discard bool) (*device, error) {
 	d := newDevice(s.kind, s.backend, s.name)
 	d.discard.Store(discard)
+	d.onPlayed = s.onPlayed
 	if err := d.init(s.ctx, s.id); err != nil {
 		return nil, err
 	}

@@ -114,6 +114,7 @@ func (p *Pipeline) ensureDevice(slot *deviceSlot, d *device, discard bool) *devi
 			return d
 		}
 		// Initialized by Open, never started.
+		d.onPlayed = slot.onPlayed
 		if err := d.start(); err == nil {
 			p.logger.Debug("audio: device started", "device", d.name)
 			return d

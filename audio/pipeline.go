@@ -196,6 +196,9 @@ type Pipeline struct {
 	// measurements: from the callback that completed the frame, and from
 	// the one that delivered its first samples.
 	traceCapture func(fromLast, fromFirst time.Duration)
+	// traceFrame, when set (benchmarks), receives the playback ring's
+	// write index of each frame's first sample as the frame is written.
+	traceFrame func(ringStart uint64)
 
 	done      chan struct{}
 	wg        sync.WaitGroup // the run loop
@@ -742,6 +745,9 @@ func (p *Pipeline) framePlayed() {
 func (p *Pipeline) playDevice(dev *device) {
 	for i := 0; i < maxPlaybackBurst && dev.ring.Len() < playbackLowWater; i++ {
 		p.mixFrame(time.Now())
+		if p.traceFrame != nil {
+			p.traceFrame(dev.ring.w.Load())
+		}
 		dev.ring.Write(p.ps.out[:])
 		p.voice.played(p.ps.out[:])
 		p.framePlayed()

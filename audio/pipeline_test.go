@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"softphone/internal/testenv"
 )
 
 // wire sends from's encoded frames to the remote to, as pion's
@@ -378,30 +379,11 @@ func captureStderr(t *testing.T) func() string {
 // waitFor polls cond for up to 20 s (generous: the machine is shared).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitGoroutines waits until the goroutine count is back to n.
-func waitGoroutines(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines, want %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitFor(t, what, 20*time.Second, cond)
 }
 
 func TestPipelineNoGoroutineSurvivesClose(t *testing.T) {
-	before := runtime.NumGoroutine()
+	running := testenv.Running()
 	dir := t.TempDir()
 	var ps []*Pipeline
 	for i, cfg := range []Config{
@@ -420,7 +402,7 @@ func TestPipelineNoGoroutineSurvivesClose(t *testing.T) {
 		p.Close()
 		p.Close() // twice is fine
 	}
-	waitGoroutines(t, before)
+	running.Check(t)
 	if _, err := ps[0].AddRemote("late"); !errors.Is(err, ErrClosed) {
 		t.Errorf("AddRemote after Close: %v", err)
 	}
@@ -429,7 +411,7 @@ func TestPipelineNoGoroutineSurvivesClose(t *testing.T) {
 // TestFortyPipelinesInOneProcess is the loadtest's shape: many engines with
 // tone microphones and no speakers in one process, wired in a ring.
 func TestFortyPipelinesInOneProcess(t *testing.T) {
-	before := runtime.NumGoroutine()
+	running := testenv.Running()
 	const n = 40
 	ps := make([]*Pipeline, n)
 	for i := range ps {
@@ -458,7 +440,7 @@ func TestFortyPipelinesInOneProcess(t *testing.T) {
 	for _, p := range ps {
 		p.Close()
 	}
-	waitGoroutines(t, before)
+	running.Check(t)
 }
 
 // TestPipelineDTX turns DTX on: during silence the encoder's packets shrink

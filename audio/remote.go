@@ -39,8 +39,9 @@ type Remote struct {
 	arrival    time.Time // arrival of the first packet decoded into the current frame
 
 	// tracePlayout, when set (benchmarks), receives every PlayoutDelay
-	// measurement.
-	tracePlayout func(time.Duration)
+	// measurement: the arrival of the frame's first packet and when the
+	// frame reached the playback path.
+	tracePlayout func(arrival, at time.Time)
 
 	level        atomic.Int32
 	decodeErrors atomic.Uint64
@@ -131,7 +132,7 @@ func (r *Remote) played(at time.Time) {
 	}
 	d := int64(at.Sub(r.arrival))
 	if r.tracePlayout != nil {
-		r.tracePlayout(time.Duration(d))
+		r.tracePlayout(r.arrival, at)
 	}
 	old := r.delay.Load()
 	if old == 0 {

@@ -1,47 +1,23 @@
-package engine
+package engine_test
 
 import (
 	"fmt"
-	"math"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"softphone/audio"
+	. "softphone/engine"
+	"softphone/internal/calltest"
+	"softphone/internal/testenv"
 )
-
-// goertzel returns the power of frequency hz in pcm (48 kHz), normalised by
-// length.
-func goertzel(pcm []int16, hz float64) float64 {
-	w := 2 * math.Pi * hz / float64(audio.SampleRate)
-	coeff := 2 * math.Cos(w)
-	var s1, s2 float64
-	for _, x := range pcm {
-		s0 := float64(x)/32768 + coeff*s1 - s2
-		s2, s1 = s1, s0
-	}
-	p := s1*s1 + s2*s2 - coeff*s1*s2
-	return p / float64(len(pcm)*len(pcm))
-}
 
 // heard reads a wav: sink and reports the power of each frequency, as the
 // mean over the loud 100 ms blocks (block by block, so a concealed packet or
 // a jitter-buffer skip, which shifts the phase, does not cancel the tone).
 func heard(t *testing.T, path string, freqs ...float64) map[float64]float64 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, info, err := audio.ReadWAV(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if info.SampleRate != audio.SampleRate {
-		t.Fatalf("%s: %d Hz", path, info.SampleRate)
-	}
+	pcm := calltest.ReadWAV(t, path)
 	const block = audio.SampleRate / 10
 	out := map[float64]float64{}
 	n := 0
@@ -52,7 +28,7 @@ func heard(t *testing.T, path string, freqs ...float64) map[float64]float64 {
 		}
 		n++
 		for _, hz := range freqs {
-			out[hz] += goertzel(b, hz)
+			out[hz] += testenv.TonePower(b, hz)
 		}
 	}
 	if n < 5 {
@@ -70,33 +46,33 @@ func heard(t *testing.T, path string, freqs ...float64) map[float64]float64 {
 func TestAudioArrivesAtTheRightFrequency(t *testing.T) {
 	for _, n := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d-party", n), func(t *testing.T) {
-			leakCheck(t)
-			s := newTestServer(t, nil)
+			testenv.NoLeaks(t)
+			s := calltest.NewServer(t, nil)
 			dir := t.TempDir()
 			users := []string{"alice", "bob", "carol"}[:n]
 			freqs := []float64{440, 660, 880}[:n]
-			var tes []*testEngine
+			var tes []*calltest.Engine
 			for i, u := range users {
-				tes = append(tes, s.engine(u, func(c *Config) {
+				tes = append(tes, s.Engine(u, func(c *Config) {
 					c.Mic = fmt.Sprintf("tone:%d", int(freqs[i]))
 					c.Speaker = "wav:" + filepath.Join(dir, u+".wav")
 				}))
 			}
-			must(t, "call", tes[0].Call(ctxT(t), users[1:], CallParams{}))
+			calltest.Must(t, "call", tes[0].Call(calltest.Ctx(t), users[1:], CallParams{}))
 			for _, te := range tes[1:] {
-				expect(te, func(CallReceived) bool { return true })
-				must(t, "accept", te.Accept(ctxT(t)))
+				calltest.Expect(te, func(CallReceived) bool { return true })
+				calltest.Must(t, "accept", te.Accept(calltest.Ctx(t)))
 			}
 			for i, te := range tes {
 				for j, other := range users {
 					if i != j {
-						volumeOf(te, other, 5)
+						te.VolumeOf(other, 5)
 					}
 				}
 			}
 			time.Sleep(1500 * time.Millisecond)
 			for _, te := range tes {
-				te.close() // flushes the WAV
+				te.End() // flushes the WAV
 			}
 			for i, u := range users {
 				p := heard(t, filepath.Join(dir, u+".wav"), freqs...)
@@ -118,31 +94,27 @@ func TestAudioArrivesAtTheRightFrequency(t *testing.T) {
 // SetAudio moves a call to another microphone without dropping it: bob
 // hears alice's 440 Hz tone, then her 880 Hz one.
 func TestSetAudioInCall(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
 	dir := t.TempDir()
-	alice := s.engine("alice", nil)
-	bob := s.engine("bob", func(c *Config) { c.Mic = "silence"; c.Speaker = "wav:" + filepath.Join(dir, "bob.wav") })
-	connect(t, alice, bob)
-	volumeOf(bob, "alice", 5)
+	alice := s.Engine("alice", nil)
+	bob := s.Engine("bob", func(c *Config) { c.Mic = "silence"; c.Speaker = "wav:" + filepath.Join(dir, "bob.wav") })
+	calltest.Connect(t, alice, bob)
+	bob.VolumeOf("alice", 5)
 	time.Sleep(time.Second)
-	must(t, "set audio", alice.SetAudio("tone:880", "none"))
+	calltest.Must(t, "set audio", alice.SetAudio("tone:880", "none"))
 	const test = "off (test source)"
-	alice.expectEvent(AudioDeviceChanged{Mic: "tone 880 Hz", Speaker: "none", Voice: VoiceProcessing{AEC: test, NS: test, AGC: test}})
+	alice.ExpectEvent(AudioDeviceChanged{Mic: "tone 880 Hz", Speaker: "none", Voice: VoiceProcessing{AEC: test, NS: test, AGC: test}})
 	time.Sleep(1500 * time.Millisecond)
-	volumeOf(bob, "alice", 5)
+	bob.VolumeOf("alice", 5)
 	if err := alice.SetAudio("wav:/nonexistent/x.wav", "none"); err == nil {
 		t.Fatal("a missing WAV must be an error")
 	}
-	if alice.has("onCallEnd(caller)") || bob.has("onCallEnd(called)") {
+	if alice.Has("onCallEnd(caller)") || bob.Has("onCallEnd(called)") {
 		t.Fatal("switching audio ended the call")
 	}
-	bob.close()
-	f, err := os.Open(filepath.Join(dir, "bob.wav"))
-	must(t, "open", err)
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	must(t, "read", err)
+	bob.End()
+	pcm := calltest.ReadWAV(t, filepath.Join(dir, "bob.wav"))
 	const block = audio.SampleRate / 10
 	var first, last []int16
 	for i := 0; i+block <= len(pcm); i += block {
@@ -153,10 +125,10 @@ func TestSetAudioInCall(t *testing.T) {
 			last = b
 		}
 	}
-	if first == nil || goertzel(first, 440) < 20*goertzel(first, 880) {
+	if first == nil || testenv.TonePower(first, 440) < 20*testenv.TonePower(first, 880) {
 		t.Fatalf("bob did not hear 440 Hz first")
 	}
-	if goertzel(last, 880) < 20*goertzel(last, 440) {
+	if testenv.TonePower(last, 880) < 20*testenv.TonePower(last, 440) {
 		t.Fatalf("bob did not hear 880 Hz after the switch")
 	}
 }

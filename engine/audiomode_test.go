@@ -1,22 +1,22 @@
-package engine
+package engine_test
 
 import (
 	"testing"
 	"time"
 
 	"softphone/audio"
+	. "softphone/engine"
+	"softphone/internal/calltest"
+	"softphone/internal/testenv"
 )
 
-// pipeMode returns te's pipeline mode and stats, read under the engine's
-// lock so a state change in progress is seen whole.
-func pipeMode(te *testEngine) (audio.Mode, audio.PipelineStats, int) {
-	te.Engine.mu.Lock()
-	defer te.Engine.mu.Unlock()
-	return te.pipe.Mode(), te.pipe.Stats(), te.pipe.LocalLevel()
+// pipeMode returns te's pipeline mode, counters and local level.
+func pipeMode(te *calltest.Engine) (audio.Mode, audio.PipelineStats, int) {
+	return PipeState(te.Engine)
 }
 
 // wantMode fails unless te's pipeline runs want.
-func wantMode(t *testing.T, te *testEngine, want audio.Mode, when string) {
+func wantMode(t *testing.T, te *calltest.Engine, want audio.Mode, when string) {
 	t.Helper()
 	if m, _, _ := pipeMode(te); m != want {
 		t.Fatalf("%s %s: audio mode %v, want %v", te.UserID(), when, m, want)
@@ -25,9 +25,9 @@ func wantMode(t *testing.T, te *testEngine, want audio.Mode, when string) {
 
 // waitQuiet waits until te's pipeline stops waking up, and fails if it
 // never does: an idle client must cost no wakeups at all.
-func waitQuiet(t *testing.T, te *testEngine) {
+func waitQuiet(t *testing.T, te *calltest.Engine) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(calltest.Wait)
 	_, st, _ := pipeMode(te)
 	for {
 		time.Sleep(300 * time.Millisecond)
@@ -49,11 +49,11 @@ func waitQuiet(t *testing.T, te *testEngine) {
 // the speaker while a call rings (with the caller's microphone warming up),
 // everything in the call, and nothing again once it ends or is rejected.
 func TestAudioModeFollowsTheCall(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	alice := s.engine("alice", nil)
-	bob := s.engine("bob", nil)
-	for _, te := range []*testEngine{alice, bob} {
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	alice := s.Engine("alice", nil)
+	bob := s.Engine("bob", nil)
+	for _, te := range []*calltest.Engine{alice, bob} {
 		wantMode(t, te, audio.ModeIdle, "after login")
 		waitQuiet(t, te)
 		if _, st, _ := pipeMode(te); st.FramesSent != 0 {
@@ -62,28 +62,28 @@ func TestAudioModeFollowsTheCall(t *testing.T) {
 	}
 
 	// Rejected: ringing, then idle again.
-	must(t, "call", alice.Call(ctxT(t), []string{"bob"}, CallParams{}))
-	expect(bob, func(CallReceived) bool { return true })
+	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
+	calltest.Expect(bob, func(CallReceived) bool { return true })
 	wantMode(t, alice, audio.ModeDialing, "calling")
 	wantMode(t, bob, audio.ModeRinging, "ringing")
-	must(t, "reject", bob.Reject(ctxT(t)))
-	expect(alice, func(CallCancelled) bool { return true })
+	calltest.Must(t, "reject", bob.Reject(calltest.Ctx(t)))
+	calltest.Expect(alice, func(CallCancelled) bool { return true })
 	wantMode(t, alice, audio.ModeIdle, "after the reject")
 	wantMode(t, bob, audio.ModeIdle, "after rejecting")
 
 	// Accepted: a call with audio both ways, then idle after the hangup.
-	must(t, "call", alice.Call(ctxT(t), []string{"bob"}, CallParams{}))
-	expect(bob, func(CallReceived) bool { return true })
-	must(t, "accept", bob.Accept(ctxT(t)))
-	for _, te := range []*testEngine{alice, bob} {
-		expect(te, func(CallBegin) bool { return true })
+	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
+	calltest.Expect(bob, func(CallReceived) bool { return true })
+	calltest.Must(t, "accept", bob.Accept(calltest.Ctx(t)))
+	for _, te := range []*calltest.Engine{alice, bob} {
+		calltest.Expect(te, func(CallBegin) bool { return true })
 		wantMode(t, te, audio.ModeCall, "in the call")
 	}
-	volumeOf(alice, "bob", 5)
-	volumeOf(bob, "alice", 5)
-	must(t, "hangup", alice.Hangup(ctxT(t)))
-	for _, te := range []*testEngine{alice, bob} {
-		expect(te, func(CallEnd) bool { return true })
+	alice.VolumeOf("bob", 5)
+	bob.VolumeOf("alice", 5)
+	calltest.Must(t, "hangup", alice.Hangup(calltest.Ctx(t)))
+	for _, te := range []*calltest.Engine{alice, bob} {
+		calltest.Expect(te, func(CallEnd) bool { return true })
 		wantMode(t, te, audio.ModeIdle, "after the hangup")
 		waitQuiet(t, te)
 	}

@@ -1,77 +1,80 @@
-package engine
+package engine_test
 
 import (
-	"runtime"
 	"slices"
 	"testing"
 	"time"
+
+	. "softphone/engine"
+	"softphone/internal/calltest"
+	"softphone/internal/testenv"
 )
 
 func TestOneToOneCallWithAudio(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	alice := s.engine("alice", nil)
-	bob := s.engine("bob", nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	alice := s.Engine("alice", nil)
+	bob := s.Engine("bob", nil)
 	time.Sleep(100 * time.Millisecond) // let the logins settle
-	idle := runtime.NumGoroutine()
+	idle := testenv.Running()
 
-	must(t, "call", alice.Call(ctxT(t), []string{"bob"}, CallParams{UserData: "hi"}))
-	rec := expect(bob, func(CallReceived) bool { return true })
+	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{UserData: "hi"}))
+	rec := calltest.Expect(bob, func(CallReceived) bool { return true })
 	if rec.CallerID != "alice" || !slices.Equal(rec.CalleeIDList, []string{"bob"}) || rec.UserData != "hi" || rec.CallMediaType != MediaVoice || rec.CallID == "" {
 		t.Fatalf("onCallReceived %+v", rec)
 	}
-	must(t, "accept", bob.Accept(ctxT(t)))
-	ab := expect(alice, func(CallBegin) bool { return true })
-	bb := expect(bob, func(CallBegin) bool { return true })
+	calltest.Must(t, "accept", bob.Accept(calltest.Ctx(t)))
+	ab := calltest.Expect(alice, func(CallBegin) bool { return true })
+	bb := calltest.Expect(bob, func(CallBegin) bool { return true })
 	if ab.CallRole != RoleCaller || bb.CallRole != RoleCalled || ab.RoomID != bb.RoomID || ab.RoomID.StrRoomID == "" {
 		t.Fatalf("onCallBegin alice %+v bob %+v", ab, bb)
 	}
 	// Audio flows both ways: each hears the other's tone.
-	volumeOf(alice, "bob", 5)
-	volumeOf(bob, "alice", 5)
-	alice.waitHas("onUserAudioAvailable(bob,true)")
-	bob.waitHas("onUserAudioAvailable(alice,true)")
-	q := expect(bob, func(v UserNetworkQualityChanged) bool { return v.NetworkQuality["alice"] != QualityUnknown })
+	alice.VolumeOf("bob", 5)
+	bob.VolumeOf("alice", 5)
+	alice.WaitHas("onUserAudioAvailable(bob,true)")
+	bob.WaitHas("onUserAudioAvailable(alice,true)")
+	q := calltest.Expect(bob, func(v UserNetworkQualityChanged) bool { return v.NetworkQuality["alice"] != QualityUnknown })
 	if q.NetworkQuality["alice"] > QualityGood {
 		t.Errorf("loopback quality of alice at bob: %v", q.NetworkQuality["alice"])
 	}
 
 	time.Sleep(1100 * time.Millisecond) // a call of more than a second
-	must(t, "hangup", alice.Hangup(ctxT(t)))
-	ae := expect(alice, func(CallEnd) bool { return true })
-	be := expect(bob, func(CallEnd) bool { return true })
+	calltest.Must(t, "hangup", alice.Hangup(calltest.Ctx(t)))
+	ae := calltest.Expect(alice, func(CallEnd) bool { return true })
+	be := calltest.Expect(bob, func(CallEnd) bool { return true })
 	if ae.CallRole != RoleCaller || be.CallRole != RoleCalled || ae.TotalTime < 1 || ae.RoomID != ab.RoomID {
 		t.Fatalf("onCallEnd alice %+v bob %+v", ae, be)
 	}
-	bob.waitHas("onUserLeave(alice)")
-	for _, te := range []*testEngine{alice, bob} {
-		if n := te.count("onCallEnd(caller)") + te.count("onCallEnd(called)"); n != 1 {
-			t.Errorf("%s: %d onCallEnd\n%s", te.UserID(), n, te.dump())
+	bob.WaitHas("onUserLeave(alice)")
+	for _, te := range []*calltest.Engine{alice, bob} {
+		if n := te.Count("onCallEnd(caller)") + te.Count("onCallEnd(called)"); n != 1 {
+			t.Errorf("%s: %d onCallEnd\n%s", te.UserID(), n, te.Dump())
 		}
-		if te.has("onCallCancelled(alice)") || te.has("onCallCancelled(bob)") {
-			t.Errorf("%s: onCallCancelled in a call that began\n%s", te.UserID(), te.dump())
+		if te.Has("onCallCancelled(alice)") || te.Has("onCallCancelled(bob)") {
+			t.Errorf("%s: onCallCancelled in a call that began\n%s", te.UserID(), te.Dump())
 		}
 	}
 	// Nothing of the call outlives it: peers, RTP loops, timers.
-	waitGoroutines(t, idle+2)
+	idle.Check(t)
 }
 
 // A caller may ask for a room; both sides see it in onCallBegin and
 // onCallEnd.
 func TestRequestedRoomID(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	alice, bob := s.engine("alice", nil), s.engine("bob", func(c *Config) { c.AutoAnswer = true })
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	alice, bob := s.Engine("alice", nil), s.Engine("bob", func(c *Config) { c.AutoAnswer = true })
 	room := RoomID{IntRoomID: 424242, StrRoomID: "standup"}
-	must(t, "call", alice.Call(ctxT(t), []string{"bob"}, CallParams{RoomID: room, MediaType: MediaVideo}))
-	for _, te := range []*testEngine{alice, bob} {
-		if b := expect(te, func(CallBegin) bool { return true }); b.RoomID != room || b.CallMediaType != MediaVideo {
+	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{RoomID: room, MediaType: MediaVideo}))
+	for _, te := range []*calltest.Engine{alice, bob} {
+		if b := calltest.Expect(te, func(CallBegin) bool { return true }); b.RoomID != room || b.CallMediaType != MediaVideo {
 			t.Fatalf("%s: onCallBegin %+v", te.UserID(), b)
 		}
 	}
-	must(t, "hangup", bob.Hangup(ctxT(t)))
-	for _, te := range []*testEngine{alice, bob} {
-		if e := expect(te, func(CallEnd) bool { return true }); e.RoomID != room {
+	calltest.Must(t, "hangup", bob.Hangup(calltest.Ctx(t)))
+	for _, te := range []*calltest.Engine{alice, bob} {
+		if e := calltest.Expect(te, func(CallEnd) bool { return true }); e.RoomID != room {
 			t.Fatalf("%s: onCallEnd %+v", te.UserID(), e)
 		}
 	}

@@ -1,10 +1,3 @@
-// Package engine turns the signaling client and the audio pipeline into
-// calls: one pion PeerConnection per remote participant (full mesh), Opus
-// audio from the audio package, and every event of the reference call-event
-// interface (shared/reference/TUICallEvent.md) on one ordered stream.
-//
-// The engine knows nothing of terminals: the TUI and the headless mode both
-// drive it through the same methods and read the same events.
 package engine
 
 import (
@@ -13,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +80,8 @@ type Engine struct {
 	loopDone   chan struct{} // closed when the signaling loop ends
 	metersStop chan struct{} // closes the meters of the current call
 	stop       chan struct{} // closed by Close
+	closeOnce  sync.Once
+	closeErr   error
 	wg         sync.WaitGroup
 	peerWG     sync.WaitGroup // peers being closed in the background
 }
@@ -98,7 +92,7 @@ type Engine struct {
 // warning.
 func New(cfg Config) (*Engine, error) {
 	if !signaling.ValidUserID(cfg.UserID) {
-		return nil, invalidError("user id %q: use 1 to 32 letters, digits, _ or -", cfg.UserID)
+		return nil, invalidError("user id %q: use 1 to %d letters, digits, _ or -", cfg.UserID, MaxUserIDLen)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -371,14 +365,15 @@ func (e *Engine) Logout(ctx context.Context) error {
 
 // Close hangs up, logs out, closes the audio devices and stops every
 // goroutine. Events is closed after the last call-state event is read (or
-// after 2 s if nobody reads).
+// after 2 s if nobody reads). It may be called any number of times, from
+// any goroutines: the first call closes, the others wait for it and return
+// its result.
 func (e *Engine) Close() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.mu.Unlock()
+	e.closeOnce.Do(func() { e.closeErr = e.close() })
+	return e.closeErr
+}
+
+func (e *Engine) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = e.Logout(ctx)
@@ -412,29 +407,28 @@ func (e *Engine) ready() (*signaling.Client, error) {
 	return e.client, nil
 }
 
-// cleanUsers validates and de-duplicates invitees.
+// cleanUsers validates and de-duplicates invitees, as ParseDial does.
 func (e *Engine) cleanUsers(users []string) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	for _, u := range users {
-		u = strings.TrimSpace(u)
-		switch {
-		case u == "":
-			continue
-		case !signaling.ValidUserID(u):
-			return nil, invalidError("user id %q: use 1 to 32 letters, digits, _ or -", u)
-		case u == e.cfg.UserID:
-			return nil, invalidError("you cannot call yourself")
-		case seen[u]:
-			continue
-		}
-		seen[u] = true
-		out = append(out, u)
-	}
-	if len(out) == 0 {
-		return nil, invalidError("name at least one user to call")
+	out, err := checkInvitees(users, e.cfg.UserID, e.MaxCallSize()-1)
+	if err != nil {
+		return nil, invalidError("%s", err)
 	}
 	return out, nil
+}
+
+// MaxCallSize is the most people in one call, the caller included: the
+// server's limit from the login reply (signaling.DefaultMaxCallSize before
+// the first login).
+func (e *Engine) MaxCallSize() int {
+	e.mu.Lock()
+	client := e.client
+	e.mu.Unlock()
+	if client != nil {
+		if n := client.Session().MaxCallSize; n >= 2 {
+			return n
+		}
+	}
+	return signaling.DefaultMaxCallSize
 }
 
 // Call invites one user (a 1:1 call) or several (a group call). It returns
@@ -702,6 +696,14 @@ func (e *Engine) SetMicMuted(muted bool) error {
 		e.relays.sendAll(e.call.id, mediaStateMsg(muted))
 	}
 	return nil
+}
+
+// Idle reports whether the engine has a session with the server and is in
+// no call: ready to place or take the next one.
+func (e *Engine) Idle() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.loggedIn && e.st == stateIdle
 }
 
 // MicMuted reports whether the microphone is muted.

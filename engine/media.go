@@ -23,6 +23,10 @@ func mediaStateMsg(muted bool) json.RawMessage {
 // process drops both at once, a network blip on one path does not.
 const vanishAfter = 2 * time.Second
 
+// linkCheckEvery is how often the meters look for links that went Down and
+// participants who vanished, between the full quality reports.
+const linkCheckEvery = 250 * time.Millisecond
+
 // runMeters starts the meters with a call and stops them after it, so an
 // idle engine has no timer waking it up. e.mu held.
 func (e *Engine) runMeters(on bool) {
@@ -45,7 +49,7 @@ func (e *Engine) meters(stop chan struct{}) {
 	defer e.wg.Done()
 	vol := time.NewTicker(e.cfg.VolumeInterval)
 	defer vol.Stop()
-	check := time.NewTicker(250 * time.Millisecond)
+	check := time.NewTicker(linkCheckEvery)
 	defer check.Stop()
 	lastFull := time.Now()
 	for {
@@ -60,11 +64,16 @@ func (e *Engine) meters(stop chan struct{}) {
 			e.mu.Unlock()
 		case now := <-check.C:
 			full := now.Sub(lastFull) >= e.cfg.QualityInterval
+			var reps map[*peer]linkReport
 			if full {
 				lastFull = now
+				// Statistics (pion's GetStats, the interceptors'
+				// getters) are gathered outside the engine's lock:
+				// the call state machine never waits for them.
+				reps = e.measureLinks(now)
 			}
 			e.mu.Lock()
-			e.checkLinks(now, full)
+			e.checkLinks(now, full, reps)
 			e.mu.Unlock()
 		}
 	}
@@ -88,11 +97,37 @@ func (e *Engine) publishVolume() {
 	e.events.publish(UserVoiceVolumeChanged{VolumeMap: m})
 }
 
+// linkReport is one peer's full measurement: how we hear the remote user
+// (down) and how they hear us (up).
+type linkReport struct{ down, up linkStats }
+
+// measureLinks measures every peer of the current call, holding the
+// engine's lock only to list them.
+func (e *Engine) measureLinks(now time.Time) map[*peer]linkReport {
+	e.mu.Lock()
+	var peers []*peer
+	if c := e.call; c != nil && e.st == stateInCall {
+		for _, r := range c.remotes {
+			if r.peer != nil {
+				peers = append(peers, r.peer)
+			}
+		}
+	}
+	e.mu.Unlock()
+	reps := make(map[*peer]linkReport, len(peers))
+	for _, p := range peers {
+		if rep, ok := p.measure(now); ok {
+			reps[p] = rep
+		}
+	}
+	return reps
+}
+
 // checkLinks updates network quality, audio availability and vanished
-// participants. full starts a new measurement window and publishes the
-// quality map; otherwise it is published only if a link went Down or came
-// back. e.mu held.
-func (e *Engine) checkLinks(now time.Time, full bool) {
+// participants. full starts a new measurement window (reps, measured by
+// measureLinks) and publishes the quality map; otherwise it is published
+// only if a link went Down or came back. e.mu held.
+func (e *Engine) checkLinks(now time.Time, full bool, reps map[*peer]linkReport) {
 	c := e.call
 	if c == nil || e.st != stateInCall {
 		return
@@ -107,13 +142,15 @@ func (e *Engine) checkLinks(now time.Time, full bool) {
 		}
 		e.updateAudioAvailable(r, now)
 		var q NetworkQuality
+		rep, measured := reps[r.peer]
 		if r.peer == nil {
 			q = QualityUnknown
+		} else if full && measured {
+			q = qualityOf(rep.down)
+			uplink = append(uplink, rep.up)
+			maxLoss = max(maxLoss, rep.up.LossPct)
 		} else if full {
-			q = qualityOf(r.peer.linkStats(now))
-			up := r.peer.uplinkStats()
-			uplink = append(uplink, up)
-			maxLoss = max(maxLoss, up.LossPct)
+			q = QualityUnknown // joined since the measurement: graded next time
 		} else {
 			q = r.quality
 			if qualityOf(r.peer.liveness(now)) == QualityDown {

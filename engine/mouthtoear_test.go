@@ -1,15 +1,17 @@
-package engine
+package engine_test
 
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"softphone/audio"
+	. "softphone/engine"
+	"softphone/internal/calltest"
+	"softphone/internal/procstat"
 	"softphone/signaling"
 )
 
@@ -68,12 +70,12 @@ func mouthToEar(b *testing.B) ([]time.Duration, float64) {
 	mic := filepath.Join(dir, "burst.wav")
 	writeBurstWAV(b, mic)
 	rec := filepath.Join(dir, "bob.wav")
-	url := newTestServer(b, nil).url
+	url := calltest.NewServer(b, nil).URL
 
 	alice := benchEngine(b, url, "alice", Config{Mic: "wav:" + mic, Speaker: "none"})
 	bob := benchEngine(b, url, "bob", Config{Mic: "silence", Speaker: "wav:" + rec, AutoAnswer: true})
 
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), calltest.Wait)
 	defer cancel()
 	if err := alice.Call(ctx, []string{"bob"}, CallParams{}); err != nil {
 		b.Fatal(err)
@@ -88,27 +90,19 @@ func mouthToEar(b *testing.B) ([]time.Duration, float64) {
 		func() uint64 { return alice.AudioStats().FramesSent },
 		func() uint64 { return bob.AudioStats().FramesPlayed })
 	aliceStart, bobStart := starts[0], starts[1]
-	p0, err := readProc(0)
+	p0, err := procstat.Read(0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	time.Sleep(5 * time.Second)
-	p1, _ := readProc(0)
+	p1, _ := procstat.Read(0)
 	if err := alice.Hangup(ctx); err != nil {
 		b.Fatal(err)
 	}
 	alice.Close()
 	bob.Close() // finishes the recording
 
-	f, err := os.Open(rec)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	if err != nil {
-		b.Fatal(err)
-	}
+	pcm := calltest.ReadWAV(b, rec)
 	var delays []time.Duration
 	for _, s := range onsets(pcm) {
 		heardAt := bobStart.Add(samplesDur(s))
@@ -124,7 +118,7 @@ func mouthToEar(b *testing.B) ([]time.Duration, float64) {
 	if len(delays) < 3 {
 		b.Fatalf("only %d bursts reached Bob's speaker in a 5 s call", len(delays))
 	}
-	return delays, cpuPercent(p0, p1) / 2
+	return delays, procstat.CPUPercent(p0, p1) / 2
 }
 
 func samplesDur(n int) time.Duration {
@@ -173,7 +167,7 @@ func writeBurstWAV(b *testing.B, path string) {
 
 // benchEngine starts and logs in an engine.
 func benchEngine(b *testing.B, url, user string, cfg Config) *Engine {
-	sig, err := signaling.Sign(testKey, testApp, user, time.Hour, time.Now())
+	sig, err := signaling.Sign(calltest.Key, calltest.App, user, time.Hour, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -188,7 +182,7 @@ func benchEngine(b *testing.B, url, user string, cfg Config) *Engine {
 		for range e.Events() {
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), calltest.Wait)
 	defer cancel()
 	if err := e.Login(ctx); err != nil {
 		b.Fatal(err)
@@ -210,7 +204,7 @@ func clockStarts(b *testing.B, counters ...func() uint64) []time.Time {
 	for i, c := range counters {
 		first[i] = c()
 	}
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(calltest.Wait)
 	for done := false; !done; {
 		if time.Now().After(deadline) {
 			b.Fatalf("the frame counters did not advance: %v", last)
@@ -238,12 +232,9 @@ func clockStarts(b *testing.B, counters ...func() uint64) []time.Time {
 // waitInCall waits until e is in a connected call (its events are
 // drained by benchEngine's goroutine).
 func waitInCall(b *testing.B, e *Engine) {
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(calltest.Wait)
 	for {
-		e.mu.Lock()
-		in := e.st == stateInCall
-		e.mu.Unlock()
-		if in {
+		if InCall(e) {
 			return
 		}
 		if time.Now().After(deadline) {

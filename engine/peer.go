@@ -55,8 +55,9 @@ type peerEvents struct {
 }
 
 // peer is the media connection to one remote participant: one pion
-// PeerConnection, with negotiation serialised through one goroutine (ops) so
-// offers, answers, candidates and restarts never race.
+// PeerConnection, with negotiation serialised through one unbounded queue
+// (ops) so offers, answers, candidates and restarts never race, and queuing
+// a step never blocks.
 type peer struct {
 	remote  string
 	offerer bool
@@ -65,8 +66,9 @@ type peer struct {
 	stats   *statsHolder
 	sender  *webrtc.RTPSender
 	ev      peerEvents
+	hook    func() // mediaConfig.statsHook
 
-	ops    chan func()
+	ops    operations
 	closed chan struct{}
 	once   sync.Once
 
@@ -74,7 +76,7 @@ type peer struct {
 	closing bool
 	wg      sync.WaitGroup
 
-	// Owned by the ops goroutine.
+	// Owned by the steps run by ops.
 	pending       []webrtc.ICECandidateInit // remote candidates before the remote description
 	offering      bool                      // an offer is out, its answer not yet in
 	offerSeq      int                       // Seq of the latest offer
@@ -87,6 +89,10 @@ type peer struct {
 
 	restartMu    sync.Mutex
 	restartTimer *time.Timer
+
+	// statsMu orders statistics (pion's GetStats and the interceptors'
+	// getters) before the connection's close, which pion does not.
+	statsMu sync.Mutex
 }
 
 // rxCounters counts first-arrival losses on the remote audio stream, for
@@ -173,7 +179,7 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 		pc:        pc,
 		stats:     holder,
 		ev:        ev,
-		ops:       make(chan func(), 64),
+		hook:      cfg.statsHook,
 		closed:    make(chan struct{}),
 		wantVideo: video,
 	}
@@ -195,32 +201,15 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 	pc.OnICEConnectionStateChange(p.onICEState)
 	pc.OnTrack(p.onTrack)
 
-	p.spawn(p.loop)
 	if p.offerer {
 		p.do(func() { p.negotiate(false, false) })
 	}
 	return p, nil
 }
 
-// loop runs negotiation steps one at a time.
-func (p *peer) loop() {
-	for {
-		select {
-		case f := <-p.ops:
-			f()
-		case <-p.closed:
-			return
-		}
-	}
-}
-
-// do queues a negotiation step; after close it is dropped.
-func (p *peer) do(f func()) {
-	select {
-	case p.ops <- f:
-	case <-p.closed:
-	}
-}
+// do queues a negotiation step; it never blocks. After close the step is
+// dropped.
+func (p *peer) do(f func()) { p.ops.enqueue(f) }
 
 // handle takes a message from the remote peer.
 func (p *peer) handle(m signalMsg) {
@@ -516,8 +505,11 @@ func (p *peer) close() {
 		p.goMu.Lock()
 		p.closing = true
 		p.goMu.Unlock()
+		p.statsMu.Lock() // a measurement in progress finishes first
 		close(p.closed)
+		p.statsMu.Unlock()
 		p.cancelRestart()
+		p.ops.close() // drops queued steps, waits for one in progress
 		if err := p.pc.Close(); err != nil {
 			p.log.Debug("close peer connection", "err", err)
 		}
@@ -528,6 +520,9 @@ func (p *peer) close() {
 // linkStats measures the path from the remote user to us (their row's
 // network quality).
 func (p *peer) linkStats(now time.Time) linkStats {
+	if p.hook != nil {
+		p.hook()
+	}
 	loss, last, ssrc, have := p.rx.snapshot()
 	ls := linkStats{HaveData: have, LossPct: loss}
 	if have {
@@ -558,6 +553,24 @@ func (p *peer) liveness(now time.Time) linkStats {
 		ls.Failed = true
 	}
 	return ls
+}
+
+// measure takes the full measurement of the link both ways, unless the
+// connection is closing.
+func (p *peer) measure(now time.Time) (linkReport, bool) {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	if p.isClosed() {
+		return linkReport{}, false
+	}
+	return linkReport{down: p.linkStats(now), up: p.uplinkStats()}, true
+}
+
+// lastArrival is when the last media packet arrived, if one did.
+func (p *peer) lastArrival() (time.Time, bool) {
+	p.rx.mu.Lock()
+	defer p.rx.mu.Unlock()
+	return p.rx.lastArrival, p.rx.haveData
 }
 
 // uplinkStats is how the remote user hears us, from their receiver reports:

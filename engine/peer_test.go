@@ -2,7 +2,6 @@ package engine
 
 import (
 	"log/slog"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +9,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+
+	"softphone/internal/testenv"
 )
 
 // peerPair connects two peers through in-process signal queues (the server's
@@ -105,25 +106,14 @@ func (pp *peerPair) close() {
 	pp.b.close()
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestPeersConnectAndCarryAudioBothWays(t *testing.T) {
-	before := runtime.NumGoroutine()
+	testenv.NoLeaks(t)
 	pp := newPeerPair(t, testMediaConfig())
-	waitFor(t, "audio both ways", 20*time.Second, func() bool { return pp.gotA.Load() > 25 && pp.gotB.Load() > 25 })
+	testenv.WaitFor(t, "audio both ways", 20*time.Second, func() bool { return pp.gotA.Load() > 25 && pp.gotB.Load() > 25 })
 	if !pp.a.offerer || pp.b.offerer {
 		t.Fatal("glare rule: alice < bob must offer")
 	}
-	waitFor(t, "link stats", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "link stats", 10*time.Second, func() bool {
 		ls := pp.b.linkStats(time.Now())
 		return ls.HaveData && !ls.Failed
 	})
@@ -132,19 +122,18 @@ func TestPeersConnectAndCarryAudioBothWays(t *testing.T) {
 		t.Errorf("loopback quality %v", q)
 	}
 	pp.close()
-	waitGoroutines(t, before+2) // pion keeps a couple of process-wide goroutines
 }
 
 func TestPeerICERestartKeepsAudioFlowing(t *testing.T) {
 	pp := newPeerPair(t, testMediaConfig())
 	defer pp.close()
-	waitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 10 })
+	testenv.WaitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 10 })
 	// The answering side asks for a restart; the offerer must renegotiate
 	// with new ICE credentials and media must keep arriving.
 	pp.b.handle(signalMsg{Kind: "renegotiate"}) // ignored: b is not the offerer
 	pp.b.ev.signal(signalMsg{Kind: "renegotiate", ICERestart: true})
 	n := pp.gotB.Load()
-	waitFor(t, "audio after restart", 20*time.Second, func() bool { return pp.gotB.Load() > n+50 })
+	testenv.WaitFor(t, "audio after restart", 20*time.Second, func() bool { return pp.gotB.Load() > n+50 })
 	if st := pp.a.pc.SignalingState(); st != webrtc.SignalingStateStable {
 		t.Fatalf("signaling state after restart: %v", st)
 	}
@@ -156,7 +145,7 @@ func TestPeerICERestartKeepsAudioFlowing(t *testing.T) {
 func TestPeerRestartReplacesAnUnansweredOffer(t *testing.T) {
 	pp := newPeerPair(t, testMediaConfig())
 	defer pp.close()
-	waitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 10 })
+	testenv.WaitFor(t, "audio", 20*time.Second, func() bool { return pp.gotB.Load() > 10 })
 	// An offer whose answer will never be applied: b's answer goes nowhere.
 	var lost signalMsg
 	answered := make(chan struct{})
@@ -169,17 +158,17 @@ func TestPeerRestartReplacesAnUnansweredOffer(t *testing.T) {
 	pp.a.do(func() { pp.a.negotiate(false, false) })
 	<-answered
 	// a sends its offer before applying it; wait for the apply.
-	waitFor(t, "a to hold its unanswered offer", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "a to hold its unanswered offer", 10*time.Second, func() bool {
 		return pp.a.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer
 	})
 	pp.b.ev.signal = pp.toA
 	pp.a.do(func() { pp.a.negotiate(true, true) }) // the restart path
-	waitFor(t, "stable after the replacing offer", 20*time.Second, func() bool {
+	testenv.WaitFor(t, "stable after the replacing offer", 20*time.Second, func() bool {
 		return pp.a.pc.SignalingState() == webrtc.SignalingStateStable
 	})
 	pp.a.handle(lost) // the late answer to the replaced offer
 	n := pp.gotB.Load()
-	waitFor(t, "audio after the restart", 20*time.Second, func() bool { return pp.gotB.Load() > n+50 })
+	testenv.WaitFor(t, "audio after the restart", 20*time.Second, func() bool { return pp.gotB.Load() > n+50 })
 	if st := pp.a.pc.SignalingState(); st != webrtc.SignalingStateStable {
 		t.Fatalf("a is %v after the late answer", st)
 	}

@@ -20,8 +20,9 @@ type linkStats struct {
 	Jitter time.Duration
 }
 
-// mediaTimeout is how long without media makes a user Down. Checked four
-// times a second, a cut link reads Down within 3 s.
+// mediaTimeout is how long without media makes a user Down. Checked every
+// linkCheckEvery, a cut link reads Down within 3 s of its last packet
+// (TestDownWithinThreeSeconds).
 const mediaTimeout = 2500 * time.Millisecond
 
 // qualityOf maps measurements to the reference's 0–6 scale.

@@ -1,9 +1,10 @@
 package engine
 
 import (
-	"runtime"
 	"testing"
 	"time"
+
+	"softphone/internal/testenv"
 )
 
 func TestStreamKeepsCallStateOrderAndCoalescesMeters(t *testing.T) {
@@ -76,30 +77,11 @@ func TestStreamDeliversQueuedCallStateAfterClose(t *testing.T) {
 }
 
 func TestStreamStopWithoutReaderDoesNotLeak(t *testing.T) {
-	before := runtime.NumGoroutine()
+	testenv.NoLeaks(t)
 	for i := 0; i < 20; i++ {
 		s := newEventStream()
 		s.publish(UserJoin{UserID: "x"})
 		s.publish(UserLeave{UserID: "x"})
 		s.stop(10 * time.Millisecond)
-	}
-	waitGoroutines(t, before)
-}
-
-// waitGoroutines waits until the goroutine count is back to at most want.
-func waitGoroutines(t testing.TB, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("goroutines: %d, want <= %d\n%s", n, want, buf)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package engine_test
 
 import (
 	"bufio"
@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"softphone/audio"
+	. "softphone/engine"
+	"softphone/internal/calltest"
+	"softphone/internal/testenv"
 )
 
 // TestHelperEngine is not a test: it is the child process of
@@ -40,13 +43,13 @@ func TestHelperEngine(t *testing.T) {
 // A participant whose process is killed is reported with onUserLeave within
 // 10 s, and the 1:1 call then ends with onCallEnd.
 func TestPeerProcessKilled(t *testing.T) {
-	s := newTestServer(t, nil)
-	alice := s.engine("alice", nil)
+	s := calltest.NewServer(t, nil)
+	alice := s.Engine("alice", nil)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEngine$", "-test.v=false")
-	cmd.Env = append(os.Environ(), "SOFTPHONE_HELPER_URL="+s.url, "SOFTPHONE_HELPER_USER=bob", "SOFTPHONE_HELPER_SIG="+s.ticket("bob", time.Hour))
+	cmd.Env = append(os.Environ(), "SOFTPHONE_HELPER_URL="+s.URL, "SOFTPHONE_HELPER_USER=bob", "SOFTPHONE_HELPER_SIG="+s.Ticket("bob", time.Hour))
 	out, err := cmd.StdoutPipe()
-	must(t, "pipe", err)
-	must(t, "start helper", cmd.Start())
+	calltest.Must(t, "pipe", err)
+	calltest.Must(t, "start helper", cmd.Start())
 	var once sync.Once
 	kill := func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
 	t.Cleanup(kill)
@@ -64,15 +67,15 @@ func TestPeerProcessKilled(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("helper engine did not start")
 	}
-	must(t, "call", alice.Call(ctxT(t), []string{"bob"}, CallParams{}))
-	expect(alice, func(CallBegin) bool { return true })
-	volumeOf(alice, "bob", 5)
+	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
+	calltest.Expect(alice, func(CallBegin) bool { return true })
+	alice.VolumeOf("bob", 5)
 
 	kill()
 	killed := time.Now()
-	alice.waitHas("onUserLeave(bob)")
+	alice.WaitHas("onUserLeave(bob)")
 	took := time.Since(killed)
-	alice.waitHas("onCallEnd(caller)")
+	alice.WaitHas("onCallEnd(caller)")
 	t.Logf("onUserLeave %v after the kill", took)
 	if took > 10*time.Second {
 		t.Fatalf("onUserLeave took %v, want within 10 s", took)
@@ -91,7 +94,7 @@ type proxy struct {
 
 func newProxy(t *testing.T, target string) *proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, "proxy listen", err)
+	calltest.Must(t, "proxy listen", err)
 	p := &proxy{ln: ln, target: target}
 	p.wg.Add(1)
 	go func() {
@@ -146,27 +149,33 @@ func (p *proxy) cut() {
 }
 
 // A signaling reconnect does not drop the call: media keeps flowing and no
-// call-ending event is raised.
+// call-ending event is raised. Event-driven, no sleeping through the
+// vanish window: bob's media switch after his reconnect reaches alice as a
+// push ordered after the server's userAway and userBack about him, so once
+// alice raises onCallMediaTypeChanged she has applied both, and a vanish
+// (onUserLeave) would have come before it.
 func TestSignalingReconnectKeepsTheCall(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	host := strings.TrimPrefix(strings.TrimSuffix(s.url, "/ws"), "ws://")
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	host := strings.TrimPrefix(strings.TrimSuffix(s.URL, "/ws"), "ws://")
 	p := newProxy(t, host)
-	alice := s.engine("alice", nil)
-	bob := s.engine("bob", func(c *Config) { c.ServerURL = "ws://" + p.ln.Addr().String() + "/ws" })
-	connect(t, alice, bob)
+	alice := s.Engine("alice", nil)
+	bob := s.Engine("bob", func(c *Config) { c.ServerURL = "ws://" + p.ln.Addr().String() + "/ws" })
+	calltest.Connect(t, alice, bob)
 	p.cut()
-	bob.waitHas("onConnectionChanged(reconnecting)")
-	waitCount(bob, "onConnectionChanged(connected)", 2)
-	time.Sleep(3 * time.Second) // longer than the vanish window: bob is not gone
-	volumeOf(alice, "bob", 5)
-	volumeOf(bob, "alice", 5)
-	for _, te := range []*testEngine{alice, bob} {
-		if te.has("onCallEnd(caller)") || te.has("onCallEnd(called)") || te.has("onUserLeave(alice)") || te.has("onUserLeave(bob)") {
-			t.Fatalf("%s: the reconnect dropped the call\n%s", te.UserID(), te.dump())
+	bob.WaitHas("onConnectionChanged(reconnecting)")
+	bob.WaitCount("onConnectionChanged(connected)", 2)
+	// Signaling works again: a media switch goes through.
+	calltest.Must(t, "switch after reconnect", bob.SwitchMediaType(calltest.Ctx(t), MediaVideo))
+	alice.ExpectEvent(CallMediaTypeChanged{OldCallMediaType: MediaVoice, NewCallMediaType: MediaVideo})
+	if RemoteAway(alice.Engine, "bob") {
+		t.Fatal("alice still holds bob as away after his reconnect")
+	}
+	for _, te := range []*calltest.Engine{alice, bob} {
+		if te.Has("onCallEnd(caller)") || te.Has("onCallEnd(called)") || te.Has("onUserLeave(alice)") || te.Has("onUserLeave(bob)") {
+			t.Fatalf("%s: the reconnect dropped the call\n%s", te.UserID(), te.Dump())
 		}
 	}
-	// Signaling works again: a media switch goes through.
-	must(t, "switch after reconnect", bob.SwitchMediaType(ctxT(t), MediaVideo))
-	alice.expectEvent(CallMediaTypeChanged{OldCallMediaType: MediaVoice, NewCallMediaType: MediaVideo})
+	alice.VolumeOf("bob", 5)
+	bob.VolumeOf("alice", 5)
 }

@@ -1,8 +1,7 @@
-package engine
+package engine_test
 
 import (
 	"encoding/json"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +9,9 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	. "softphone/engine"
+	"softphone/internal/calltest"
+	"softphone/internal/testenv"
 	"softphone/signaling"
 )
 
@@ -26,16 +28,16 @@ type camPeer struct {
 	wg     sync.WaitGroup
 }
 
-func newCamPeer(t *testing.T, s *testServer, user string) *camPeer {
+func newCamPeer(t *testing.T, s *calltest.Server, user string) *camPeer {
 	t.Helper()
-	client, err := signaling.Dial(ctxT(t), signaling.ClientConfig{URL: s.url, UserID: user, UserSig: s.ticket(user, time.Hour)})
-	must(t, "cam login", err)
-	api, _, err := newAPI(mediaConfig{Logger: slog.New(slog.DiscardHandler)})
-	must(t, "cam api", err)
+	client, err := signaling.Dial(calltest.Ctx(t), signaling.ClientConfig{URL: s.URL, UserID: user, UserSig: s.Ticket(user, time.Hour)})
+	calltest.Must(t, "cam login", err)
+	api, err := NewTestAPI()
+	calltest.Must(t, "cam api", err)
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	must(t, "cam pc", err)
+	calltest.Must(t, "cam pc", err)
 	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "cam")
-	must(t, "cam track", err)
+	calltest.Must(t, "cam track", err)
 	if _, err := pc.AddTrack(video); err != nil {
 		t.Fatal(err)
 	}
@@ -45,14 +47,14 @@ func newCamPeer(t *testing.T, s *testServer, user string) *camPeer {
 			return
 		}
 		init := cand.ToJSON()
-		c.relay("alice", signalMsg{Kind: "candidate", Candidate: &init})
+		c.relay("alice", SignalMsg{Kind: "candidate", Candidate: &init})
 	})
 	return c
 }
 
-func (c *camPeer) relay(to string, m signalMsg) {
+func (c *camPeer) relay(to string, m SignalMsg) {
 	b, _ := json.Marshal(m)
-	if err := c.client.Relay(ctxT(c.t), c.callID, to, b); err != nil {
+	if err := c.client.Relay(calltest.Ctx(c.t), c.callID, to, b); err != nil {
 		c.t.Logf("cam relay: %v", err)
 	}
 }
@@ -67,19 +69,19 @@ func (c *camPeer) run() {
 			switch v := ev.(type) {
 			case signaling.IncomingCall:
 				c.callID = v.CallID
-				if _, err := c.client.Accept(ctxT(c.t), v.CallID); err != nil {
+				if _, err := c.client.Accept(calltest.Ctx(c.t), v.CallID); err != nil {
 					c.t.Errorf("cam accept: %v", err)
 				}
 			case signaling.Relayed:
-				var m signalMsg
+				var m SignalMsg
 				_ = json.Unmarshal(v.Payload, &m)
 				switch m.Kind {
 				case "offer":
-					must(c.t, "cam remote", c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}))
+					calltest.Must(c.t, "cam remote", c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}))
 					ans, err := c.pc.CreateAnswer(nil)
-					must(c.t, "cam answer", err)
-					c.relay(v.From, signalMsg{Kind: "answer", SDP: ans.SDP})
-					must(c.t, "cam local", c.pc.SetLocalDescription(ans))
+					calltest.Must(c.t, "cam answer", err)
+					c.relay(v.From, SignalMsg{Kind: "answer", SDP: ans.SDP})
+					calltest.Must(c.t, "cam local", c.pc.SetLocalDescription(ans))
 				case "candidate":
 					if m.Candidate != nil {
 						_ = c.pc.AddICECandidate(*m.Candidate)
@@ -112,16 +114,16 @@ func (c *camPeer) close() {
 }
 
 func TestRemoteVideoAvailable(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	alice := s.engine("alice", nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	alice := s.Engine("alice", nil)
 	cam := newCamPeer(t, s, "cam")
 	cam.run()
-	must(t, "video call", alice.Call(ctxT(t), []string{"cam"}, CallParams{MediaType: MediaVideo}))
-	expect(alice, func(CallBegin) bool { return true })
-	alice.expectEvent(UserVideoAvailable{UserID: "cam", IsVideoAvailable: true})
+	calltest.Must(t, "video call", alice.Call(calltest.Ctx(t), []string{"cam"}, CallParams{MediaType: MediaVideo}))
+	calltest.Expect(alice, func(CallBegin) bool { return true })
+	alice.ExpectEvent(UserVideoAvailable{UserID: "cam", IsVideoAvailable: true})
 	cam.close()
-	alice.expectEvent(UserVideoAvailable{UserID: "cam", IsVideoAvailable: false})
-	alice.waitHas("onUserLeave(cam)")
-	alice.waitHas("onCallEnd(caller)")
+	alice.ExpectEvent(UserVideoAvailable{UserID: "cam", IsVideoAvailable: false})
+	alice.WaitHas("onUserLeave(cam)")
+	alice.WaitHas("onCallEnd(caller)")
 }

@@ -48,6 +48,9 @@ type mediaConfig struct {
 	// ICE timing: disconnected after, failed after, keepalive every.
 	ICEDisconnected, ICEFailed, ICEKeepalive time.Duration
 	Logger                                   *slog.Logger
+	// statsHook, when set (by tests), runs each time a peer starts
+	// gathering its statistics.
+	statsHook func()
 }
 
 // newAPI builds a pion API for one peer connection: its own interceptor
@@ -106,6 +109,12 @@ func newAPI(cfg mediaConfig) (*webrtc.API, *statsHolder, error) {
 		se.SetNet(cfg.Net)
 	}
 	se.SetICETimeouts(cfg.ICEDisconnected, cfg.ICEFailed, cfg.ICEKeepalive)
+	// The engine alone closes a peer connection (the remote left, the call
+	// ended): pion closing it from its own goroutine on a DTLS close_notify
+	// would race the statistics the meters gather (pion's GetStats reads
+	// state its close writes without a lock). A remote that closes shows
+	// up as its leave on the signaling path, or as ICE failing.
+	se.DisableCloseByDTLS(true)
 
 	api := webrtc.NewAPI(
 		webrtc.WithMediaEngine(m),

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"softphone/internal/procstat"
 )
 
 // Benchmarks of the targets. Run them with
@@ -344,16 +346,6 @@ func raiseFileLimit(tb testing.TB, n uint64) {
 
 // rss is the process's resident set size in bytes.
 func rss() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
+	n, _ := procstat.RSS(0)
+	return n
 }

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"softphone/internal/testenv"
 )
 
 // proxy is a loopback TCP relay between clients and the server that a test
@@ -357,6 +358,26 @@ func TestClientTicketExpires(t *testing.T) {
 	}
 }
 
+// connectClients has a call b and b accept, and waits until both are in
+// the call.
+func connectClients(t *testing.T, a, b *Client) *CallInfo {
+	t.Helper()
+	ctx, cancel := testCtx()
+	defer cancel()
+	info, err := a.Invite(ctx, InviteParams{UserIDs: []string{b.UserID()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextEvent[IncomingCall](t, b)
+	if _, err := b.Accept(ctx, info.CallID); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent[CallBegan](t, b)
+	nextEvent[UserJoined](t, a)
+	nextEvent[CallBegan](t, a)
+	return info
+}
+
 func TestClientResumesWithinGrace(t *testing.T) {
 	h := newHarness(t, nil)
 	p := newProxy(t, h.ln.Addr().String())
@@ -364,15 +385,7 @@ func TestClientResumesWithinGrace(t *testing.T) {
 	b := h.client("bob", p.url(), time.Hour)
 	ctx, cancel := testCtx()
 	defer cancel()
-	info, err := a.Invite(ctx, InviteParams{UserIDs: []string{"bob"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nextEvent[IncomingCall](t, b)
-	b.Accept(ctx, info.CallID)
-	nextEvent[CallBegan](t, b)
-	nextEvent[UserJoined](t, a)
-	nextEvent[CallBegan](t, a)
+	info := connectClients(t, a, b)
 
 	p.cut(false)
 	if ev := nextEvent[ConnEvent](t, b); ev.State != ConnReconnecting || ev.Err == nil {
@@ -413,14 +426,7 @@ func TestClientAfterGrace(t *testing.T) {
 	p := newProxy(t, h.ln.Addr().String())
 	a := h.client("alice", h.url, time.Hour)
 	b := h.client("bob", p.url(), time.Hour)
-	ctx, cancel := testCtx()
-	defer cancel()
-	info, _ := a.Invite(ctx, InviteParams{UserIDs: []string{"bob"}})
-	nextEvent[IncomingCall](t, b)
-	b.Accept(ctx, info.CallID)
-	nextEvent[CallBegan](t, b)
-	nextEvent[UserJoined](t, a)
-	nextEvent[CallBegan](t, a)
+	connectClients(t, a, b)
 
 	p.cut(true)
 	nextEvent[ConnEvent](t, b)
@@ -525,7 +531,7 @@ func TestNoGoroutineLeakPerConnection(t *testing.T) {
 	h := newHarness(t, nil)
 	h.login("warmup").drop()
 	waitFor(t, "warmup gone", func() bool { return h.srv.Stats().Sessions == 0 })
-	before := runtime.NumGoroutine()
+	running := testenv.Running()
 	for i := 0; i < 3; i++ {
 		a := h.client("alice", h.url, time.Hour)
 		b := h.client("bob", h.url, time.Hour)
@@ -545,7 +551,7 @@ func TestNoGoroutineLeakPerConnection(t *testing.T) {
 		st := h.srv.Stats()
 		return st.Connections == 0 && st.Sessions == 0 && st.Calls == 0
 	})
-	waitGoroutines(t, before)
+	running.Check(t)
 }
 
 // A server that silently stops answering (a frozen link, no FIN) is

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"softphone/internal/testenv"
 )
 
 // The tests run a real Server on a loopback port and talk to it over real
@@ -39,7 +41,7 @@ type harness struct {
 // and checks that no goroutine outlives the test.
 func newHarness(t *testing.T, edit func(*Config)) *harness {
 	t.Helper()
-	before := runtime.NumGoroutine()
+	running := testenv.Running()
 	clock := NewManualClock(testStart)
 	cfg := Config{SecretKey: testKey, SDKAppID: testApp, Clock: clock, IdleTimeout: 24 * time.Hour}
 	if edit != nil {
@@ -57,7 +59,7 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	go func() { h.done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
 		h.shutdown()
-		waitGoroutines(t, before)
+		running.Check(t)
 	})
 	return h
 }
@@ -76,24 +78,6 @@ func (h *harness) shutdown() {
 		h.done <- nil
 	case <-time.After(wait):
 		h.t.Error("Serve did not return after Shutdown")
-	}
-}
-
-// waitGoroutines polls until the goroutine count is back to before.
-func waitGoroutines(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= before {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("goroutine leak: %d before, %d after\n%s", before, n, buf)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -300,13 +284,7 @@ func (c *tclient) drop() {
 // which no message announces).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, what, wait, cond)
 }
 
 // call places a call from caller to callees and returns its id after each

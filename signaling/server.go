@@ -17,6 +17,10 @@ import (
 	"github.com/coder/websocket"
 )
 
+// DefaultMaxCallSize is the most people in one call, the caller included,
+// unless Config.MaxCallSize says otherwise: the reference call model's 9.
+const DefaultMaxCallSize = 9
+
 // Config configures a Server. Zero fields take the defaults named on them.
 type Config struct {
 	// SecretKey verifies userSig tickets. Required.
@@ -27,7 +31,7 @@ type Config struct {
 	// not say (30 s). Inviters may ask for 1–600 s.
 	InviteTimeout time.Duration
 	// MaxCallSize caps the ringing and joined participants of a call, the
-	// caller included (9).
+	// caller included (DefaultMaxCallSize). The login reply tells clients.
 	MaxCallSize int
 	// Grace is how long a participant whose connection dropped keeps its
 	// place in the call (10 s).
@@ -90,7 +94,7 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("signaling: invite timeout %v is outside 1s-600s", c.InviteTimeout)
 	}
 	if c.MaxCallSize == 0 {
-		c.MaxCallSize = 9
+		c.MaxCallSize = DefaultMaxCallSize
 	}
 	if c.MaxCallSize < 2 {
 		return fmt.Errorf("signaling: max call size %d is below 2: a call needs two people", c.MaxCallSize)

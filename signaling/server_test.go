@@ -167,30 +167,50 @@ func TestCalleeOffline(t *testing.T) {
 	}
 }
 
-// Reference: "Unexpected interruption: the callee fails to receive the call
-// and gets onCallCancelled (own id)" — here the ringing callee is kicked by
-// a login elsewhere.
-func TestRingingCalleeInterrupted(t *testing.T) {
-	h := newHarness(t, nil)
-	a, b := h.login("alice"), h.login("bob")
-	id := h.call(a, b)
-	b2 := h.login("bob")
-	if cc := b.expect(TypeCallCancelled); cc.Reason != ReasonKicked || cc.CallID != id {
-		t.Fatalf("old bob got %+v", cc)
-	}
-	b.expect(TypeKicked)
-	if code := b.closedWith(); code != CloseKicked {
-		t.Fatalf("close code %d", code)
-	}
-	if nr := a.expect(TypeUserNoResponse); nr.UserID != "bob" || nr.Reason != ReasonKicked {
-		t.Fatalf("caller got %+v", nr)
-	}
-	if cc := a.expect(TypeCallCancelled); cc.Reason != ReasonNoResponse {
-		t.Fatalf("caller got %+v", cc)
-	}
-	b2.quiet()
-	if r := b2.ok(Frame{Type: TypeSync}); r.Call != nil {
-		t.Fatalf("new session is in a call: %+v", r.Call)
+// A second login of bob kicks his first session, while his call rings or
+// once it is connected. Reference: "Unexpected interruption: the callee
+// fails to receive the call and gets onCallCancelled (own id)" while
+// ringing; onCallEnd and onUserLeave in a call. Either way the old session
+// is told and closed, alice hears why, and the new bob is free.
+func TestSecondLoginKicksTheFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		connected bool
+		oldGets   string // the old bob's push about the call
+		aliceGets []string
+	}{
+		{"ringing", false, TypeCallCancelled, []string{TypeUserNoResponse, TypeCallCancelled}},
+		{"in a call", true, TypeCallEnded, []string{TypeUserLeft, TypeCallEnded}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			a, b := h.login("alice"), h.login("bob")
+			var id string
+			if tc.connected {
+				id = h.connect(a, b)
+			} else {
+				id = h.call(a, b)
+			}
+			b2 := h.login("bob")
+			if f := b.expect(tc.oldGets); f.Reason != ReasonKicked || f.CallID != id {
+				t.Fatalf("old bob got %+v", f)
+			}
+			b.expect(TypeKicked)
+			if code := b.closedWith(); code != CloseKicked {
+				t.Fatalf("close code %v", code)
+			}
+			if f := a.expect(tc.aliceGets[0]); f.UserID != "bob" || f.Reason != ReasonKicked {
+				t.Fatalf("alice got %+v", f)
+			}
+			if f := a.expect(tc.aliceGets[1]); !tc.connected && f.Reason != ReasonNoResponse {
+				t.Fatalf("alice got %+v", f)
+			}
+			b2.quiet()
+			if r := b2.ok(Frame{Type: TypeSync}); r.Call != nil {
+				t.Fatalf("new session is in a call: %+v", r.Call)
+			}
+			h.connect(a, b2) // the new bob is free: alice can call him
+		})
 	}
 }
 
@@ -529,26 +549,6 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("close code %v", code)
 	}
 	b.ok(Frame{Type: TypePing})
-}
-
-func TestKickedWhileInCall(t *testing.T) {
-	h := newHarness(t, nil)
-	a, b := h.login("alice"), h.login("bob")
-	id := h.connect(a, b)
-	b2 := h.login("bob")
-	if ce := b.expect(TypeCallEnded); ce.Reason != ReasonKicked || ce.CallID != id {
-		t.Fatalf("old bob got %+v", ce)
-	}
-	b.expect(TypeKicked)
-	if code := b.closedWith(); code != CloseKicked {
-		t.Fatalf("close code %v", code)
-	}
-	if ul := a.expect(TypeUserLeft); ul.UserID != "bob" || ul.Reason != ReasonKicked {
-		t.Fatalf("alice got %+v", ul)
-	}
-	a.expect(TypeCallEnded)
-	// The new bob is free: alice can call him.
-	h.connect(a, b2)
 }
 
 func TestTicketExpiresWhileOnline(t *testing.T) {

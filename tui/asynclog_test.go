@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"softphone/internal/testenv"
 )
 
 func TestAsyncLoggerKeepsOrderAndFlushesOnClose(t *testing.T) {
-	var buf syncBuffer
+	var buf testenv.Buffer
 	logger, closeLog := newAsyncLogger(slog.New(slog.NewTextHandler(&buf, nil)))
 	for i := range 100 {
 		logger.With("k", "v").Info(fmt.Sprintf("line-%03d", i))
@@ -45,8 +46,8 @@ func (h blockingHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func TestAsyncLoggerNeverBlocksTheCaller(t *testing.T) {
-	before := runtime.NumGoroutine()
-	var buf syncBuffer
+	running := testenv.Running()
+	var buf testenv.Buffer
 	release := make(chan struct{})
 	logger, closeLog := newAsyncLogger(slog.New(blockingHandler{slog.NewTextHandler(&buf, nil), release}))
 	done := make(chan struct{})
@@ -71,11 +72,5 @@ func TestAsyncLoggerNeverBlocksTheCaller(t *testing.T) {
 	if !strings.Contains(buf.String(), "tui_log_dropped_before=") {
 		t.Error("dropped records were not counted in the log")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			t.Fatalf("the log writer outlived close: %d > %d goroutines", runtime.NumGoroutine(), before)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	running.Check(t) // the log writer ends with close
 }

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -11,75 +10,12 @@ import (
 	"softphone/engine"
 )
 
-// Limits from the reference call model: a user id is at most 32 bytes of
-// [A-Za-z0-9_-], and a call holds at most 9 people, the caller included.
-const (
-	maxUserIDLen = 32
-	maxCallSize  = 9
-)
-
-// validUserID reports whether id is a well-formed user id.
-func validUserID(id string) bool {
-	if id == "" || len(id) > maxUserIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// dialRequest is what the dial or invite prompt asks for.
-type dialRequest struct {
-	ids      []string
-	media    engine.MediaType
-	mediaSet bool // --video or --voice was typed
-}
-
-// parseDial reads what the user typed into the dial or invite prompt: user
-// ids separated by spaces or commas, plus --video or --voice to choose the
-// media type the way the command line does. Duplicates collapse; self is the
-// user's own id, which cannot be called. Errors say what to fix.
-func parseDial(text, self string) (dialRequest, error) {
-	var req dialRequest
-	fields := strings.FieldsFunc(text, func(r rune) bool {
-		return r == ' ' || r == ',' || r == ';' || r == '\t' || r == '\n' || r == '\r'
-	})
-	seen := make(map[string]bool, len(fields))
-	for _, f := range fields {
-		switch f {
-		case "--video", "-video":
-			req.media, req.mediaSet = engine.MediaVideo, true
-			continue
-		case "--voice", "-voice", "--audio", "-audio":
-			req.media, req.mediaSet = engine.MediaVoice, true
-			continue
-		}
-		if !validUserID(f) {
-			shown := fit(clean(f), maxUserIDLen+1)
-			if len(f) > maxUserIDLen {
-				return dialRequest{}, fmt.Errorf("%q is too long for a user id (at most %d characters)", shown, maxUserIDLen)
-			}
-			return dialRequest{}, fmt.Errorf("%q is not a valid user id: use letters, digits, _ and -", shown)
-		}
-		if f == self {
-			return dialRequest{}, fmt.Errorf("%s is you: type someone else's user id", f)
-		}
-		if !seen[f] {
-			seen[f] = true
-			req.ids = append(req.ids, f)
-		}
-	}
-	if len(req.ids) == 0 {
-		return dialRequest{}, fmt.Errorf("type the user id of who to call, then enter")
-	}
-	if len(req.ids) > maxCallSize-1 {
-		return dialRequest{}, fmt.Errorf("a call holds at most %d people: you and up to %d others", maxCallSize, maxCallSize-1)
-	}
-	return req, nil
+// parseDial reads what the user typed into the dial or invite prompt with
+// the engine's one parser (engine.ParseDial): user ids separated by spaces
+// or commas, plus --video or --voice as on the command line. self is the
+// user's own id; maxCallSize is the server's limit.
+func parseDial(text, self string, maxCallSize int) (engine.Dial, error) {
+	return engine.ParseDial([]string{text}, self, maxCallSize)
 }
 
 // promptKind tells the dial prompt (new call) from the invite prompt (more

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -9,37 +8,6 @@ import (
 
 	"softphone/engine"
 )
-
-// FuzzParseDial: whatever is typed into the dial prompt, parsing never
-// panics, and what it accepts is a valid call: 1 to 8 distinct well-formed
-// ids, not the user's own, that parse again to the same request.
-func FuzzParseDial(f *testing.F) {
-	for _, s := range []string{"bob", "bob carol", "bob,carol;dave", "--video bob", "alice", "", "b@d", "  ,, ",
-		strings.Repeat("x", 33), "a b c d e f g h i", "bob\x1b[31m", "ünï", "-bob --voice"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, text string) {
-		req, err := parseDial(text, "alice")
-		if err != nil {
-			if err.Error() == "" || strings.ContainsFunc(err.Error(), unicode.IsControl) {
-				t.Fatalf("error %q is empty or carries control characters", err)
-			}
-			return
-		}
-		if len(req.ids) == 0 || len(req.ids) > maxCallSize-1 {
-			t.Fatalf("accepted %d ids", len(req.ids))
-		}
-		for i, id := range req.ids {
-			if !validUserID(id) || id == "alice" || slices.Contains(req.ids[:i], id) {
-				t.Fatalf("accepted id %q in %q", id, req.ids)
-			}
-		}
-		again, err := parseDial(strings.Join(req.ids, " "), "alice")
-		if err != nil || !slices.Equal(again.ids, req.ids) {
-			t.Fatalf("%q re-parses to %q, %v", req.ids, again.ids, err)
-		}
-	})
-}
 
 // FuzzClean: cleaned outside text is valid UTF-8 without control or
 // invisible format characters, bounded, and stable under cleaning again.

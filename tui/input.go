@@ -84,7 +84,7 @@ func (m *Model) openPrompt(kind promptKind) {
 // prompt. Mistakes keep the prompt open with the text and say what to fix.
 func (m *Model) submitPrompt() tea.Cmd {
 	p := m.prompt
-	req, err := parseDial(p.input.Value(), m.user)
+	req, err := parseDial(p.input.Value(), m.user, m.maxCallSize)
 	if err != nil {
 		p.err = err.Error()
 		return nil
@@ -93,49 +93,49 @@ func (m *Model) submitPrompt() tea.Cmd {
 		return m.submitInvite(req)
 	}
 	media := p.media
-	if req.mediaSet {
-		media = req.media
+	if req.MediaSet {
+		media = req.Media
 	}
 	m.prompt, m.stash = nil, ""
 	m.seq++
 	c := &session{seq: m.seq, dir: dirOutgoing, media: media, role: engine.RoleCaller, started: m.now()}
-	for _, id := range req.ids {
+	for _, id := range req.Users {
 		c.addPeer(id, peerCalling)
 	}
 	m.call = c
 	m.status = statusLine{}
 	m.setState(stateOutgoing)
-	m.addLog(levelInfo, fmt.Sprintf("calling %s (%s)", joinIDs(req.ids), media))
-	return tea.Batch(m.callAction(c.seq, req.ids, media), m.ensureTicking())
+	m.addLog(levelInfo, fmt.Sprintf("calling %s (%s)", joinIDs(req.Users), media))
+	return tea.Batch(m.callAction(c.seq, req.Users, media), m.ensureTicking())
 }
 
-func (m *Model) submitInvite(req dialRequest) tea.Cmd {
+func (m *Model) submitInvite(req engine.Dial) tea.Cmd {
 	p, c := m.prompt, m.call
 	if c == nil || m.state != stateInCall {
 		m.prompt = nil
 		return nil
 	}
-	if req.mediaSet {
+	if req.MediaSet {
 		p.err = "the media type belongs to the whole call: press v in the call to switch"
 		return nil
 	}
-	for _, id := range req.ids {
+	for _, id := range req.Users {
 		if q := c.peer(id); q != nil && (q.status == peerJoined || q.status.pending()) {
 			p.err = id + " is already in this call"
 			return nil
 		}
 	}
-	if room := maxCallSize - 1 - c.countActive(); len(req.ids) > room {
-		p.err = fmt.Sprintf("a call holds at most %d people: room for %d more", maxCallSize, max(room, 0))
+	if room := m.maxCallSize - 1 - c.countActive(); len(req.Users) > room {
+		p.err = fmt.Sprintf("a call holds at most %d people: room for %d more", m.maxCallSize, max(room, 0))
 		return nil
 	}
 	m.prompt = nil
-	for _, id := range req.ids {
+	for _, id := range req.Users {
 		q := c.addPeer(id, peerCalling)
 		q.status = peerCalling
 	}
-	m.addLog(levelInfo, "inviting "+joinIDs(req.ids))
-	return m.inviteAction(c.seq, req.ids)
+	m.addLog(levelInfo, "inviting "+joinIDs(req.Users))
+	return m.inviteAction(c.seq, req.Users)
 }
 
 func (m *Model) accept() tea.Cmd {

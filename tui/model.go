@@ -62,6 +62,7 @@ type Model struct {
 
 	// Header.
 	user, server  string
+	maxCallSize   int // the server's, from the login reply
 	conn          engine.ConnState
 	devicesKnown  bool
 	mic, speaker  string
@@ -112,6 +113,7 @@ func newModel(ctx context.Context, phone Phone, opts Options) *Model {
 		sound:         SoundNote{Where: clean(opts.Sound.Where), Help: cleanLines(opts.Sound.Help)},
 		user:          clean(phone.UserID()),
 		server:        clean(phone.ServerURL()),
+		maxCallSize:   phone.MaxCallSize(),
 		conn:          engine.ConnConnecting,
 	}
 	if m.logger == nil {

@@ -624,6 +624,30 @@ func TestInviteMistakes(t *testing.T) {
 	}
 }
 
+// TestCallSizeIsTheServers: the dial and invite prompts hold a call to the
+// size the server announced at login, not to the reference's 9.
+func TestCallSizeIsTheServers(t *testing.T) {
+	phone := newFakePhone()
+	phone.maxCallSize = 3
+	h := newHarnessWith(t, phone)
+	h.press("c")
+	h.typeText("bob carol dave")
+	h.press("enter")
+	h.wantActions()
+	if h.m.prompt == nil || !strings.Contains(h.m.prompt.err, "at most 3 people") {
+		t.Fatalf("prompt = %+v, want the server's limit of 3", h.m.prompt)
+	}
+	h.press("esc")
+	inCall1to1(h)
+	h.press("i")
+	h.typeText("carol dave")
+	h.press("enter")
+	h.wantActions("Call bob voice")
+	if h.m.prompt == nil || !strings.Contains(h.m.prompt.err, "room for 1 more") {
+		t.Fatalf("prompt = %+v, want room for 1 more", h.m.prompt)
+	}
+}
+
 func TestInviteFailureRemovesTheRows(t *testing.T) {
 	h := newHarness(t)
 	inCall1to1(h)

@@ -35,4 +35,7 @@ type Phone interface {
 	UserID() string
 	// ServerURL is the call server this phone is connected to.
 	ServerURL() string
+	// MaxCallSize is the most people in one call, the caller included:
+	// the server's limit, from its login reply.
+	MaxCallSize() int
 }

@@ -18,6 +18,7 @@ import (
 // channel. The real engine replaces it in the end-to-end test.
 type fakePhone struct {
 	user, server string
+	maxCallSize  int
 	events       chan engine.Event
 
 	mu      sync.Mutex
@@ -32,9 +33,11 @@ func newFakePhone() *fakePhone {
 		user:   "alice",
 		server: "ws://127.0.0.1:7000",
 		events: make(chan engine.Event, 64),
-		errs:   map[string]error{},
-		blocks: map[string]chan struct{}{},
-		did:    make(chan string, 256),
+		// The server's default; a test may set another before newModel.
+		maxCallSize: 9,
+		errs:        map[string]error{},
+		blocks:      map[string]chan struct{}{},
+		did:         make(chan string, 256),
 	}
 }
 
@@ -109,6 +112,7 @@ func (f *fakePhone) SetMicMuted(muted bool) error {
 }
 func (f *fakePhone) UserID() string    { return f.user }
 func (f *fakePhone) ServerURL() string { return f.server }
+func (f *fakePhone) MaxCallSize() int  { return f.maxCallSize }
 
 var _ Phone = (*fakePhone)(nil)
 
@@ -140,7 +144,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	phone := newFakePhone()
+	return newHarnessWith(t, newFakePhone())
+}
+
+// newHarnessWith is newHarness with a phone set up beforehand (its call
+// size, say).
+func newHarnessWith(t *testing.T, phone *fakePhone) *harness {
+	t.Helper()
 	h := &harness{t: t, phone: phone, clock: &fakeClock{now: t0}}
 	h.m = newModel(context.Background(), phone, Options{LogPath: "/home/alice/.local/state/softphone/softphone.log"})
 	h.m.now = h.clock.Now

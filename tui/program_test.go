@@ -19,32 +19,8 @@ import (
 	"github.com/charmbracelet/x/vt"
 
 	"softphone/engine"
+	"softphone/internal/testenv"
 )
-
-// syncBuffer is the program's output: written by the renderer goroutine,
-// read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
 
 // vterm is a virtual terminal for the program: a real VT emulator parses
 // every byte the program writes (so the test reads the screen a user would
@@ -102,7 +78,7 @@ type term struct {
 	t     *testing.T
 	phone *fakePhone
 	vt    *vterm
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 	done  chan error
 }
 
@@ -110,7 +86,7 @@ type term struct {
 // terminal. wrap, if not nil, wraps the phone's model (to plant faults).
 func startProgram(t *testing.T, ctx context.Context, wrap func(*Model) phoneModel, extra ...tea.ProgramOption) *term {
 	t.Helper()
-	tm := &term{t: t, phone: newFakePhone(), vt: newVterm(80, 24), logs: &syncBuffer{}, done: make(chan error, 1)}
+	tm := &term{t: t, phone: newFakePhone(), vt: newVterm(80, 24), logs: &testenv.Buffer{}, done: make(chan error, 1)}
 	opts := Options{
 		LogPath: "/tmp/softphone-test.log",
 		Logger:  slog.New(slog.NewTextHandler(tm.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -380,7 +356,7 @@ func TestProgramPanicRestoresTerminal(t *testing.T) {
 // goroutine, shows as an error and the program goes on.
 func TestActionPanicBecomesAnError(t *testing.T) {
 	h := newHarness(t)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	h.m.logger = slog.New(slog.NewTextHandler(&logs, nil))
 	h.m.phone = panicPhone{h.phone}
 	h.dial("bob")
@@ -405,7 +381,7 @@ func captureStderr(t *testing.T) func() string {
 	}
 	orig := os.Stderr
 	os.Stderr = w
-	var buf syncBuffer
+	var buf testenv.Buffer
 	copied := make(chan struct{})
 	go func() {
 		io.Copy(&buf, r)
@@ -585,7 +561,7 @@ func TestBridgeStopsWhenTheProgramEnds(t *testing.T) {
 // TestRunLeavesNoGoroutines: after Run returns (and the terminal input is
 // closed, as a real terminal's would be at exit), nothing it started runs.
 func TestRunLeavesNoGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
+	running := testenv.Running()
 	tm := startProgram(t, context.Background(), nil)
 	tm.send(engine.CallReceived{CallerID: "bob"})
 	tm.waitScreen("bob is calling you")
@@ -599,14 +575,7 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm.vt.hangUp()
-	deadline := time.Now().Add(10 * time.Second) // pending ticks (≤3 s) end too
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	running.Check(t) // pending ticks (≤3 s) end too
 }
 
 func TestRunRejectsNilPhone(t *testing.T) {

@@ -1,4 +1,4 @@
-package engine
+package headless
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"softphone/engine"
 )
 
 // Command is one line of the headless interface, parsed.
@@ -16,11 +18,11 @@ type Command struct {
 	// Users are the invitees of call and invite.
 	Users []string
 	// Params are call's options.
-	Params CallParams
+	Params engine.CallParams
 	// CallID is join's argument.
 	CallID string
 	// Media is switch's argument.
-	Media MediaType
+	Media engine.MediaType
 }
 
 // ErrEmptyCommand is returned for a blank line (to be ignored).
@@ -28,6 +30,15 @@ var ErrEmptyCommand = errors.New("empty command")
 
 // maxCommandLine caps one headless command line.
 const maxCommandLine = 64 << 10
+
+// Limits are what the server allows, from its login reply: the user ids
+// of calls and invitations are checked against them.
+type Limits struct {
+	// Self is the logged-in user, who cannot be called.
+	Self string
+	// MaxCallSize is the most people in one call, the caller included.
+	MaxCallSize int
+}
 
 // ParseCommand parses one headless command line:
 //
@@ -39,7 +50,9 @@ const maxCommandLine = 64 << 10
 //
 // Arguments may be quoted with "..." or '...' (so --user-data can hold
 // spaces); a backslash escapes the next character outside single quotes.
-func ParseCommand(line string) (Command, error) {
+// USER... are read by engine.ParseDial, as the TUI's dial prompt reads
+// them: ids may also be separated by commas.
+func ParseCommand(line string, lim Limits) (Command, error) {
 	if len(line) > maxCommandLine {
 		return Command{}, fmt.Errorf("command line longer than %d bytes", maxCommandLine)
 	}
@@ -58,12 +71,9 @@ func ParseCommand(line string) (Command, error) {
 			return c, fmt.Errorf("%s takes no arguments", c.Name)
 		}
 	case "call":
+		var dial []string
 		for i := 0; i < len(args); i++ {
 			a := args[i]
-			if !strings.HasPrefix(a, "--") {
-				c.Users = append(c.Users, a)
-				continue
-			}
 			name, val, hasVal := strings.Cut(a, "=")
 			needVal := func() (string, error) {
 				if hasVal {
@@ -76,11 +86,6 @@ func ParseCommand(line string) (Command, error) {
 				return args[i], nil
 			}
 			switch name {
-			case "--video":
-				if hasVal {
-					return c, errors.New("call: --video takes no value")
-				}
-				c.Params.MediaType = MediaVideo
 			case "--group":
 				if c.Params.GroupID, err = needVal(); err != nil {
 					return c, err
@@ -100,17 +105,23 @@ func ParseCommand(line string) (Command, error) {
 				}
 				c.Params.Timeout = time.Duration(sec) * time.Second
 			default:
-				return c, fmt.Errorf("call: unknown option %s (want --video, --group, --timeout, --user-data)", name)
+				dial = append(dial, a) // ids, --video, --voice
 			}
 		}
-		if len(c.Users) == 0 {
-			return c, errors.New("call: name at least one user")
+		d, err := engine.ParseDial(dial, lim.Self, lim.MaxCallSize)
+		if err != nil {
+			return c, fmt.Errorf("call: %w", err)
 		}
+		c.Users, c.Params.MediaType = d.Users, d.Media
 	case "invite":
-		if len(args) == 0 {
-			return c, errors.New("invite: name at least one user")
+		d, err := engine.ParseDial(args, lim.Self, lim.MaxCallSize)
+		if err == nil && d.MediaSet {
+			err = errors.New("the media type belongs to the whole call: use switch")
 		}
-		c.Users = args
+		if err != nil {
+			return c, fmt.Errorf("invite: %w", err)
+		}
+		c.Users = d.Users
 	case "join":
 		if len(args) != 1 {
 			return c, errors.New("join: give exactly one call id")
@@ -120,7 +131,7 @@ func ParseCommand(line string) (Command, error) {
 		if len(args) != 1 {
 			return c, errors.New("switch: give voice or video")
 		}
-		if c.Media, err = ParseMediaType(args[0]); err != nil {
+		if c.Media, err = engine.ParseMediaType(args[0]); err != nil {
 			return c, fmt.Errorf("switch: %w", err)
 		}
 	default:

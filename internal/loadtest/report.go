@@ -1,4 +1,4 @@
-package engine
+package loadtest
 
 import (
 	"fmt"
@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// LoadReport is the outcome of RunLoad. It marshals to JSON (for scripts
+// Report is the outcome of Run. It marshals to JSON (for scripts
 // such as `make bench`); WriteTable prints it for people.
-type LoadReport struct {
+type Report struct {
 	Server string `json:"server"`
 	Users  int    `json:"users"`
 	Pairs  int    `json:"pairs"`
@@ -136,10 +136,10 @@ type AudioHealth struct {
 // OK reports whether every user logged in, every call was placed and
 // completed, and (with media) every call had audio and no receiver had to
 // conceal a frame.
-func (r *LoadReport) OK() bool { return r.Problems() == "" }
+func (r *Report) OK() bool { return r.Problems() == "" }
 
 // Problems says in one line what was not OK, or "" when all was.
-func (r *LoadReport) Problems() string {
+func (r *Report) Problems() string {
 	var p []string
 	if r.LoginFailed > 0 {
 		p = append(p, fmt.Sprintf("%d of %d logins failed", r.LoginFailed, r.Users))
@@ -162,7 +162,7 @@ func (r *LoadReport) Problems() string {
 }
 
 // WriteTable prints the report as an aligned table.
-func (r *LoadReport) WriteTable(w io.Writer) error {
+func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
 	kind := "signaling only"

@@ -1,4 +1,8 @@
-package tui
+// Package logfile opens the log file of a softphone that owns the terminal
+// (the TUI, the demo) or is told to log to a file (headless --log-file):
+// the one place slog and pion write while nothing else may touch the
+// terminal.
+package logfile
 
 import (
 	"errors"
@@ -8,10 +12,10 @@ import (
 	"path/filepath"
 )
 
-// DefaultLogPath is where the terminal phone writes its log while it owns
+// DefaultPath is where the terminal phone writes its log while it owns
 // the terminal: $XDG_STATE_HOME/softphone/softphone.log, or
 // ~/.local/state/softphone/softphone.log when XDG_STATE_HOME is unset.
-func DefaultLogPath() (string, error) {
+func DefaultPath() (string, error) {
 	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
 		return filepath.Join(dir, "softphone", "softphone.log"), nil
 	}
@@ -22,11 +26,11 @@ func DefaultLogPath() (string, error) {
 	return filepath.Join(home, ".local", "state", "softphone", "softphone.log"), nil
 }
 
-// OpenLog opens the log file at path for appending, creating it and its
+// Open opens the log file at path for appending, creating it and its
 // directory readable only by the user, and returns a text logger writing to
 // it. Close the file when done. Everything that would otherwise write to the
-// terminal (slog, pion's logger) should write here while Run is running.
-func OpenLog(path string, level slog.Level) (*slog.Logger, *os.File, error) {
+// terminal (slog, pion's logger) should write here while a TUI runs.
+func Open(path string, level slog.Level) (*slog.Logger, *os.File, error) {
 	if path == "" {
 		return nil, nil, errors.New("open the log: no path given")
 	}

@@ -1,4 +1,4 @@
-package engine
+package headless
 
 import (
 	"bufio"
@@ -8,9 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"softphone/engine"
+	"softphone/internal/calltest"
+	"softphone/internal/testenv"
 )
 
-// headlessProc is RunHeadless on pipes, as a script would drive the binary.
+// headlessProc is Run on pipes, as a script would drive the binary.
 type headlessProc struct {
 	t     *testing.T
 	in    *io.PipeWriter
@@ -19,19 +23,19 @@ type headlessProc struct {
 	done  chan error
 }
 
-func startHeadless(t *testing.T, s *testServer, user string, edit func(*Config)) *headlessProc {
+func startHeadless(t *testing.T, s *calltest.Server, user string, edit func(*engine.Config)) *headlessProc {
 	t.Helper()
-	cfg := Config{ServerURL: s.url, UserID: user, UserSig: s.ticket(user, time.Hour), Mic: "tone:440", Speaker: "none"}
+	cfg := s.Config(user)
 	if edit != nil {
 		edit(&cfg)
 	}
-	e, err := New(cfg)
-	must(t, "new", err)
+	e, err := engine.New(cfg)
+	calltest.Must(t, "new", err)
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	h := &headlessProc{t: t, in: inW, lines: make(chan map[string]any, 1000), raw: make(chan string, 1000), done: make(chan error, 1)}
 	go func() {
-		h.done <- RunHeadless(context.Background(), e, inR, outW)
+		h.done <- Run(context.Background(), e, inR, outW)
 		outW.Close()
 	}()
 	go func() {
@@ -51,7 +55,7 @@ func startHeadless(t *testing.T, s *testServer, user string, edit func(*Config))
 		inW.Close()
 		select {
 		case <-h.done:
-		case <-time.After(wait):
+		case <-time.After(calltest.Wait):
 			t.Errorf("%s: headless did not end", user)
 		}
 		inR.Close()
@@ -69,7 +73,16 @@ func (h *headlessProc) send(line string) {
 // next waits for a line with key == val.
 func (h *headlessProc) next(key, val string) map[string]any {
 	h.t.Helper()
-	deadline := time.After(wait)
+	m, _ := h.nextAfter(key, val)
+	return m
+}
+
+// nextAfter waits for a line with key == val and also returns the lines
+// before it.
+func (h *headlessProc) nextAfter(key, val string) (map[string]any, []map[string]any) {
+	h.t.Helper()
+	deadline := time.After(calltest.Wait)
+	var before []map[string]any
 	for {
 		select {
 		case m, ok := <-h.lines:
@@ -77,8 +90,9 @@ func (h *headlessProc) next(key, val string) map[string]any {
 				h.t.Fatalf("output ended before %s=%s", key, val)
 			}
 			if m[key] == val {
-				return m
+				return m, before
 			}
+			before = append(before, m)
 		case <-deadline:
 			h.t.Fatalf("no line with %s=%s", key, val)
 		}
@@ -86,21 +100,21 @@ func (h *headlessProc) next(key, val string) map[string]any {
 }
 
 func TestHeadless(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
 	alice := startHeadless(t, s, "alice", nil)
-	bob := startHeadless(t, s, "bob", func(c *Config) { c.AutoAnswer = true })
+	bob := startHeadless(t, s, "bob", func(c *engine.Config) { c.AutoAnswer = true })
 	if r := alice.next("response", "login"); r["ok"] != true || r["userId"] != "alice" {
 		t.Fatalf("login %v", r)
 	}
 	bob.next("response", "login")
 
 	alice.send("dance")
-	if r := alice.next("response", "dance"); r["ok"] != false || r["code"] != float64(CodeInvalid) || !strings.Contains(r["message"].(string), "unknown command") {
+	if r := alice.next("response", "dance"); r["ok"] != false || r["code"] != float64(engine.CodeInvalid) || !strings.Contains(r["message"].(string), "unknown command") {
 		t.Fatalf("bad command reply %v", r)
 	}
 	alice.send("accept")
-	if r := alice.next("response", "accept"); r["ok"] != false || r["code"] != float64(CodeWrongState) {
+	if r := alice.next("response", "accept"); r["ok"] != false || r["code"] != float64(engine.CodeWrongState) {
 		t.Fatalf("accept with no call %v", r)
 	}
 	alice.send(`call bob --user-data "hello there" --timeout 20`)
@@ -140,15 +154,48 @@ func TestHeadless(t *testing.T) {
 }
 
 func TestHeadlessLoginFailure(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	h := startHeadless(t, s, "alice", func(c *Config) { c.UserSig = "garbage" })
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	h := startHeadless(t, s, "alice", func(c *engine.Config) { c.UserSig = "garbage" })
 	r := h.next("response", "login")
 	if r["ok"] != false || r["code"] != float64(2001) {
 		t.Fatalf("login %v", r)
 	}
 	if err := <-h.done; err == nil {
-		t.Fatal("RunHeadless returned nil after a failed login")
+		t.Fatal("Run returned nil after a failed login")
 	}
 	h.done <- nil
+}
+
+// TestHeadlessResponseComesBeforeItsEvents: the login response is the first
+// line, and each command's response comes before the events it caused.
+func TestHeadlessResponseComesBeforeItsEvents(t *testing.T) {
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	alice := startHeadless(t, s, "alice", nil)
+	bob := startHeadless(t, s, "bob", func(c *engine.Config) { c.AutoAnswer = true })
+	for _, h := range []*headlessProc{alice, bob} {
+		if _, before := h.nextAfter("response", "login"); len(before) != 0 {
+			t.Fatalf("lines before the login response: %v", before)
+		}
+	}
+	// Each command, and the event of its own that must not come first.
+	for _, step := range []struct{ cmd, event string }{
+		{"mute", "onUserAudioAvailable"},
+		{"unmute", "onUserAudioAvailable"},
+		{"call bob", "onCallBegin"},
+		{"hangup", "onCallEnd"},
+	} {
+		alice.send(step.cmd)
+		r, before := alice.nextAfter("response", strings.Fields(step.cmd)[0])
+		if r["ok"] != true {
+			t.Fatalf("%s: %v", step.cmd, r)
+		}
+		for _, m := range before {
+			if m["event"] == step.event {
+				t.Fatalf("%s: %s came before the response: %v", step.cmd, step.event, before)
+			}
+		}
+		alice.next("event", step.event)
+	}
 }

@@ -1,4 +1,4 @@
-package tui
+package logfile
 
 import (
 	"log/slog"
@@ -8,22 +8,22 @@ import (
 	"testing"
 )
 
-func TestDefaultLogPath(t *testing.T) {
+func TestDefaultPath(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", "/state")
-	if p, err := DefaultLogPath(); err != nil || p != "/state/softphone/softphone.log" {
+	if p, err := DefaultPath(); err != nil || p != "/state/softphone/softphone.log" {
 		t.Fatalf("with XDG_STATE_HOME: %q, %v", p, err)
 	}
 	t.Setenv("XDG_STATE_HOME", "relative/ignored") // the XDG spec says relative paths are invalid
 	t.Setenv("HOME", "/home/alice")
-	if p, err := DefaultLogPath(); err != nil || p != "/home/alice/.local/state/softphone/softphone.log" {
+	if p, err := DefaultPath(); err != nil || p != "/home/alice/.local/state/softphone/softphone.log" {
 		t.Fatalf("from HOME: %q, %v", p, err)
 	}
 }
 
-func TestOpenLogCreatesAPrivateFileAndAppends(t *testing.T) {
+func TestOpenCreatesAPrivateFileAndAppends(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state", "softphone", "softphone.log")
 	for _, msg := range []string{"first", "second"} {
-		logger, f, err := OpenLog(path, slog.LevelInfo)
+		logger, f, err := Open(path, slog.LevelInfo)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestOpenLogCreatesAPrivateFileAndAppends(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 || di.Mode().Perm() != 0o700 {
 		t.Fatalf("modes: file %v, dir %v; want 0600, 0700", fi.Mode().Perm(), di.Mode().Perm())
 	}
-	if _, _, err := OpenLog("", slog.LevelInfo); err == nil {
-		t.Fatal("OpenLog(\"\") = nil error")
+	if _, _, err := Open("", slog.LevelInfo); err == nil {
+		t.Fatal("Open(\"\") = nil error")
 	}
 }

@@ -1,4 +1,9 @@
-package engine
+// Package loadtest is `softphone loadtest`: it logs in many users against
+// a call server and places calls between them on an open-loop schedule,
+// over signaling clients or (with media) whole engines, and reports rates,
+// round trips, setup times, audio health and the CPU and memory of both
+// processes.
+package loadtest
 
 import (
 	"context"
@@ -18,12 +23,13 @@ import (
 	"time"
 
 	"softphone/audio"
+	"softphone/engine"
 	"softphone/signaling"
 )
 
-// LoadConfig configures RunLoad: which server, how many users, how fast to
+// Config configures Run: which server, how many users, how fast to
 // call and for how long.
-type LoadConfig struct {
+type Config struct {
 	// ServerURL is the call server's WebSocket URL (ws://HOST:PORT/ws).
 	ServerURL string
 	// SecretKey and SDKAppID mint the users' tickets (signaling.Sign); they
@@ -47,7 +53,7 @@ type LoadConfig struct {
 	// most MaxMediaUsers.
 	Media bool
 	// AllowRemote lets the test target a server that is not on a loopback
-	// address. Without it RunLoad refuses, so that a typo cannot load
+	// address. Without it Run refuses, so that a typo cannot load
 	// someone else's server.
 	AllowRemote bool
 	// ServerPID, when set, is the server's process on this machine: its
@@ -65,7 +71,7 @@ type LoadConfig struct {
 	HTTPClient *http.Client
 }
 
-// MaxMediaUsers bounds LoadConfig.Users with Media: each media user is a
+// MaxMediaUsers bounds Config.Users with Media: each media user is a
 // whole engine (audio pipeline, Opus, a PeerConnection per call).
 const MaxMediaUsers = 200
 
@@ -73,43 +79,48 @@ const MaxMediaUsers = 200
 // second one connection may send before the server refuses them.
 const serverRateLimit = 100
 
+// configError is a bad Config.
+func configError(format string, args ...any) error {
+	return fmt.Errorf("load test: "+format, args...)
+}
+
 // ErrRemoteTarget means the server URL is not a loopback address and
-// LoadConfig.AllowRemote is not set.
+// Config.AllowRemote is not set.
 var ErrRemoteTarget = errors.New("the load test targets only a server on this machine (a loopback address) unless remote targets are allowed (--allow-remote)")
 
-func (c *LoadConfig) check() error {
+func (c *Config) check() error {
 	if c.ServerURL == "" {
-		return invalidError("no server URL: give the call server's ws://HOST:PORT/ws")
+		return configError("no server URL: give the call server's ws://HOST:PORT/ws")
 	}
 	if err := checkLoopback(c.ServerURL, c.AllowRemote); err != nil {
 		return err
 	}
 	if c.SecretKey == "" {
-		return invalidError("no secret key: the load test mints its users' tickets with the server's key")
+		return configError("no secret key: the load test mints its users' tickets with the server's key")
 	}
 	if c.SDKAppID == 0 {
 		c.SDKAppID = signaling.DefaultSDKAppID
 	}
 	if c.Users < 2 {
-		return invalidError("%d users: a call needs at least 2", c.Users)
+		return configError("%d users: a call needs at least 2", c.Users)
 	}
 	if c.Media && c.Users > MaxMediaUsers {
-		return invalidError("%d media users: at most %d (each is a whole audio and WebRTC pipeline)", c.Users, MaxMediaUsers)
+		return configError("%d media users: at most %d (each is a whole audio and WebRTC pipeline)", c.Users, MaxMediaUsers)
 	}
 	if !(c.CallsPerSec > 0) || math.IsInf(c.CallsPerSec, 0) {
-		return invalidError("calls per second %v: want a positive rate", c.CallsPerSec)
+		return configError("calls per second %v: want a positive rate", c.CallsPerSec)
 	}
 	if c.Duration <= 0 {
-		return invalidError("duration %v: want a positive duration", c.Duration)
+		return configError("duration %v: want a positive duration", c.Duration)
 	}
 	if c.Hold < 0 {
-		return invalidError("hold %v: want zero or more", c.Hold)
+		return configError("hold %v: want zero or more", c.Hold)
 	}
 	if c.CallTimeout == 0 {
 		c.CallTimeout = 10 * time.Second
 	}
 	if c.CallTimeout < time.Second || c.CallTimeout > 600*time.Second {
-		return invalidError("call timeout %v: want 1 s to 600 s", c.CallTimeout)
+		return configError("call timeout %v: want 1 s to 600 s", c.CallTimeout)
 	}
 	if c.LoginWorkers <= 0 {
 		c.LoginWorkers = 64
@@ -119,7 +130,7 @@ func (c *LoadConfig) check() error {
 	}
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < uint64(c.Users)+256 {
-		return invalidError("%d users need %d open files, but the limit is %d: raise it (ulimit -n) or use fewer users",
+		return configError("%d users need %d open files, but the limit is %d: raise it (ulimit -n) or use fewer users",
 			c.Users, c.Users+256, lim.Cur)
 	}
 	return nil
@@ -130,7 +141,7 @@ func (c *LoadConfig) check() error {
 func checkLoopback(raw string, allowRemote bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {
-		return invalidError("server URL %q: want ws://HOST:PORT/ws or wss://HOST:PORT/ws", raw)
+		return configError("server URL %q: want ws://HOST:PORT/ws or wss://HOST:PORT/ws", raw)
 	}
 	if allowRemote {
 		return nil
@@ -156,14 +167,14 @@ func checkLoopback(raw string, allowRemote bool) error {
 	return nil
 }
 
-// RunLoad logs in cfg.Users users, places calls between them at
+// Run logs in cfg.Users users, places calls between them at
 // cfg.CallsPerSec for cfg.Duration, waits for the calls in progress to
 // finish, logs everyone out and reports what happened. It returns an error
 // only when the test could not run at all (bad configuration, nobody could
 // log in); failed calls are in the report. Cancelling ctx stops placing
 // calls early; the calls in progress still finish and everyone is logged
 // out.
-func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
+func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -183,9 +194,9 @@ func RunLoad(ctx context.Context, cfg LoadConfig) (*LoadReport, error) {
 	return r.report(), nil
 }
 
-// loadRun is one RunLoad.
+// loadRun is one Run.
 type loadRun struct {
-	cfg    LoadConfig
+	cfg    Config
 	log    *slog.Logger
 	prefix string
 
@@ -209,8 +220,8 @@ type loadRun struct {
 type loadUser struct {
 	id  string
 	sig *signaling.Client
-	eng *Engine
-	evs chan Event
+	eng *engine.Engine
+	evs chan engine.Event
 }
 
 // loadPair is two users who call each other, taking turns. A pair is in
@@ -220,7 +231,7 @@ type loadPair struct {
 	n int // calls made, to alternate the caller
 }
 
-func newLoadRun(cfg LoadConfig) *loadRun {
+func newLoadRun(cfg Config) *loadRun {
 	b := make([]byte, 3)
 	rand.Read(b)
 	return &loadRun{
@@ -322,14 +333,14 @@ func (r *loadRun) login(ctx context.Context, id string) (*loadUser, error) {
 		}
 		return u, nil
 	}
-	u.eng, err = New(Config{
+	u.eng, err = engine.New(engine.Config{
 		ServerURL: r.cfg.ServerURL, UserID: id, UserSig: sig, HTTPClient: r.cfg.HTTPClient,
 		Mic: "tone:440", Speaker: mediaSpeaker, AudioBackends: []audio.Backend{audio.BackendNull},
 	})
 	if err != nil {
 		return nil, err
 	}
-	u.evs = make(chan Event, 1024)
+	u.evs = make(chan engine.Event, 1024)
 	go u.forward()
 	if err := u.eng.Login(lctx); err != nil {
 		u.eng.Close()
@@ -351,7 +362,7 @@ const mediaSpeaker = "none"
 func (u *loadUser) forward() {
 	defer close(u.evs)
 	for ev := range u.eng.Events() {
-		if !IsLossy(ev) {
+		if !engine.IsLossy(ev) {
 			u.evs <- ev
 		}
 	}
@@ -677,7 +688,7 @@ func pushCallID(ev signaling.Event) string {
 func failReason(step string, err error) string {
 	var le loadError
 	var se *signaling.Error
-	var ee *Error
+	var ee *engine.Error
 	switch {
 	case errors.As(err, &le):
 		return step + ": " + string(le)
@@ -691,7 +702,7 @@ func failReason(step string, err error) string {
 		return step + ": connection lost"
 	case errors.Is(err, signaling.ErrKicked):
 		return step + ": kicked offline"
-	case errors.Is(err, signaling.ErrClosed), errors.Is(err, ErrClosed):
+	case errors.Is(err, signaling.ErrClosed), errors.Is(err, engine.ErrClosed):
 		return step + ": client closed"
 	case errors.As(err, &ee):
 		return fmt.Sprintf("%s: engine error %d", step, ee.Code)
@@ -719,7 +730,7 @@ func (r *loadRun) recover(a, b *loadUser, callID string) bool {
 			case <-a.evs:
 			case <-b.evs:
 			case <-deadline:
-				return a.eng.loggedInIdle() && b.eng.loggedInIdle()
+				return a.eng.Idle() && b.eng.Idle()
 			}
 		}
 	}
@@ -835,11 +846,11 @@ func (r *loadRun) noteCallsDone() {
 	r.procs.markEnd()
 }
 
-func (r *loadRun) report() *LoadReport {
+func (r *loadRun) report() *Report {
 	rec := &r.rec
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	rep := &LoadReport{
+	rep := &Report{
 		Server: r.cfg.ServerURL, Users: r.cfg.Users, Pairs: len(r.pairs), Media: r.cfg.Media,
 		OfferedRate: r.cfg.CallsPerSec, Duration: r.cfg.Duration.Seconds(), HoldSec: r.cfg.Hold.Seconds(),
 		LoggedIn: len(r.users), LoginFailed: r.loginFailed, LoginSec: r.loginWall.Seconds(),

@@ -1,4 +1,4 @@
-package engine
+package loadtest
 
 import (
 	"bytes"
@@ -12,35 +12,37 @@ import (
 	"testing"
 	"time"
 
+	"softphone/internal/calltest"
+	"softphone/internal/testenv"
 	"softphone/signaling"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // loadConfig is a small load test against s.
-func loadConfig(s *testServer, users int, rate float64, d time.Duration) LoadConfig {
-	return LoadConfig{
-		ServerURL: s.url, SecretKey: testKey, SDKAppID: testApp,
+func loadConfig(s *calltest.Server, users int, rate float64, d time.Duration) Config {
+	return Config{
+		ServerURL: s.URL, SecretKey: calltest.Key, SDKAppID: calltest.App,
 		Users: users, CallsPerSec: rate, Duration: d,
-		CallTimeout: wait, Logger: debugLog(),
+		CallTimeout: calltest.Wait, Logger: calltest.DebugLog(),
 	}
 }
 
 // runLoad runs a load test and checks what must hold whatever happened:
 // everyone logged out, the server's tally of the calls matches the
 // report's, and no goroutine is left.
-func runLoad(t *testing.T, s *testServer, cfg LoadConfig) *LoadReport {
+func runLoad(t *testing.T, s *calltest.Server, cfg Config) *Report {
 	t.Helper()
-	before := s.srv.Stats()
-	rep, err := RunLoad(context.Background(), cfg)
+	before := s.Srv.Stats()
+	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "everyone logged out", wait, func() bool {
-		st := s.srv.Stats()
+	testenv.WaitFor(t, "everyone logged out", calltest.Wait, func() bool {
+		st := s.Srv.Stats()
 		return st.Sessions == 0 && st.Connections == 0 && st.Calls == 0
 	})
-	after := s.srv.Stats()
+	after := s.Srv.Stats()
 	if rep.Attempted != rep.Completed+rep.Failed {
 		t.Errorf("attempted %d ≠ completed %d + failed %d", rep.Attempted, rep.Completed, rep.Failed)
 	}
@@ -71,8 +73,8 @@ func runLoad(t *testing.T, s *testServer, cfg LoadConfig) *LoadReport {
 // few seconds against a real server: every call completes, and its counts
 // are the server's own.
 func TestLoadSignalingCountsMatchTheServer(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
 	cfg := loadConfig(s, 40, 100, 3*time.Second)
 	rep := runLoad(t, s, cfg)
 	if !rep.OK() || rep.Attempted != 300 || rep.Completed != 300 || rep.LoggedIn != 40 || rep.Pairs != 20 {
@@ -101,8 +103,8 @@ func TestLoadSignalingCountsMatchTheServer(t *testing.T) {
 // TestLoadMedia runs calls with real engines: audio flows both ways and is
 // measured at the receivers.
 func TestLoadMedia(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
 	cfg := loadConfig(s, 8, 2, 2*time.Second)
 	cfg.Media = true
 	cfg.Hold = time.Second
@@ -128,8 +130,8 @@ func TestLoadMedia(t *testing.T) {
 // connection hard makes calls fail; they are counted by reason, the pairs
 // recover, and the server's counts still match.
 func TestLoadFailuresAreCountedByReason(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, func(c *signaling.Config) { c.RateLimit = 2; c.RateBurst = 2 })
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, func(c *signaling.Config) { c.RateLimit = 2; c.RateBurst = 2 })
 	cfg := loadConfig(s, 2, 20, time.Second)
 	cfg.CallTimeout = 2 * time.Second
 	rep := runLoad(t, s, cfg)
@@ -154,8 +156,8 @@ func TestLoadFailuresAreCountedByReason(t *testing.T) {
 // TestLoadNotPlaced: when every pair is still busy, a call due on the
 // schedule is not placed and counted, not delayed.
 func TestLoadNotPlaced(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
 	cfg := loadConfig(s, 2, 10, time.Second)
 	cfg.Hold = 2 * time.Second
 	rep := runLoad(t, s, cfg)
@@ -168,27 +170,27 @@ func TestLoadNotPlaced(t *testing.T) {
 }
 
 func TestLoadConfigChecks(t *testing.T) {
-	ok := LoadConfig{ServerURL: "ws://127.0.0.1:1/ws", SecretKey: "k", Users: 2, CallsPerSec: 1, Duration: time.Second}
+	ok := Config{ServerURL: "ws://127.0.0.1:1/ws", SecretKey: "k", Users: 2, CallsPerSec: 1, Duration: time.Second}
 	for _, tc := range []struct {
 		name string
-		edit func(*LoadConfig)
+		edit func(*Config)
 		want string // part of the error; "" for none
 	}{
-		{"fine", func(*LoadConfig) {}, ""},
-		{"no server", func(c *LoadConfig) { c.ServerURL = "" }, "no server URL"},
-		{"http URL", func(c *LoadConfig) { c.ServerURL = "http://127.0.0.1:1/ws" }, "want ws://"},
-		{"remote", func(c *LoadConfig) { c.ServerURL = "ws://192.0.2.1:7880/ws" }, "loopback"},
-		{"remote allowed", func(c *LoadConfig) { c.ServerURL = "ws://192.0.2.1:7880/ws"; c.AllowRemote = true }, ""},
-		{"localhost", func(c *LoadConfig) { c.ServerURL = "ws://localhost:7880/ws" }, ""},
-		{"IPv6 loopback", func(c *LoadConfig) { c.ServerURL = "wss://[::1]:7880/ws" }, ""},
-		{"no key", func(c *LoadConfig) { c.SecretKey = "" }, "no secret key"},
-		{"one user", func(c *LoadConfig) { c.Users = 1 }, "at least 2"},
-		{"too many media users", func(c *LoadConfig) { c.Media = true; c.Users = MaxMediaUsers + 1 }, "at most"},
-		{"zero rate", func(c *LoadConfig) { c.CallsPerSec = 0 }, "positive rate"},
-		{"no duration", func(c *LoadConfig) { c.Duration = 0 }, "positive duration"},
-		{"negative hold", func(c *LoadConfig) { c.Hold = -time.Second }, "hold"},
-		{"short call timeout", func(c *LoadConfig) { c.CallTimeout = time.Millisecond }, "call timeout"},
-		{"more users than files", func(c *LoadConfig) { c.Users = 1 << 30 }, "open files"},
+		{"fine", func(*Config) {}, ""},
+		{"no server", func(c *Config) { c.ServerURL = "" }, "no server URL"},
+		{"http URL", func(c *Config) { c.ServerURL = "http://127.0.0.1:1/ws" }, "want ws://"},
+		{"remote", func(c *Config) { c.ServerURL = "ws://192.0.2.1:7880/ws" }, "loopback"},
+		{"remote allowed", func(c *Config) { c.ServerURL = "ws://192.0.2.1:7880/ws"; c.AllowRemote = true }, ""},
+		{"localhost", func(c *Config) { c.ServerURL = "ws://localhost:7880/ws" }, ""},
+		{"IPv6 loopback", func(c *Config) { c.ServerURL = "wss://[::1]:7880/ws" }, ""},
+		{"no key", func(c *Config) { c.SecretKey = "" }, "no secret key"},
+		{"one user", func(c *Config) { c.Users = 1 }, "at least 2"},
+		{"too many media users", func(c *Config) { c.Media = true; c.Users = MaxMediaUsers + 1 }, "at most"},
+		{"zero rate", func(c *Config) { c.CallsPerSec = 0 }, "positive rate"},
+		{"no duration", func(c *Config) { c.Duration = 0 }, "positive duration"},
+		{"negative hold", func(c *Config) { c.Hold = -time.Second }, "hold"},
+		{"short call timeout", func(c *Config) { c.CallTimeout = time.Millisecond }, "call timeout"},
+		{"more users than files", func(c *Config) { c.Users = 1 << 30 }, "open files"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
@@ -225,29 +227,11 @@ func TestPercentiles(t *testing.T) {
 	}
 }
 
-func TestParseStatCPU(t *testing.T) {
-	// The command name may hold spaces and parentheses.
-	line := []byte("4242 (soft) phone) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 123 456 789 0\n")
-	got, err := parseStatCPU(line)
-	if err != nil || got != 3*time.Second {
-		t.Fatalf("got %v %v, want 3s", got, err)
-	}
-	for _, bad := range []string{"", "42 (x) S 1 2", "42 (x) S 1 2 3 4 5 6 7 8 9 10 ten 12"} {
-		if _, err := parseStatCPU([]byte(bad)); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-	s, err := readProc(0)
-	if err != nil || s.cpu <= 0 || s.rss <= 0 || s.hwm < s.rss {
-		t.Fatalf("this process: %+v %v", s, err)
-	}
-}
-
 // TestLoadReportTable pins the table people read (golden file; go test
 // -run TestLoadReportTable -update rewrites it) and checks the JSON names
 // that scripts such as make bench read.
 func TestLoadReportTable(t *testing.T) {
-	rep := &LoadReport{
+	rep := &Report{
 		Server: "ws://127.0.0.1:7880/ws", Users: 40, Pairs: 20, Media: true,
 		OfferedRate: 4, Duration: 5, HoldSec: 10,
 		LoggedIn: 40, LoginSec: 0.114, Login: Percentiles{40, 91, 109, 114, 114},
@@ -304,22 +288,4 @@ func TestLoadReportTable(t *testing.T) {
 	if p99 := m["signaling"].(map[string]any)["p99Ms"]; p99 != 6.82 {
 		t.Errorf("signaling.p99Ms = %v", p99)
 	}
-}
-
-// FuzzProcParsers: whatever /proc holds, the parsers return an error or a
-// value, never a panic, and CPU time is never negative.
-func FuzzProcParsers(f *testing.F) {
-	f.Add([]byte("4242 (soft) phone) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 123 456 789 0\n"))
-	f.Add([]byte("VmHWM:\t  1234 kB\nVmRSS:\t  1000 kB\n"))
-	f.Add([]byte("cpu  10 0 5 100 2 0 1 0 0 0\ncpu0 5 0 2 50 1 0 0 0 0 0\n"))
-	f.Add([]byte(")"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if d, err := parseStatCPU(b); err == nil && d < 0 {
-			// Negative fields parse, but a kernel never writes them.
-			if !bytes.Contains(b, []byte("-")) {
-				t.Fatalf("negative CPU time %v from %q", d, b)
-			}
-		}
-		statusKB(b, "VmRSS:")
-	})
 }

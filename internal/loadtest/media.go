@@ -1,10 +1,11 @@
-package engine
+package loadtest
 
 import (
 	"context"
 	"time"
 
 	"softphone/audio"
+	"softphone/engine"
 )
 
 // mediaCall runs one call between two engines: Call → onCallReceived →
@@ -16,20 +17,20 @@ func (r *loadRun) mediaCall(caller, callee *loadUser) callResult {
 	defer cancel()
 	t0 := time.Now()
 	err := res.timed("invite", func() error {
-		return caller.eng.Call(ctx, []string{callee.id}, CallParams{Timeout: r.cfg.CallTimeout})
+		return caller.eng.Call(ctx, []string{callee.id}, engine.CallParams{Timeout: r.cfg.CallTimeout})
 	})
 	if err != nil {
 		return res.fail("invite", err)
 	}
-	ev, err := callee.await(ctx, func(ev Event) bool { _, ok := ev.(CallReceived); return ok })
+	ev, err := callee.await(ctx, func(ev engine.Event) bool { _, ok := ev.(engine.CallReceived); return ok })
 	if err != nil {
 		return res.fail("onCallReceived", err)
 	}
-	res.callID = ev.(CallReceived).CallID
+	res.callID = ev.(engine.CallReceived).CallID
 	if err := res.timed("accept", func() error { return callee.eng.Accept(ctx) }); err != nil {
 		return res.fail("accept", err)
 	}
-	began := func(ev Event) bool { b, ok := ev.(CallBegin); return ok && b.CallID == res.callID }
+	began := func(ev engine.Event) bool { b, ok := ev.(engine.CallBegin); return ok && b.CallID == res.callID }
 	if _, err := callee.await(ctx, began); err != nil {
 		return res.fail("callee onCallBegin", err)
 	}
@@ -62,7 +63,7 @@ func (r *loadRun) mediaCall(caller, callee *loadUser) callResult {
 	if err := res.timed("hangup", func() error { return caller.eng.Hangup(ctx) }); err != nil {
 		return res.fail("hangup", err)
 	}
-	ended := func(ev Event) bool { e, ok := ev.(CallEnd); return ok && e.CallID == res.callID }
+	ended := func(ev engine.Event) bool { e, ok := ev.(engine.CallEnd); return ok && e.CallID == res.callID }
 	if _, err := caller.await(ctx, ended); err != nil {
 		return res.fail("caller onCallEnd", err)
 	}
@@ -83,7 +84,7 @@ func (a *AudioHealth) add(st audio.RemoteStats) {
 
 // await reads the user's call-state events until want matches one. The call
 // ending another way, or the session ending, fails.
-func (u *loadUser) await(ctx context.Context, want func(Event) bool) (Event, error) {
+func (u *loadUser) await(ctx context.Context, want func(engine.Event) bool) (engine.Event, error) {
 	for {
 		select {
 		case ev, ok := <-u.evs:
@@ -97,13 +98,13 @@ func (u *loadUser) await(ctx context.Context, want func(Event) bool) (Event, err
 			// engine reconnects and resumes, and a session that ends
 			// says so with its own event.
 			switch ev.(type) {
-			case CallCancelled:
+			case engine.CallCancelled:
 				return nil, loadError("onCallCancelled")
-			case CallEnd:
+			case engine.CallEnd:
 				return nil, loadError("onCallEnd before its time")
-			case KickedOffline:
+			case engine.KickedOffline:
 				return nil, loadError("onKickedOffline")
-			case UserSigExpired:
+			case engine.UserSigExpired:
 				return nil, loadError("onUserSigExpired")
 			}
 		case <-ctx.Done():
@@ -131,12 +132,4 @@ func awaitAudio(ctx context.Context, a, b *loadUser) error {
 		case <-t.C:
 		}
 	}
-}
-
-// loggedInIdle reports whether the engine still has its session and is in
-// no call: fit for the load test's next call.
-func (e *Engine) loggedInIdle() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.loggedIn && e.st == stateIdle
 }

@@ -1,18 +1,22 @@
-package engine
+// Package bots runs softphone users played by the program itself: the
+// demo's echo test and its caller, alice. Each is a whole engine.Engine,
+// logged in over the same WebSocket and WebRTC path as a person's
+// softphone, so what a user sees with a bot is what they would see with a
+// friend. A bot never plays audio (its speaker is "none") and logs only to
+// its Config.Logger.
+package bots
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
-)
 
-// Bots are softphone users run by the program itself: the demo's echo test
-// and its caller, alice. Each is a whole Engine, logged in over the same
-// WebSocket and WebRTC path as a person's softphone, so what a user sees
-// with a bot is what they would see with a friend. A bot never plays audio
-// (its speaker is "none") and logs only to Config.Logger.
+	"softphone/engine"
+)
 
 // Default timings of a caller bot (CallerParams).
 const (
@@ -28,7 +32,8 @@ const callerPitch = 330
 
 // Bot is a running bot. Close it to log it out and stop its goroutines.
 type Bot struct {
-	e      *Engine
+	e      *engine.Engine
+	log    *slog.Logger
 	ctx    context.Context // ends with Close: aborts an action in flight
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the bot's loop has ended
@@ -46,12 +51,12 @@ type EchoParams struct {
 	Bots []string
 }
 
-// StartEchoBot logs in the echo test: it answers every call at once and
+// StartEcho logs in the echo test: it answers every call at once and
 // its microphone plays back what it hears, audio.EchoDelay (0.5 s) later,
 // so a caller hears their own voice and can judge mic, speaker and the path
 // between. cfg gives the server, the login and the logger; its Mic, Speaker
 // and AutoAnswer are set here. ctx bounds the login only.
-func StartEchoBot(ctx context.Context, cfg Config, p EchoParams) (*Bot, error) {
+func StartEcho(ctx context.Context, cfg engine.Config, p EchoParams) (*Bot, error) {
 	cfg.Mic, cfg.Speaker, cfg.AutoAnswer = "echo", "none", true
 	b, err := startBot(ctx, cfg)
 	if err != nil {
@@ -87,13 +92,13 @@ func newCompany(bots []string) *company {
 
 // onlyBotsLeft takes the bot's next event and reports whether someone just
 // left a call in which now only bots remain.
-func (c *company) onlyBotsLeft(ev Event) bool {
+func (c *company) onlyBotsLeft(ev engine.Event) bool {
 	switch v := ev.(type) {
-	case CallReceived, CallBegin, CallEnd, CallCancelled:
+	case engine.CallReceived, engine.CallBegin, engine.CallEnd, engine.CallCancelled:
 		clear(c.remotes) // a new call, or none
-	case UserJoin:
+	case engine.UserJoin:
 		c.remotes[v.UserID] = true
-	case UserLeave:
+	case engine.UserLeave:
 		delete(c.remotes, v.UserID)
 		if len(c.remotes) == 0 {
 			return false // the call ends by itself
@@ -113,10 +118,10 @@ func (b *Bot) leave(who string) {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
 	if err := b.e.Hangup(ctx); err != nil && b.ctx.Err() == nil {
-		b.e.log.Warn("bot: could not leave a call of bots", "bot", who, "err", err)
+		b.log.Warn("bot: could not leave a call of bots", "bot", who, "err", err)
 		return
 	}
-	b.e.log.Info("bot: only bots were left in the call; left it", "bot", who)
+	b.log.Info("bot: only bots were left in the call; left it", "bot", who)
 }
 
 // CallerParams say whom a caller bot rings and when. Zero fields take the
@@ -157,19 +162,19 @@ func (p CallerParams) withDefaults() CallerParams {
 	return p
 }
 
-// StartCallerBot logs in a bot that calls p.Callee p.FirstCall after the
+// StartCaller logs in a bot that calls p.Callee p.FirstCall after the
 // start and again p.Again after each call ends. Its microphone is cfg.Mic,
 // or when that is empty a speech-like babble of tones around 330 Hz, so the
 // callee sees the meters rise and fall as with a person talking. It also
 // answers whoever calls it. cfg gives the server, the login and the logger;
 // its Speaker and AutoAnswer are set here. ctx bounds the login only.
-func StartCallerBot(ctx context.Context, cfg Config, p CallerParams) (*Bot, error) {
+func StartCaller(ctx context.Context, cfg engine.Config, p CallerParams) (*Bot, error) {
 	p = p.withDefaults()
 	if p.Callee == "" {
-		return nil, invalidError("caller bot: name the user to call")
+		return nil, errors.New("caller bot: name the user to call")
 	}
 	if p.Callee == cfg.UserID {
-		return nil, invalidError("caller bot %s: it cannot call itself", cfg.UserID)
+		return nil, fmt.Errorf("caller bot %s: it cannot call itself", cfg.UserID)
 	}
 	if cfg.Mic == "" {
 		path, err := writeBotVoice(callerPitch)
@@ -188,8 +193,8 @@ func StartCallerBot(ctx context.Context, cfg Config, p CallerParams) (*Bot, erro
 	return b, nil
 }
 
-func startBot(ctx context.Context, cfg Config) (*Bot, error) {
-	e, err := New(cfg)
+func startBot(ctx context.Context, cfg engine.Config) (*Bot, error) {
+	e, err := engine.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("bot %s: %w", cfg.UserID, err)
 	}
@@ -205,12 +210,17 @@ func startBot(ctx context.Context, cfg Config) (*Bot, error) {
 		return nil, fmt.Errorf("bot %s: %w", cfg.UserID, err)
 	}
 	bctx, cancel := context.WithCancel(context.Background())
-	return &Bot{e: e, ctx: bctx, cancel: cancel, done: make(chan struct{})}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("user", cfg.UserID)
+	return &Bot{e: e, log: log, ctx: bctx, cancel: cancel, done: make(chan struct{})}, nil
 }
 
 // Engine is the bot's engine, for tests and diagnostics. Do not close it;
 // close the bot.
-func (b *Bot) Engine() *Engine { return b.e }
+func (b *Bot) Engine() *engine.Engine { return b.e }
 
 // Close hangs up the bot's call, logs it out and waits for its goroutines.
 // It is safe to call more than once.
@@ -228,7 +238,7 @@ func (b *Bot) Close() error {
 // fires during a call (someone called the bot) waits for that call's end.
 func (b *Bot) callLoop(p CallerParams) {
 	defer close(b.done)
-	log := b.e.log.With("bot", "caller", "callee", p.Callee)
+	log := b.log.With("bot", "caller", "callee", p.Callee)
 	timer := time.NewTimer(p.FirstCall)
 	defer timer.Stop()
 	inCall := false      // ringing or talking, as caller or callee
@@ -242,7 +252,7 @@ func (b *Bot) callLoop(p CallerParams) {
 			if inCall || sessionOver {
 				continue // the end of the call re-arms the timer
 			}
-			err := b.e.Call(b.ctx, []string{p.Callee}, CallParams{Timeout: p.Ring, UserData: p.UserData})
+			err := b.e.Call(b.ctx, []string{p.Callee}, engine.CallParams{Timeout: p.Ring, UserData: p.UserData})
 			switch {
 			case err == nil:
 				inCall, next = true, p.Again
@@ -260,23 +270,23 @@ func (b *Bot) callLoop(p CallerParams) {
 				return
 			}
 			if company.onlyBotsLeft(ev) {
-				b.leave("caller") // its CallEnd re-arms the timer
+				b.leave("caller") // its engine.CallEnd re-arms the timer
 			}
 			switch v := ev.(type) {
-			case CallReceived, CallBegin:
+			case engine.CallReceived, engine.CallBegin:
 				inCall = true
-			case UserNoResponse:
+			case engine.UserNoResponse:
 				if v.Reason == "offline" {
 					next = p.Retry
 				}
-			case CallEnd, CallCancelled:
+			case engine.CallEnd, engine.CallCancelled:
 				inCall = false
 				if !sessionOver {
 					log.Info("bot: call over; next call", "in", next)
 					timer.Reset(next)
 				}
 				next = p.Again
-			case KickedOffline, UserSigExpired:
+			case engine.KickedOffline, engine.UserSigExpired:
 				log.Warn("bot: the server ended the session; no more calls", "event", ev.EventName())
 				sessionOver = true
 				timer.Stop()

@@ -1,59 +1,53 @@
-package engine
+package bots
 
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"softphone/audio"
+	"softphone/engine"
+	"softphone/internal/calltest"
+	"softphone/internal/testenv"
 )
 
 // botConfig is the engine config of a bot logged in to s.
-func (s *testServer) botConfig(user string) Config {
-	return Config{
-		ServerURL: s.url,
+func botConfig(s *calltest.Server, user string) engine.Config {
+	return engine.Config{
+		ServerURL: s.URL,
 		UserID:    user,
-		UserSig:   s.ticket(user, time.Hour),
-		Logger:    debugLog(),
+		UserSig:   s.Ticket(user, time.Hour),
+		Logger:    calltest.DebugLog(),
 	}
 }
 
-func startEcho(t *testing.T, s *testServer, bots ...string) *Bot {
+func startEcho(t *testing.T, s *calltest.Server, bots ...string) *Bot {
 	t.Helper()
-	b, err := StartEchoBot(ctxT(t), s.botConfig("echo"), EchoParams{Bots: bots})
+	b, err := StartEcho(calltest.Ctx(t), botConfig(s, "echo"), EchoParams{Bots: bots})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { must(t, "close echo", b.Close()) })
+	t.Cleanup(func() { calltest.Must(t, "close echo", b.Close()) })
 	return b
 }
 
-func startCaller(t *testing.T, s *testServer, p CallerParams) *Bot {
+func startCaller(t *testing.T, s *calltest.Server, p CallerParams) *Bot {
 	t.Helper()
-	b, err := StartCallerBot(ctxT(t), s.botConfig("alice"), p)
+	b, err := StartCaller(calltest.Ctx(t), botConfig(s, "alice"), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { must(t, "close alice", b.Close()) })
+	t.Cleanup(func() { calltest.Must(t, "close alice", b.Close()) })
 	return b
 }
 
 // readFrames reads a WAV recording as 20 ms frames.
 func readFrames(t *testing.T, path string) [][]int16 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, _, err := audio.ReadWAV(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	pcm := calltest.ReadWAV(t, path)
 	var out [][]int16
 	for i := 0; i+audio.FrameSamples <= len(pcm); i += audio.FrameSamples {
 		out = append(out, pcm[i:i+audio.FrameSamples])
@@ -67,8 +61,8 @@ func toneOnly(frame []int16, hz float64) bool {
 	if audio.Level(frame) < 20 {
 		return false
 	}
-	p := goertzel(frame, hz)
-	return p > 1e-3 && p > 10*goertzel(frame, 480) && p > 10*goertzel(frame, 330)
+	p := testenv.TonePower(frame, hz)
+	return p > 1e-3 && p > 10*testenv.TonePower(frame, 480) && p > 10*testenv.TonePower(frame, 330)
 }
 
 // TestEchoBotReturnsYourToneHalfASecondLater calls the echo bot with a
@@ -78,18 +72,18 @@ func toneOnly(frame []int16, hz float64) bool {
 // count when the bot's first packet from the user arrives is the recording
 // position of "the bot starts hearing you".
 func TestEchoBotReturnsYourToneHalfASecondLater(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
 	echo := startEcho(t, s)
 	wav := filepath.Join(t.TempDir(), "me.wav")
-	me := s.engine("me", func(c *Config) { c.Speaker = "wav:" + wav })
+	me := s.Engine("me", func(c *engine.Config) { c.Speaker = "wav:" + wav })
 
-	must(t, "call", me.Call(ctxT(t), []string{"echo"}, CallParams{}))
-	expect(me, func(CallBegin) bool { return true })
+	calltest.Must(t, "call", me.Call(calltest.Ctx(t), []string{"echo"}, engine.CallParams{}))
+	calltest.Expect(me, func(engine.CallBegin) bool { return true })
 	beginFrame := me.AudioStats().FramesPlayed
 
 	// The moment the bot receives the first packet of the tone.
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(calltest.Wait)
 	for echo.Engine().RemoteAudioStats()["me"].Received == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the echo bot never received audio from me")
@@ -98,11 +92,11 @@ func TestEchoBotReturnsYourToneHalfASecondLater(t *testing.T) {
 	}
 	heardFrame := me.AudioStats().FramesPlayed
 
-	volumeOf(me, "echo", 10) // the tone is back
-	time.Sleep(time.Second)  // a stretch of it to check
-	must(t, "hang up", me.Hangup(ctxT(t)))
-	expect(me, func(CallEnd) bool { return true })
-	me.close() // flushes the recording
+	me.VolumeOf("echo", 10) // the tone is back
+	time.Sleep(time.Second) // a stretch of it to check
+	calltest.Must(t, "hang up", me.Hangup(calltest.Ctx(t)))
+	calltest.Expect(me, func(engine.CallEnd) bool { return true })
+	me.End() // flushes the recording
 
 	frames := readFrames(t, wav)
 	first := -1
@@ -146,33 +140,33 @@ func TestEchoBotReturnsYourToneHalfASecondLater(t *testing.T) {
 // rejected call and a hung-up call are each followed by another one, no
 // sooner than Again; her tone reaches the callee's meters.
 func TestCallerBotCallsAndCallsAgain(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	me := s.engine("me", nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	me := s.Engine("me", nil)
 	const again = 1500 * time.Millisecond
 	startCaller(t, s, CallerParams{Callee: "me", FirstCall: 100 * time.Millisecond, Again: again, UserData: "hello"})
 
-	got := expect(me, func(CallReceived) bool { return true })
+	got := calltest.Expect(me, func(engine.CallReceived) bool { return true })
 	if got.CallerID != "alice" || got.UserData != "hello" {
 		t.Fatalf("first call: %+v", got)
 	}
 	rejected := time.Now()
-	must(t, "reject", me.Reject(ctxT(t)))
+	calltest.Must(t, "reject", me.Reject(calltest.Ctx(t)))
 
-	expect(me, func(CallReceived) bool { return true })
+	calltest.Expect(me, func(engine.CallReceived) bool { return true })
 	if d := time.Since(rejected); d < again {
 		t.Errorf("second call %v after the reject, want at least %v", d, again)
 	}
-	must(t, "accept", me.Accept(ctxT(t)))
-	expect(me, func(CallBegin) bool { return true })
+	calltest.Must(t, "accept", me.Accept(calltest.Ctx(t)))
+	calltest.Expect(me, func(engine.CallBegin) bool { return true })
 	// Her voice rises and falls: the meter shows her loud and quiet.
-	volumeOf(me, "alice", 40)
-	expect(me, func(v UserVoiceVolumeChanged) bool { l, ok := v.VolumeMap["alice"]; return ok && l < 15 })
-	volumeOf(me, "alice", 40)
+	me.VolumeOf("alice", 40)
+	calltest.Expect(me, func(v engine.UserVoiceVolumeChanged) bool { l, ok := v.VolumeMap["alice"]; return ok && l < 15 })
+	me.VolumeOf("alice", 40)
 
 	hungUp := time.Now()
-	must(t, "hang up", me.Hangup(ctxT(t)))
-	expect(me, func(CallReceived) bool { return true })
+	calltest.Must(t, "hang up", me.Hangup(calltest.Ctx(t)))
+	calltest.Expect(me, func(engine.CallReceived) bool { return true })
 	if d := time.Since(hungUp); d < again {
 		t.Errorf("third call %v after the hang-up, want at least %v", d, again)
 	}
@@ -181,45 +175,45 @@ func TestCallerBotCallsAndCallsAgain(t *testing.T) {
 // TestCallerBotWaitsForALateCallee: a callee who logs in after the bot's
 // first call found them offline is called after Retry, not after Again.
 func TestCallerBotWaitsForALateCallee(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
 	startCaller(t, s, CallerParams{Callee: "me", FirstCall: 50 * time.Millisecond, Again: time.Hour, Retry: 200 * time.Millisecond})
 	// Let the first call (after 50 ms) find nobody. On a very slow machine
 	// it may not have happened yet; the test then checks less, never fails
 	// wrongly.
 	time.Sleep(600 * time.Millisecond)
-	me := s.engine("me", nil)
-	expect(me, func(v CallReceived) bool { return v.CallerID == "alice" })
+	me := s.Engine("me", nil)
+	calltest.Expect(me, func(v engine.CallReceived) bool { return v.CallerID == "alice" })
 }
 
 // TestCallerBotAnswersAndWaitsDuringACall: the bot answers a call to it, and
 // its own timer does not ring anyone while that call is up; after it, the
 // next call comes Again later.
 func TestCallerBotAnswersAndWaitsDuringACall(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	me := s.engine("me", nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	me := s.Engine("me", nil)
 	const again = time.Second
 	startCaller(t, s, CallerParams{Callee: "me", FirstCall: 300 * time.Millisecond, Again: again})
-	must(t, "call alice", me.Call(ctxT(t), []string{"alice"}, CallParams{}))
-	expect(me, func(CallBegin) bool { return true })
-	volumeOf(me, "alice", 10)
+	calltest.Must(t, "call alice", me.Call(calltest.Ctx(t), []string{"alice"}, engine.CallParams{}))
+	calltest.Expect(me, func(engine.CallBegin) bool { return true })
+	me.VolumeOf("alice", 10)
 	time.Sleep(500 * time.Millisecond) // past FirstCall: the timer fired during the call
-	if me.has("onCallReceived(alice)") {
+	if me.Has("onCallReceived(alice)") {
 		t.Fatal("the bot rang me while we were talking")
 	}
 	hungUp := time.Now()
-	must(t, "hang up", me.Hangup(ctxT(t)))
-	expect(me, func(v CallReceived) bool { return v.CallerID == "alice" })
+	calltest.Must(t, "hang up", me.Hangup(calltest.Ctx(t)))
+	calltest.Expect(me, func(v engine.CallReceived) bool { return v.CallerID == "alice" })
 	if d := time.Since(hungUp); d < again {
 		t.Errorf("next call %v after the hang-up, want at least %v", d, again)
 	}
 }
 
 func TestCallerBotNeedsACallee(t *testing.T) {
-	s := newTestServer(t, nil)
+	s := calltest.NewServer(t, nil)
 	for _, p := range []CallerParams{{}, {Callee: "alice"}} {
-		if b, err := StartCallerBot(ctxT(t), s.botConfig("alice"), p); err == nil {
+		if b, err := StartCaller(calltest.Ctx(t), botConfig(s, "alice"), p); err == nil {
 			b.Close()
 			t.Errorf("%+v: no error", p)
 		}
@@ -229,28 +223,28 @@ func TestCallerBotNeedsACallee(t *testing.T) {
 // TestBotCloseEndsItsCall: closing a bot mid-call ends the call for the
 // other side, and Close may be called twice.
 func TestBotCloseEndsItsCall(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	b, err := StartEchoBot(ctxT(t), s.botConfig("echo"), EchoParams{})
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	b, err := StartEcho(calltest.Ctx(t), botConfig(s, "echo"), EchoParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	me := s.engine("me", nil)
-	must(t, "call", me.Call(ctxT(t), []string{"echo"}, CallParams{}))
-	expect(me, func(CallBegin) bool { return true })
-	must(t, "close", b.Close())
-	must(t, "close again", b.Close())
-	expect(me, func(CallEnd) bool { return true })
+	me := s.Engine("me", nil)
+	calltest.Must(t, "call", me.Call(calltest.Ctx(t), []string{"echo"}, engine.CallParams{}))
+	calltest.Expect(me, func(engine.CallBegin) bool { return true })
+	calltest.Must(t, "close", b.Close())
+	calltest.Must(t, "close again", b.Close())
+	calltest.Expect(me, func(engine.CallEnd) bool { return true })
 }
 
 func TestBotLoginFailureLeavesNothing(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
-	cfg := s.botConfig("echo")
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
+	cfg := botConfig(s, "echo")
 	cfg.UserSig = "not-a-ticket"
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), calltest.Wait)
 	defer cancel()
-	if _, err := StartEchoBot(ctx, cfg, EchoParams{}); err == nil {
+	if _, err := StartEcho(ctx, cfg, EchoParams{}); err == nil {
 		t.Fatal("a bad ticket logged in")
 	}
 }
@@ -289,25 +283,25 @@ func TestBotVoiceRisesAndFalls(t *testing.T) {
 // hangs up, the bots do not stay on talking to each other: the call ends
 // and echo can be called again.
 func TestBotsLeaveACallOfBots(t *testing.T) {
-	leakCheck(t)
-	s := newTestServer(t, nil)
+	testenv.NoLeaks(t)
+	s := calltest.NewServer(t, nil)
 	startEcho(t, s, "alice")
 	startCaller(t, s, CallerParams{Callee: "me", FirstCall: time.Hour, Bots: []string{"echo"}})
-	me := s.engine("me", nil)
-	must(t, "call alice", me.Call(ctxT(t), []string{"alice"}, CallParams{}))
-	expect(me, func(CallBegin) bool { return true })
-	must(t, "invite echo", me.Invite(ctxT(t), []string{"echo"}))
-	expect(me, func(v UserJoin) bool { return v.UserID == "echo" })
-	must(t, "hang up", me.Hangup(ctxT(t)))
-	expect(me, func(CallEnd) bool { return true })
+	me := s.Engine("me", nil)
+	calltest.Must(t, "call alice", me.Call(calltest.Ctx(t), []string{"alice"}, engine.CallParams{}))
+	calltest.Expect(me, func(engine.CallBegin) bool { return true })
+	calltest.Must(t, "invite echo", me.Invite(calltest.Ctx(t), []string{"echo"}))
+	calltest.Expect(me, func(v engine.UserJoin) bool { return v.UserID == "echo" })
+	calltest.Must(t, "hang up", me.Hangup(calltest.Ctx(t)))
+	calltest.Expect(me, func(engine.CallEnd) bool { return true })
 
-	deadline := time.Now().Add(wait)
-	for s.srv.Stats().Calls > 0 {
+	deadline := time.Now().Add(calltest.Wait)
+	for s.Srv.Stats().Calls > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the bots' call goes on: %+v", s.srv.Stats())
+			t.Fatalf("the bots' call goes on: %+v", s.Srv.Stats())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	must(t, "call echo", me.Call(ctxT(t), []string{"echo"}, CallParams{}))
-	expect(me, func(CallBegin) bool { return true })
+	calltest.Must(t, "call echo", me.Call(calltest.Ctx(t), []string{"echo"}, engine.CallParams{}))
+	calltest.Expect(me, func(engine.CallBegin) bool { return true })
 }

@@ -184,6 +184,9 @@ func BenchmarkDecodeMixPlayback(b *testing.B) {
 //     playback ring (written-ms: only to the frame written into that ring,
 //     the old, shorter measure);
 //   - total-ms: capture-ms + playout-ms, the budget (≤ 30 ms);
+//   - voice-ms: the delay voice processing adds to the microphone's sound
+//     (its band split and spectral overlap; it runs on device
+//     microphones), not counted in total-ms;
 //   - allocs/frame: heap allocations of the whole process per 20 ms frame
 //     while it runs.
 //
@@ -322,6 +325,7 @@ func measureLatency(b *testing.B, cfg Config) {
 	b.ReportMetric(toMS(pct(play, 0.99)), "playout-p99-ms")
 	b.ReportMetric(toMS(mean(written)), "written-ms")
 	b.ReportMetric(toMS(c+pl), "total-ms")
+	b.ReportMetric(float64(p.voice.delay())*1000/SampleRate, "voice-ms")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(n), "allocs/frame")
 }
 

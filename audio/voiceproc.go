@@ -140,6 +140,14 @@ func (v *voiceChain) dropped(frames int) {
 	v.ref.Discard(min(frames*FrameSamples, v.ref.Len()))
 }
 
+// delay is how much later the processed microphone sound is, in samples.
+func (v *voiceChain) delay() int {
+	if v.proc == nil {
+		return 0
+	}
+	return v.proc.Delay()
+}
+
 // stats returns the processor's diagnostics (zero without a processor).
 func (v *voiceChain) stats() voice.Stats {
 	if v.proc == nil {

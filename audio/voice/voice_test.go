@@ -318,9 +318,10 @@ func TestOffPassesThrough(t *testing.T) {
 	}
 }
 
-// BenchmarkProcess is the cost of all three stages on one 20 ms frame of
-// double talk in a room: the budget is 150 µs and no allocation.
-func BenchmarkProcess(b *testing.B) {
+// BenchmarkVoiceProcessing is the cost of all three stages on one 20 ms
+// frame of double talk in a room: the budget is 150 µs and no
+// allocation.
+func BenchmarkVoiceProcessing(b *testing.B) {
 	sc := newEchoScene(b, 10, 0.080)
 	near := scaleTo(speech(b, nearVoice, nearText, Rate), Rate, -26)
 	mic := toInt16(add(sc.echo, loop(near, len(sc.echo), Rate), pinkNoise(len(sc.echo), -50, 2)))

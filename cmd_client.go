@@ -62,6 +62,10 @@ func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 // engineConfig turns the flags into an engine configuration, minting a
 // ticket from the secret key when no --usersig is given.
 func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
+	vc, err := c.voiceConfig(stderr)
+	if err != nil {
+		return engine.Config{}, err
+	}
 	if c.server == "" {
 		fmt.Fprintln(stderr, "--server is required (or SOFTPHONE_SERVER), e.g. --server ws://127.0.0.1:7880/ws")
 		return engine.Config{}, errUsage
@@ -82,10 +86,6 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 		if sig, err = signaling.Sign(key, c.appID, c.user, 24*time.Hour, time.Now()); err != nil {
 			return engine.Config{}, err
 		}
-	}
-	vc, err := c.voiceConfig(stderr)
-	if err != nil {
-		return engine.Config{}, err
 	}
 	cfg := engine.Config{
 		ServerURL:  c.server,

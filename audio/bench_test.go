@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"fmt"
 	"runtime"
 	"slices"
 	"sort"
@@ -72,13 +73,25 @@ func BenchmarkEncodeDecode20ms(b *testing.B) {
 
 // BenchmarkCaptureToEncode is one 20 ms frame from the capture callback (two
 // 10 ms periods of C-side bytes) through the ring, the meter and the encoder
-// to the packet handler.
+// to the packet handler; with voice=on, through the voice processing too,
+// as a device microphone's frames go (with a speaker's reference).
 func BenchmarkCaptureToEncode(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("voice=%v", map[bool]string{false: "off", true: "on"}[on]), func(b *testing.B) {
+			benchCaptureToEncode(b, on)
+		})
+	}
+}
+
+func benchCaptureToEncode(b *testing.B, voiceOn bool) {
 	p, err := newPipeline(Config{Mic: "silence", Speaker: "none"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Close()
+	if voiceOn {
+		p.voice = newVoiceChain(voice.Default, VoiceStatus{})
+	}
 	dev := newDevice(malgo.Capture, BackendNull, "bench")
 	sent := 0
 	p.SetPacketHandler(func(pk Packet) { sent += len(pk.Payload) })
@@ -99,6 +112,9 @@ func BenchmarkCaptureToEncode(b *testing.B) {
 		dev.captureData(nil, periods[(2*i)%len(periods)], PeriodSamples)
 		dev.captureData(nil, periods[(2*i+1)%len(periods)], PeriodSamples)
 		<-dev.wake
+		if voiceOn {
+			p.voice.played(frames[(i+7)%len(frames)]) // what the speaker plays
+		}
 		p.captureDevice(dev)
 		i++
 	}

@@ -76,3 +76,14 @@ func BenchmarkRealFFT640(b *testing.B) {
 		r.inverse(re, im, x)
 	}
 }
+
+func BenchmarkFFT320(b *testing.B) {
+	f := newFFT(320)
+	x := make([]float32, 640)
+	for i := range x {
+		x[i] = float32(i % 7)
+	}
+	for b.Loop() {
+		f.transform(x)
+	}
+}

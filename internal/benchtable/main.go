@@ -218,7 +218,8 @@ func runGoBenchmarks(t *table) {
 	} else {
 		t.missing("  the same with libopus (C, same run, for comparison)", why)
 	}
-	check("allocations per frame, capture → encode", "BenchmarkCaptureToEncode", "allocs/op", "", 1, true, 0)
+	check("allocations per frame, capture → encode", "BenchmarkCaptureToEncode/voice=off", "allocs/op", "", 1, true, 0)
+	check("allocations per frame, capture → voice processing → encode", "BenchmarkCaptureToEncode/voice=on", "allocs/op", "", 1, true, 0)
 	for _, n := range []string{"1", "4", "8"} {
 		check("allocations per frame, decode → mix → playback, "+n+" remotes",
 			"BenchmarkDecodeMixPlayback/remotes="+n, "allocs/op", "", 1, true, 0)

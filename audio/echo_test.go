@@ -22,9 +22,9 @@ import (
 // With the echo canceller on, the tone must come back at least 30 dB below
 // what she sent; with it off it must come back (within 6 dB): the test
 // measures an echo that is there. Noise suppression and gain control are
-// off in both runs, so only the canceller is measured (the noise
-// suppressor would take a steady tone for a fan); a third run with
-// everything on is logged.
+// off in these two runs, so only the canceller is measured (the noise
+// suppressor would take a steady tone for a fan); a third run, with
+// everything on as a phone starts, must keep the tone 30 dB down too.
 func TestRealDeviceEchoCancellation(t *testing.T) {
 	needPulse(t)
 	for _, sink := range []string{"bobspk", "bobmic"} {
@@ -36,15 +36,14 @@ func TestRealDeviceEchoCancellation(t *testing.T) {
 
 	const hz = 700
 	for _, tc := range []struct {
-		name   string
-		cfg    voice.Config
-		maxDB  float64 // the tone's return, relative to what was sent
-		minDB  float64
-		strict bool
+		name  string
+		cfg   voice.Config
+		maxDB float64 // the tone's return, relative to what was sent
+		minDB float64
 	}{
-		{"canceller off", voice.Config{}, 3, -6, true},
-		{"canceller on", voice.Config{AEC: true}, -30, -200, true},
-		{"everything on", voice.Default, -30, -200, false},
+		{"canceller off", voice.Config{}, 3, -6},
+		{"canceller on", voice.Config{AEC: true}, -30, -200},
+		{"everything on", voice.Default, -30, -200},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			sent, back, stats := echoCall(t, hz, tc.cfg)

@@ -62,7 +62,7 @@ type postfilter struct {
 
 	// Per hop results.
 	gHigh  float32 // gain for the band above the low band
-	speech bool    // the hop holds near-end speech
+	speech bool    // the hop holds near-end speech, and no strong echo
 	snr    float64 // near-end power over noise and echo, speech band
 }
 
@@ -313,6 +313,17 @@ func (p *postfilter) estimate(y, farWin []float32, rate int) {
 	}
 	p.snr = sp / (sn + 1e-9)
 	p.speech = p.warm >= speechWarm && p.snr > speechSNR
+	if y != nil && p.speech {
+		// While the far end's echo fills the microphone (its linear
+		// estimate at least half of what is left), this is no hop to
+		// learn the near end's level from: double talk, or echo the
+		// suppressor let through, which gain control must never raise.
+		var ey float64
+		for _, v := range p.echoPow[lo : hi+1] {
+			ey += float64(v)
+		}
+		p.speech = ey < 0.5*sp
+	}
 
 	p.gHigh = min(p.gain[p.bins], gEcho)
 }

@@ -152,6 +152,7 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 	}
 	if !capOn && rs.capOn {
 		p.localLevel.Store(0)
+		p.voice.logCall(p.logger)
 	}
 	rs.capOn, rs.capDev = capOn, a.capture
 

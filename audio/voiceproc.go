@@ -1,6 +1,10 @@
 package audio
 
-import "softphone/audio/voice"
+import (
+	"log/slog"
+
+	"softphone/audio/voice"
+)
 
 // voiceChain is the pipeline's voice processing (package voice): the
 // processor that cleans each microphone frame before it is metered and
@@ -146,6 +150,20 @@ func (v *voiceChain) delay() int {
 		return 0
 	}
 	return v.proc.Delay()
+}
+
+// logCall logs what the voice processing found in the call that ends: for
+// a user's "they heard an echo", the log says whether the canceller found
+// the echo, how well it did and how often the reference slipped.
+func (v *voiceChain) logCall(logger *slog.Logger) {
+	if v.proc == nil {
+		return
+	}
+	st := v.proc.Stats()
+	logger.Info("audio: voice processing in the call",
+		"echo_delay_ms", st.EchoDelay, "linear_erle_db", st.ERLE, "realigns", st.Realigns, "resets", st.Resets,
+		"agc_gain_db", st.GainDB, "noise_dbfs", st.NoiseDBFS,
+		"reference_underflows", v.underflows, "reference_trims", v.trims)
 }
 
 // stats returns the processor's diagnostics (zero without a processor).

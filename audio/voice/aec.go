@@ -139,30 +139,21 @@ func (c *echoCanceller) reset() {
 
 // farAt copies the pre-emphasized far end [end-len(dst), end) into dst,
 // where end counts samples since the start; samples never written read 0.
-func (c *echoCanceller) farAt(end int, dst []float32) {
-	mask := len(c.hist) - 1
-	start := end - len(dst)
-	for i := range dst {
-		p := start + i
-		if p < 0 || p < c.farCount-len(c.hist) || p >= c.farCount {
-			dst[i] = 0
-			continue
-		}
-		dst[i] = c.hist[p&mask]
-	}
-}
+func (c *echoCanceller) farAt(end int, dst []float32) { c.readRing(c.hist, end, dst) }
 
 // rawAt is farAt for the far end as played (not pre-emphasized).
-func (c *echoCanceller) rawAt(end int, dst []float32) {
-	mask := len(c.raw) - 1
+func (c *echoCanceller) rawAt(end int, dst []float32) { c.readRing(c.raw, end, dst) }
+
+func (c *echoCanceller) readRing(ring []float32, end int, dst []float32) {
+	mask := len(ring) - 1
 	start := end - len(dst)
 	for i := range dst {
 		p := start + i
-		if p < 0 || p < c.farCount-len(c.raw) || p >= c.farCount {
+		if p < 0 || p < c.farCount-len(ring) || p >= c.farCount {
 			dst[i] = 0
 			continue
 		}
-		dst[i] = c.raw[p&mask]
+		dst[i] = ring[p&mask]
 	}
 }
 

@@ -89,8 +89,11 @@ func benchCaptureToEncode(b *testing.B, voiceOn bool) {
 		b.Fatal(err)
 	}
 	defer p.Close()
+	var spk *device
 	if voiceOn {
 		p.voice = newVoiceChain(voice.Default, VoiceStatus{})
+		spk = newDevice(malgo.Playback, BackendNull, "bench speaker")
+		p.voicePlay = spk
 	}
 	dev := newDevice(malgo.Capture, BackendNull, "bench")
 	sent := 0
@@ -113,7 +116,13 @@ func benchCaptureToEncode(b *testing.B, voiceOn bool) {
 		dev.captureData(nil, periods[(2*i+1)%len(periods)], PeriodSamples)
 		<-dev.wake
 		if voiceOn {
-			p.voice.played(frames[(i+7)%len(frames)]) // what the speaker plays
+			// What the speaker plays, written and played out, as the
+			// playout and the device callback do.
+			f := frames[(i+7)%len(frames)]
+			at := spk.ring.w.Load()
+			spk.ring.Write(f)
+			p.voice.played(f, at)
+			spk.ring.ReadFull(p.ps.tmp[:])
 		}
 		p.captureDevice(dev)
 		i++

@@ -139,20 +139,23 @@ func (c *frameClock) due(now time.Time) (due, skipped int) {
 // caller of SetMode. In ModeIdle neither wakes up. All methods are safe for
 // concurrent use.
 type Pipeline struct {
-	logger   *slog.Logger
-	mic      MicSpec
-	spk      SpeakerSpec
-	devs     *deviceSet // slots and contexts; its devices pass to manageDevices
-	micName  string
-	spkName  string
-	src      source // nil when the microphone is a device
-	echo     *echoSource
-	wav      *WAVWriter
-	voice    *voiceChain
-	enc      *Encoder
-	mixer    *Mixer
-	ringtone Ringtone
-	onWarn   func(string)
+	logger  *slog.Logger
+	mic     MicSpec
+	spk     SpeakerSpec
+	devs    *deviceSet // slots and contexts; its devices pass to manageDevices
+	micName string
+	spkName string
+	src     source // nil when the microphone is a device
+	echo    *echoSource
+	wav     *WAVWriter
+	voice   *voiceChain
+	// voicePlay is the playback device whose positions the voice chain
+	// pairs with (owned by the run loop; nil when none plays).
+	voicePlay *device
+	enc       *Encoder
+	mixer     *Mixer
+	ringtone  Ringtone
+	onWarn    func(string)
 
 	handler      atomic.Pointer[func(Packet)]
 	muted        atomic.Bool
@@ -594,13 +597,11 @@ type captureState struct {
 	ringDropped uint64
 }
 
-// sendFrame processes p.cs.frame, the next 20 ms of microphone: voice
-// processing, mute, meter, encode, hand over. It does not allocate.
+// sendFrame processes p.cs.frame, the next 20 ms of microphone, already
+// through voice processing: mute, meter, encode, hand over. It does not
+// allocate.
 func (p *Pipeline) sendFrame() {
 	cs := &p.cs
-	// Processing runs while muted too, so the echo canceller and the noise
-	// estimate stay current for the moment the user unmutes.
-	p.voice.process(cs.frame[:])
 	if p.muted.Load() {
 		clear(cs.frame[:])
 	}
@@ -640,11 +641,20 @@ func (p *Pipeline) captureDevice(dev *device) {
 		frames := (d - p.cs.ringDropped) / FrameSamples
 		p.cs.dropped += int(frames)
 		p.cs.ringDropped += frames * FrameSamples
-		p.voice.dropped(int(frames))
 	}
 	for dev.ring.Len() >= FrameSamples {
+		// The ring's index is the capture position: what voice
+		// processing pairs with the speaker's play position. It runs
+		// while muted too, so the echo canceller and the noise estimate
+		// are current when the user unmutes.
+		at := dev.ring.r.Load()
 		dev.ring.Read(p.cs.frame[:])
 		left := dev.ring.Len()
+		var playing uint64
+		if pd := p.voicePlay; pd != nil {
+			playing = pd.ring.Consumed()
+		}
+		p.voice.process(p.cs.frame[:], at, dev.ring.w.Load(), playing)
 		p.sendFrame()
 		p.noteCaptureDelay(dev, left)
 	}
@@ -748,8 +758,12 @@ func (p *Pipeline) playDevice(dev *device) {
 		if p.traceFrame != nil {
 			p.traceFrame(dev.ring.w.Load())
 		}
+		at := dev.ring.w.Load()
 		dev.ring.Write(p.ps.out[:])
-		p.voice.played(p.ps.out[:])
+		// Its play position: its place in the ring, plus the silence the
+		// device played for underruns before it (underruns only happen
+		// with the ring empty, so they all came before this frame).
+		p.voice.played(p.ps.out[:], at+dev.ring.padded.Load())
 		p.framePlayed()
 	}
 }

@@ -102,6 +102,11 @@ func (p *Pipeline) run() {
 				p.cs.dropped += skipped
 				for range n {
 					src.read(p.cs.frame[:])
+					if p.src == nil {
+						// A microphone device that stopped: silence,
+						// still through the processing's delay.
+						p.voice.processClocked(p.cs.frame[:])
+					}
 					p.sendFrame()
 				}
 			}
@@ -111,11 +116,15 @@ func (p *Pipeline) run() {
 				}
 			}
 		}
-		if rs.capOn && !rs.capClock {
-			p.captureDevice(rs.capDev)
-		}
+		// The speaker first: after a stall the microphone has several
+		// frames waiting, and the echo canceller pairs each with a frame
+		// the speaker played; topping the speaker up first keeps that
+		// pairing from running dry.
 		if rs.playOn && !rs.playClock {
 			p.playDevice(rs.playDev)
+		}
+		if rs.capOn && !rs.capClock {
+			p.captureDevice(rs.capDev)
 		}
 	}
 }
@@ -163,6 +172,15 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 		if !rs.playOn {
 			p.fillRecording(now)
 		}
+	}
+	if a.playback != p.voicePlay || !playOn {
+		// A fresh speaker device counts its positions from zero: the
+		// voice chain pairs anew.
+		p.voicePlay = nil
+		if playOn {
+			p.voicePlay = a.playback
+		}
+		p.voice.restart()
 	}
 	rs.playOn, rs.playDev = playOn, a.playback
 }

@@ -11,37 +11,38 @@ import (
 // encoded, and the far-end reference the echo canceller needs, taken from
 // what the speaker plays.
 //
-// The reference pairs frames by count: every frame the playout writes to
-// the speaker device goes into a short queue, and every microphone frame
-// takes the oldest one. Both devices run on the sound card's clock, so the
-// pairing keeps a fixed offset, whichever of the two the run loop serves
-// first; the echo canceller finds the delay from there (the device
-// buffers, the room) and follows it. The queue starts with refLead frames
-// of silence, so a microphone frame never finds it empty because the
-// playout ran second this time. A microphone frame that still finds it
-// empty (the speaker started late) gets silence, and one that finds it
-// past refMax (the devices' clocks drift, a device stalled) cuts it back:
-// the echo canceller sees either as a jump of the delay. (Dropping the
-// late frames instead, to keep the pairing, would leave no margin and
-// silence the reference for good.)
+// The reference is paired with the microphone by the devices' own sample
+// positions, not by the order in which the run loop serves them (which a
+// stall upsets): every frame written to the speaker is kept at its play
+// position (where in the device's output stream it will sound: its place
+// in the playback ring plus the silence played for underruns), and each
+// microphone frame at capture position C takes the reference at C + off,
+// where off pairs the two devices' positions at one instant, measured at
+// the first microphone frame after they (re)start. That pairing is what
+// was playing while the frame was captured, give or take a callback, and
+// stays put however the run loop is scheduled; the echo canceller finds
+// the rest of the delay (the device buffers, the room) and follows it.
 //
 // Only the run loop uses it.
 type voiceChain struct {
 	cfg    voice.Config // what runs
 	status VoiceStatus
 	proc   *voice.Processor
-	ref    *Ring
-	refOn  bool // a loudspeaker device plays: the reference is fed
-	frame  [FrameSamples]int16
-	// Slips of the pairing: microphone frames that found the queue
-	// empty, and frames cut when it grew too long.
-	underflows, trims int
+	refOn  bool // a loudspeaker device plays: the reference is kept
+
+	hist    []int16 // what was played, by play position (ring)
+	histEnd uint64  // play position one past the newest kept
+	haveOff bool
+	off     int64 // play position = capture position + off
+	frame   [FrameSamples]int16
+	// misses counts microphone frames whose reference was not (or no
+	// longer) kept: a device that stalled. Each pairs the devices anew.
+	misses int
 }
 
-const (
-	refLead = 2
-	refMax  = 8
-)
+// refHistory is how much of what was played the chain keeps: the echo
+// canceller's 320 ms of delay, a pairing off by a few callbacks, and room.
+const refHistory = 1 << 15 // 680 ms
 
 // VoiceStatus says what cleans the microphone: each of AEC (echo
 // cancellation), NS (noise suppression) and AGC (gain control) is "on" (for
@@ -85,63 +86,124 @@ func newVoiceChain(cfg voice.Config, st VoiceStatus) *voiceChain {
 		v.proc = voice.New(cfg)
 	}
 	if v.refOn {
-		v.ref = NewRing((refMax + 2) * FrameSamples)
+		v.hist = make([]int16, refHistory)
 	}
-	v.reset()
 	return v
 }
 
-// reset forgets the last call: its echo path, its noise, its level.
+// reset forgets the last call: its echo path, its noise, its level, and
+// the devices' pairing.
 func (v *voiceChain) reset() {
 	if v.proc != nil {
 		v.proc.Reset()
 	}
-	if v.ref != nil {
-		var silence [FrameSamples]int16
-		v.ref.Discard(v.ref.Len())
-		for range refLead {
-			v.ref.Write(silence[:])
-		}
-	}
+	v.restart()
 }
 
-// played takes a frame the playout sent to the speaker device.
-func (v *voiceChain) played(out []int16) {
+// restart forgets the pairing and what was played: a device was opened
+// afresh, and its positions start again from zero.
+func (v *voiceChain) restart() {
+	v.haveOff = false
+	v.histEnd = 0
+	clear(v.hist)
+}
+
+// played keeps a frame written to the speaker device, whose first sample
+// will play at position at.
+func (v *voiceChain) played(out []int16, at uint64) {
 	if !v.refOn {
 		return
 	}
-	if n := v.ref.Len() / FrameSamples; n >= refMax {
-		v.ref.Discard((n - refLead) * FrameSamples)
-		v.trims += n - refLead
+	mask := uint64(len(v.hist) - 1)
+	if at > v.histEnd {
+		// The device played silence in between (an underrun).
+		for p := max(v.histEnd, at-min(at, uint64(len(v.hist)))); p < at; p++ {
+			v.hist[p&mask] = 0
+		}
 	}
-	v.ref.Write(out[:FrameSamples])
+	for i, s := range out[:FrameSamples] {
+		v.hist[(at+uint64(i))&mask] = s
+	}
+	v.histEnd = max(v.histEnd, at+FrameSamples)
 }
 
-// process cleans one microphone frame in place. It does not allocate.
-func (v *voiceChain) process(frame []int16) {
+// process cleans one microphone frame in place. capAt is the frame's
+// capture position, captured how many samples the microphone has captured
+// so far and playing how far the speaker has played (both now). It does not
+// allocate.
+func (v *voiceChain) process(frame []int16, capAt, captured, playing uint64) {
 	if v.proc == nil {
 		return
 	}
 	var far []int16
 	if v.refOn {
 		far = v.frame[:]
-		if v.ref.Len() >= FrameSamples {
-			v.ref.Read(far)
-		} else {
-			clear(far)
-			v.underflows++
-		}
+		v.reference(far, capAt, captured, playing)
 	}
 	v.proc.Process(frame, far)
 }
 
-// dropped keeps the pairing when microphone frames were lost: their
-// reference frames go too.
-func (v *voiceChain) dropped(frames int) {
-	if !v.refOn || frames <= 0 {
+// reference fills far with what was played while the frame at capture
+// position capAt was captured.
+func (v *voiceChain) reference(far []int16, capAt, captured, playing uint64) {
+	if !v.haveOff {
+		if playing == 0 {
+			clear(far) // the speaker has not started
+			return
+		}
+		// The newest sample captured and the newest played are about
+		// now: that pairs the two devices' positions.
+		v.off = int64(playing) - int64(captured)
+		v.haveOff = true
+		if v.misses > 0 {
+			v.proc.ReferenceJumped()
+		}
+	}
+	start := int64(capAt) + v.off
+	end := start + FrameSamples
+	oldest := int64(v.histEnd) - int64(len(v.hist))
+	// Past the newest frame written but not past what the device has
+	// played is silence it played for an underrun: a true reference. Past
+	// what it has played, or older than what is kept, is a pairing that
+	// no longer holds.
+	if start < oldest || end > int64(playing)+FrameSamples {
+		// The pairing no longer holds: a device stalled without calling
+		// back (its position stood still while the other's ran on). Pair
+		// again at the next frame; the echo canceller sees a jump of the
+		// delay and follows it.
+		v.misses++
+		v.haveOff = false
+	}
+	mask := uint64(len(v.hist) - 1)
+	for i := range far {
+		p := start + int64(i)
+		if p < oldest || p < 0 || p >= int64(v.histEnd) {
+			far[i] = 0
+			continue
+		}
+		far[i] = v.hist[uint64(p)&mask]
+	}
+}
+
+// processClocked cleans a frame that came on the pipeline's clock (the
+// microphone device stopped): there is no capture position to pair.
+func (v *voiceChain) processClocked(frame []int16) {
+	if v.proc != nil {
+		v.proc.Process(frame, nil)
+	}
+}
+
+// logCall logs what the voice processing found in the call that ends: for
+// a user's "they heard an echo", the log says whether the canceller found
+// the echo, how well it did and whether the reference was there.
+func (v *voiceChain) logCall(logger *slog.Logger) {
+	if v.proc == nil {
 		return
 	}
-	v.ref.Discard(min(frames*FrameSamples, v.ref.Len()))
+	st := v.proc.Stats()
+	logger.Info("audio: voice processing in the call",
+		"echo_delay_ms", st.EchoDelay, "linear_erle_db", st.ERLE, "realigns", st.Realigns, "resets", st.Resets,
+		"agc_gain_db", st.GainDB, "noise_dbfs", st.NoiseDBFS, "reference_misses", v.misses)
 }
 
 // delay is how much later the processed microphone sound is, in samples.
@@ -150,20 +212,6 @@ func (v *voiceChain) delay() int {
 		return 0
 	}
 	return v.proc.Delay()
-}
-
-// logCall logs what the voice processing found in the call that ends: for
-// a user's "they heard an echo", the log says whether the canceller found
-// the echo, how well it did and how often the reference slipped.
-func (v *voiceChain) logCall(logger *slog.Logger) {
-	if v.proc == nil {
-		return
-	}
-	st := v.proc.Stats()
-	logger.Info("audio: voice processing in the call",
-		"echo_delay_ms", st.EchoDelay, "linear_erle_db", st.ERLE, "realigns", st.Realigns, "resets", st.Resets,
-		"agc_gain_db", st.GainDB, "noise_dbfs", st.NoiseDBFS,
-		"reference_underflows", v.underflows, "reference_trims", v.trims)
 }
 
 // stats returns the processor's diagnostics (zero without a processor).

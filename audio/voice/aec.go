@@ -341,9 +341,15 @@ func (c *echoCanceller) watchChange() {
 	long := c.longSdd / (c.longSff + 1)
 	short := c.shortSdd / (c.shortSff + 1)
 	if c.delay >= 0 && long > 10 && short < long/10 && c.suspect == 0 {
-		c.suspect = suspectBlocks
-		c.est.alpha = suspectAlpha
+		c.expectChange()
 	}
+}
+
+// expectChange puts the delay estimator on short averages, as when a
+// change of the echo path is suspected (see watchChange).
+func (c *echoCanceller) expectChange() {
+	c.suspect = suspectBlocks
+	c.est.alpha = suspectAlpha
 }
 
 // watchGood keeps a copy of the foreground filter from the last second in

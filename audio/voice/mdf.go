@@ -39,7 +39,6 @@ type mdf struct {
 	e, y, tmp []float32 // f long
 	yfg       []float32 // foreground echo estimate (n)
 	input     []float32 // near block after the DC notch and pre-emphasis
-	lastY     []float32 // echo estimate, 2n, in the output's domain
 
 	memD, memE float32
 	notch      [2]float32
@@ -105,7 +104,6 @@ func newMDF(n, m, rate int) *mdf {
 	c.e, c.y, c.tmp = vec(f), vec(f), vec(f)
 	c.yfg = vec(n)
 	c.input = vec(n)
-	c.lastY = vec(f)
 	c.specAverage = float64(n) / float64(rate)
 	c.beta0 = 2 * float64(n) / float64(rate)
 	c.betaMx = 0.5 * float64(n) / float64(rate)
@@ -123,7 +121,7 @@ func (c *mdf) reset() {
 			clear(v)
 		}
 	}
-	for _, v := range [][]float32{c.xwin, c.er, c.ei, c.power, c.eh, c.yh, c.lastY} {
+	for _, v := range [][]float32{c.xwin, c.er, c.ei, c.power, c.eh, c.yh} {
 		clear(v)
 	}
 	for i := range c.power1 {
@@ -411,14 +409,6 @@ func (c *mdf) process(near, far, out []float32) {
 		c.sumAdapt += rate
 	}
 
-	// The echo estimate for the residual echo suppressor.
-	copy(c.lastY, c.lastY[n:])
-	if c.adapted {
-		for i := range n {
-			c.lastY[n+i] = near[i] - out[i]
-		}
-	}
-
 	c.update()
 }
 
@@ -476,31 +466,6 @@ func (c *mdf) adjustProp() {
 	}
 	for j := range c.prop {
 		c.prop[j] = 0.99 * c.prop[j] / sum
-	}
-}
-
-// residual writes the power spectrum of the residual echo the linear
-// filter leaves, estimated as the leak times the echo estimate's windowed
-// power spectrum (2n-point, into out, n+1 bins). It uses the last two
-// blocks.
-func (c *mdf) residual(out []float32) {
-	for i, v := range c.lastY {
-		c.tmp[i] = c.window[i] * v
-	}
-	c.fft.forward(c.tmp, c.sr, c.si)
-	powerSpectrum(c.sr, c.si, out)
-	leak2 := float32(min(1, 2*c.leak))
-	for k := range out {
-		out[k] *= leak2
-	}
-}
-
-// impulse writes the time-domain impulse response of the foreground filter
-// (m·n taps) into h.
-func (c *mdf) impulse(h []float32) {
-	for j := range c.m {
-		c.fft.inverse(c.fr[j], c.fi[j], c.tmp)
-		copy(h[j*c.n:(j+1)*c.n], c.tmp[:c.n])
 	}
 }
 

@@ -177,6 +177,14 @@ func (p *postfilter) binOf(hz float64, rate int) int {
 	return int(math.Round(hz * float64(p.size) / float64(rate)))
 }
 
+// restartCoherence forgets the averaged spectra behind the coherence with
+// the far end: with a single hop to go on, every bin reads fully coherent.
+func (p *postfilter) restartCoherence() {
+	for _, v := range [][]float32{p.sxx, p.see, p.sxr, p.sxi} {
+		clear(v)
+	}
+}
+
 // transform takes one hop of the echo canceller's output e and computes
 // the spectrum of the last two.
 func (p *postfilter) transform(e []float32) {
@@ -299,7 +307,15 @@ func (p *postfilter) estimate(y, farWin []float32, rate int) {
 		post := min(pw[k]*inv, 1000)
 		prior := pfDD*prevG[k]*prevG[k]*prevP[k] + (1-pfDD)*max(post-1, 0)
 		g := prior / (1 + prior)
-		if f := (p.noiseFloor*n + p.echoFloor*r) * inv; g*g < f {
+		// The noise floor keeps a bin's noise natural; it must not shelter
+		// echo the noise estimate took in (a steady echo, a tone, looks
+		// stationary): with echo about, the noise it keeps is at most what
+		// the bin holds beside the echo.
+		nf := n
+		if r > 0 {
+			nf = min(n, max(pw[k]-r, 0))
+		}
+		if f := (p.noiseFloor*nf + p.echoFloor*r) * inv; g*g < f {
 			g = float32(math.Sqrt(float64(f)))
 		}
 		g = min(g, 1)

@@ -128,8 +128,7 @@ type Stats struct {
 
 // Processor cleans the microphone: echo cancellation against the far end
 // that was played, noise suppression and gain control, on 20 ms frames at
-// 48 kHz. It is not safe for concurrent use; it allocates nothing after
-// New.
+// 48 kHz. It is not safe for concurrent use; Process allocates nothing.
 //
 // The output is the input delayed by 11.2 ms (the band split and the
 // spectral stage's overlap), or, with every stage off, not at all.
@@ -214,7 +213,8 @@ func New(cfg Config) *Processor {
 func (p *Processor) Config() Config { return p.cfg }
 
 // Reset forgets everything learned: for a new call, whose echo path and
-// noise are not the last one's.
+// noise are not the last one's. It allocates (a new processor's worth),
+// which a call's start can afford.
 func (p *Processor) Reset() {
 	*p = *New(p.cfg)
 }
@@ -359,6 +359,17 @@ func (p *Processor) noteERLE() {
 		}
 		p.erleSdd, p.erleSee, p.erleBlocks = 0, 0, 0
 	}
+}
+
+// ReferenceJumped tells the processor that the far end it is given moved
+// against the microphone at once (a device stalled and the caller paired
+// them anew). The echo canceller finds the new delay by itself; the
+// suppressor's coherence with the far end would take a while to show the
+// echo again, so it starts afresh, at full suppression, meanwhile, and the
+// delay estimator looks for the new delay with short averages.
+func (p *Processor) ReferenceJumped() {
+	p.pf.restartCoherence()
+	p.aec.expectChange()
 }
 
 // Speech reports whether the last frame held near-end speech (the voice

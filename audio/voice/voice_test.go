@@ -402,3 +402,64 @@ func TestRobust(t *testing.T) {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 13)) }
+
+// TestEchoInNoise: the far end talks into a room with a fan, everything
+// on: the echo is still taken 30 dB down after 2 s, not left at the noise
+// suppressor's gentler floor, and the fan comes out lower too.
+func TestEchoInNoise(t *testing.T) {
+	sc := newEchoScene(t, 12, 0.080)
+	noise := pinkNoise(len(sc.far), -45, 21)
+	out, shares, p := simulate(Default, sc.far, sc.echo, noise)
+	residual := sub(out, shares[1])
+	m := mask(sc.echo)
+	got := ratioDB(sc.echo, residual, m, 2*Rate, len(out))
+	nr := ratioDB(noise, shares[1], nil, 2*Rate, len(out))
+	t.Logf("echo in a -45 dBFS fan, everything on: ERLE %.1f dB after 2 s, the fan %.1f dB lower; stats %+v", got, nr, p.Stats())
+	if got < 30 {
+		t.Errorf("ERLE %.1f dB in noise, want >= 30", got)
+	}
+}
+
+// TestReferenceJump: the pipeline pairs the speaker's frames with the
+// microphone's by the devices' positions; a device that stalls breaks the
+// pairing, and the reference jumps (here by 30 ms, at 5 s) while the echo
+// does not. Told so, the processor keeps a tone 20 dB down over the second
+// after the jump, and speech from half a second after it (the delay must be
+// found again first).
+func TestReferenceJump(t *testing.T) {
+	sp := scaleTo(loop(speech(t, farVoice, farText, Rate), 10*Rate, Rate/2), Rate, -20)
+	for name, played := range map[string][]float64{"tone": tone(10*Rate, Rate, 700, -12), "speech": sp} {
+		echo := convolve(played, room(Rate, 0.080, 0.2, 0.3, -6, 1))
+		// What the processor is told was played: right until 5 s, then
+		// 30 ms early (the pairing slipped).
+		jump := 5 * Rate
+		told := append([]float64(nil), played...)
+		copy(told[jump:], played[jump+int(0.030*Rate):])
+		p := New(Config{AEC: true})
+		noise := whiteNoise(len(echo), -70, 5)
+		mic, far := toInt16(add(echo, noise)), toInt16(told)
+		out := make([]float64, len(mic))
+		for f := 0; (f+1)*FrameSamples <= len(mic); f++ {
+			if f*FrameSamples == jump {
+				p.ReferenceJumped()
+			}
+			seg := mic[f*FrameSamples : (f+1)*FrameSamples]
+			p.Process(seg, far[f*FrameSamples:(f+1)*FrameSamples])
+			for i, v := range seg {
+				out[f*FrameSamples+i] = float64(v)
+			}
+		}
+		out = append(out[p.Delay():], make([]float64, p.Delay())...)
+		m := mask(echo)
+		from := jump
+		if name == "speech" {
+			from += Rate / 2
+		}
+		after := ratioDB(echo, out, m, from, from+Rate)
+		t.Logf("%s: ERLE %.1f dB before the jump, %.1f dB over the second measured after it; per 250 ms: %s", name,
+			ratioDB(echo, out, m, jump-2*Rate, jump), after, timeline(echo[jump-Rate:], out[jump-Rate:], m[jump/FrameSamples-50:], Rate/4))
+		if after < 20 {
+			t.Errorf("%s: ERLE %.1f dB over the second after the reference jumped, want >= 20", name, after)
+		}
+	}
+}

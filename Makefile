@@ -17,10 +17,14 @@ GO ?= go
 # PulseAudio and sox for the real-device audio tests, espeak-ng for the
 # speech the voice processing tests talk with, tmux for the terminal
 # end-to-end tests, git to clone a fresh copy, OpenSSH and iproute2 for the
-# sound-over-SSH test (a real sshd in a network namespace), and libopus-dev
+# sound-over-SSH test (a real sshd in a network namespace), libopus-dev
 # with pkg-config for the interop tests against the reference codec (a
-# test-only build tag: the product never links libopus).
-DEB_PACKAGES := gcc git pulseaudio pulseaudio-utils sox espeak-ng tmux openssh-server openssh-client iproute2 libopus-dev pkg-config
+# test-only build tag: the product never links libopus), Chromium with
+# nftables (packet loss in the test's namespace) and a font for the web
+# phone's tests in a real browser, and nftables for the NAT tests (homes
+# behind NAT routers, in namespaces).
+DEB_PACKAGES := gcc git pulseaudio pulseaudio-utils sox espeak-ng tmux openssh-server openssh-client iproute2 libopus-dev pkg-config \
+	chromium nftables fonts-dejavu-core
 
 # The race detector makes the pure-Go Opus codec ~10x slower (5 ms per
 # frame), too slow for the real-time audio tests. Its package is compiled

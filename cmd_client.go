@@ -25,11 +25,13 @@ import (
 // clientFlags are the flags every client mode shares (TUI, headless, demo).
 type clientFlags struct {
 	server, user, usersig, keyFile string
+	tlsFingerprint                 string
 	appID                          int64
 	mic, speaker                   string
 	aec, ns, agc                   string
 	autoAnswer                     bool
 	ice                            stringList
+	icePolicy                      string
 	logFile, logLevel              string
 }
 
@@ -45,6 +47,7 @@ func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 		fs.StringVar(&c.usersig, "usersig", os.Getenv("SOFTPHONE_USERSIG"), "login `ticket` from 'softphone usersig' (env SOFTPHONE_USERSIG)")
 		fs.StringVar(&c.keyFile, "secret-key-file", "", "instead of --usersig, mint a ticket with this secret key file (also $"+signaling.SecretKeyEnv+", else the key 'softphone serve' generated)")
 		fs.Int64Var(&c.appID, "sdk-app-id", signaling.DefaultSDKAppID, "SDKAppID for tickets minted with the secret key")
+		addTLSFingerprintFlag(fs, &c.tlsFingerprint)
 	}
 	fs.StringVar(&c.user, "user", os.Getenv("SOFTPHONE_USER"), "your user `ID`, 1-32 of A-Z a-z 0-9 _ - (env SOFTPHONE_USER)")
 	// Backquotes in a usage string would become the flag's value name.
@@ -54,7 +57,8 @@ func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 	fs.StringVar(&c.ns, "ns", "high", "noise suppression: off | low (up to 12 dB) | high (up to 20 dB)")
 	fs.StringVar(&c.agc, "agc", "on", "automatic gain control of your voice to a steady level: on | off")
 	fs.BoolVar(&c.autoAnswer, "auto-answer", false, "accept every incoming call")
-	fs.Var(&c.ice, "ice-server", "STUN/TURN server, repeatable: stun:HOST:PORT or turn:USER:PASS@HOST:PORT (none needed on one host or a LAN)")
+	fs.Var(&c.ice, "ice-server", "extra STUN/TURN server, repeatable: stun:HOST:PORT or turn:USER:PASS@HOST:PORT (the call server offers its own)")
+	fs.StringVar(&c.icePolicy, "ice-transport-policy", "all", "media paths allowed: all, or relay (only through a TURN server: the other side never learns your address)")
 	fs.StringVar(&c.logFile, "log-file", "", "log file (default: the TUI logs to ~/.local/state/softphone/softphone.log, headless mode to stderr)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
@@ -96,6 +100,15 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 		Voice:      vc,
 		AutoAnswer: c.autoAnswer,
 	}
+	if err := c.pinServer(&cfg); err != nil {
+		return engine.Config{}, err
+	}
+	policy, err := engine.ParseICETransportPolicy(c.icePolicy)
+	if err != nil {
+		fmt.Fprintln(stderr, "bad --ice-transport-policy:", err)
+		return engine.Config{}, errUsage
+	}
+	cfg.ICETransportPolicy = policy
 	for _, s := range c.ice {
 		srv, err := engine.ParseICEServer(s)
 		if err != nil {

@@ -15,6 +15,15 @@ import (
 	"softphone/signaling"
 )
 
+// offIfZero maps a flag's 0 ("none") to the Config's -1 (Config's 0 is
+// "the default").
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
 func cmdServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "softphone serve [flags]", stderr)
 	listen := fs.String("listen", "127.0.0.1:7880", "address to listen on (port 0 picks a free port)")
@@ -25,8 +34,24 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
 	maxCallSize := fs.Int("max-call-size", signaling.DefaultMaxCallSize, "most people in one call, the caller included (clients learn it when they log in)")
 	grace := fs.Duration("grace", 10*time.Second, "how long a dropped participant keeps its place in a call")
+	loginTimeout := fs.Duration("login-timeout", 10*time.Second, "close a connection that has not logged in this long after connecting")
+	maxConns := fs.Int("max-connections", 0, "most open connections (0: the open-file limit less a reserve of 1/16 of it, 32 to 256)")
+	maxUnauth := fs.Int("max-unauthenticated", 0, "most connections not logged in yet (0: 1024, at most a quarter of --max-connections); over it the oldest is closed")
+	maxUnauthAddr := fs.Int("max-unauthenticated-per-address", 0, "most connections not logged in yet from one address, IPv6 by /64 (0: 128, at most --max-unauthenticated)")
+	invitesPerMin := fs.Int("invites-per-minute", 20, "unanswered invitations one user may send a minute (-1: no limit)")
+	ringsPerMin := fs.Int("rings-per-minute", 5, "times a minute one caller may ring the same user without an answer (-1: no limit)")
+	calleeRingsPerMin := fs.Int("callee-rings-per-minute", 30, "unanswered rings one user may receive a minute, from everyone (-1: no limit)")
+	rejectHold := fs.Duration("reject-hold", 30*time.Second, "after a reject, how long the caller may not ring that user again (0s: no hold)")
+	restoreWindow := fs.Duration("restore-window", 30*time.Second, "after a start, how long participants may bring back calls from before it with their call tokens (0s: never)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn or error")
+	var webFlags serveWebFlags
+	addServeWebFlags(fs, &webFlags)
+	turnFlags := addTURNFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	turnCfg, err := turnFlags.config(stderr)
+	if err != nil {
 		return err
 	}
 	var level slog.Level
@@ -37,6 +62,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if (*tlsCert == "") != (*tlsKey == "") {
 		fmt.Fprintln(stderr, "--tls-cert and --tls-key go together: give both or neither")
 		return errUsage
+	}
+	if err := webFlags.check(*tlsCert != "", stderr); err != nil {
+		return err
 	}
 	key, src, err := signaling.LoadSecretKey(*keyFile, os.Getenv, true)
 	if err != nil {
@@ -49,12 +77,26 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "softphone: warning:", src.Warning)
 	}
 	cfg := signaling.Config{
-		SecretKey:     key,
-		SDKAppID:      *appID,
-		InviteTimeout: *inviteTimeout,
-		MaxCallSize:   *maxCallSize,
-		Grace:         *grace,
+		SecretKey:                    key,
+		SDKAppID:                     *appID,
+		InviteTimeout:                *inviteTimeout,
+		MaxCallSize:                  *maxCallSize,
+		Grace:                        *grace,
+		LoginTimeout:                 *loginTimeout,
+		MaxConnections:               *maxConns,
+		MaxUnauthenticated:           *maxUnauth,
+		MaxUnauthenticatedPerAddress: *maxUnauthAddr,
+		Invites: signaling.InviteLimits{PerCaller: *invitesPerMin, PerPair: *ringsPerMin, PerCallee: *calleeRingsPerMin,
+			AfterReject: offIfZero(*rejectHold)},
+		RestoreWindow: offIfZero(*restoreWindow),
 		Logger:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if *loginTimeout <= 0 {
+		fmt.Fprintln(stderr, "--login-timeout must be positive")
+		return errUsage
+	}
+	if err := webFlags.apply(&cfg, *listen, stderr); err != nil {
+		return err
 	}
 	if *tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
@@ -63,10 +105,27 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	turn, err := startTURN(turnCfg, key, cfg.Logger, stderr)
+	if err != nil {
+		return err
+	}
+	if turn != nil {
+		defer turn.Close()
+		cfg.ICE = turn.Service()
+		if cfg.MaxConnections == 0 {
+			// The relay's sockets come out of the same open-file limit.
+			cfg.MaxConnections = max(signaling.FileBudget()-turn.Descriptors(), 16)
+		}
+	}
 	srv, err := signaling.NewServer(cfg)
 	if err != nil {
 		return err
 	}
+	eff := srv.Config()
+	cfg.Logger.Info("limits", "maxConnections", eff.MaxConnections, "maxUnauthenticated", eff.MaxUnauthenticated,
+		"maxUnauthenticatedPerAddress", eff.MaxUnauthenticatedPerAddress, "loginTimeout", eff.LoginTimeout,
+		"invitesPerMinute", eff.Invites.PerCaller, "ringsPerMinute", eff.Invites.PerPair,
+		"calleeRingsPerMinute", eff.Invites.PerCallee, "rejectHold", eff.Invites.AfterReject, "restoreWindow", eff.RestoreWindow)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (another server running? --listen 127.0.0.1:0 picks a free port)", *listen, err)
@@ -76,6 +135,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "softphone server listening on %s\n", signaling.WebSocketURL(ln.Addr(), cfg.TLS != nil))
+	webFlags.announce(stderr, ln.Addr(), cfg.TLS != nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

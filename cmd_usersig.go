@@ -23,17 +23,24 @@ func cmdUsersig(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	key, src, err := signaling.LoadSecretKey(*keyFile, os.Getenv, false)
-	if err != nil {
-		return err
-	}
-	if src.Warning != "" {
-		fmt.Fprintln(stderr, "softphone: warning:", src.Warning)
-	}
-	sig, err := signaling.Sign(key, *appID, *user, *expire, time.Now())
+	sig, err := mintTicket(*keyFile, *appID, *user, *expire, stderr)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, sig)
 	return nil
+}
+
+// mintTicket signs a ticket for user with the secret key (the file, else
+// $SOFTPHONE_SECRET_KEY, else the one softphone serve generated), warning
+// on stderr about a key file others can read.
+func mintTicket(keyFile string, appID int64, user string, life time.Duration, stderr io.Writer) (string, error) {
+	key, src, err := signaling.LoadSecretKey(keyFile, os.Getenv, false)
+	if err != nil {
+		return "", err
+	}
+	if src.Warning != "" {
+		fmt.Fprintln(stderr, "softphone: warning:", src.Warning)
+	}
+	return signaling.Sign(key, appID, user, life, time.Now())
 }

@@ -215,32 +215,48 @@ func (p *pane) exited() (int, bool) {
 // prefixes the command (ip netns exec NS, to run it in a namespace).
 func serveProcess(t testing.TB, bin, keyFile string, wrap ...string) string {
 	t.Helper()
-	argv := append(wrap, bin, "serve", "--listen", "127.0.0.1:0", "--secret-key-file", keyFile, "--log-level", "warn")
+	argv := append(wrap, bin, "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--secret-key-file", keyFile, "--log-level", "warn")
+	return startServe(t, argv).url
+}
+
+// serveProc is a `softphone serve` child process.
+type serveProc struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *testenv.Buffer
+	exited chan error
+}
+
+// startServe runs argv (a softphone serve command line, maybe wrapped) and
+// waits for its banner. At the end of the test it is stopped with SIGTERM
+// if it still runs.
+func startServe(t testing.TB, argv []string) *serveProc {
+	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	p := &serveProc{cmd: cmd, stderr: &testenv.Buffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { p.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-p.exited:
 		case <-time.After(e2eWait):
 			cmd.Process.Kill()
-			<-exited
-			t.Errorf("softphone serve ignored SIGTERM; stderr:\n%s", stderr.String())
+			<-p.exited
+			t.Errorf("softphone serve ignored SIGTERM; stderr:\n%s", p.stderr.String())
 		}
+		p.exited <- nil // for a second cleanup
 	})
 	sc := bufio.NewScanner(stdout)
 	if !sc.Scan() {
-		t.Fatalf("softphone serve printed no banner")
+		t.Fatalf("softphone serve printed no banner; stderr:\n%s", p.stderr.String())
 	}
 	m := regexp.MustCompile(`listening on (ws://\S+)`).FindStringSubmatch(sc.Text())
 	if m == nil {
@@ -250,7 +266,8 @@ func serveProcess(t testing.TB, bin, keyFile string, wrap ...string) string {
 		for sc.Scan() {
 		}
 	}()
-	return m[1]
+	p.url = m[1]
+	return p
 }
 
 // writeKey writes a fresh secret key for a test server.

@@ -28,7 +28,7 @@ func BenchmarkHeadlessCall(b *testing.B) {
 	if err := os.WriteFile(keyFile, []byte("bench-secret-key"), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	srv := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--secret-key-file", keyFile, "--log-level", "warn")
+	srv := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--secret-key-file", keyFile, "--log-level", "warn")
 	out, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {
 		b.Fatal(err)

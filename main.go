@@ -21,6 +21,7 @@ Usage:
   softphone --headless [flags]      the same client driven by stdin/stdout JSON
   softphone serve [flags]           run the call server
   softphone usersig --user ID       mint a login ticket (userSig)
+  softphone link --user ID          a link to the web phone that logs ID in
   softphone devices                 list audio capture and playback devices
   softphone demo                    server, two bots and the TUI in one command
   softphone loadtest [flags]        drive call cycles against a server
@@ -50,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdServe(rest, stdout, stderr)
 	case "usersig":
 		err = cmdUsersig(rest, stdout, stderr)
+	case "link":
+		err = cmdLink(rest, stdout, stderr)
 	case "devices":
 		err = cmdDevices(rest, stdout, stderr)
 	case "demo":

@@ -32,7 +32,7 @@ func TestServeBannerAndGracefulShutdown(t *testing.T) {
 	errs := &syncBuffer{ch: make(chan string, 1000)}
 	code := make(chan int, 1)
 	go func() {
-		code <- run([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "warn"}, strings.NewReader(""), outW, errs)
+		code <- run([]string{"serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--log-level", "warn"}, strings.NewReader(""), outW, errs)
 		outW.Close()
 	}()
 	sc := bufio.NewScanner(outR)
@@ -49,6 +49,10 @@ func TestServeBannerAndGracefulShutdown(t *testing.T) {
 	announced := <-errs.ch
 	if !strings.Contains(announced, "generated a new secret key") {
 		t.Fatalf("stderr %q", announced)
+	}
+	// So was the built-in STUN/TURN server, at the listen address.
+	if turn := <-errs.ch; !regexp.MustCompile(`STUN/TURN on UDP and TCP port \d+, told to phones as 127\.0\.0\.1; relays on UDP ports 49160-49200`).MatchString(turn) {
+		t.Fatalf("stderr %q", turn)
 	}
 	var sig strings.Builder
 	if c := run([]string{"usersig", "--user", "alice", "--expire", "1h"}, nil, &sig, io.Discard); c != 0 {
@@ -115,5 +119,17 @@ func TestUsersigFlags(t *testing.T) {
 	}
 	if c := run([]string{"serve", "--tls-cert", "x"}, nil, io.Discard, io.Discard); c != 2 {
 		t.Fatalf("--tls-cert alone: exit %d", c)
+	}
+	for _, bad := range [][]string{{"--turn", "maybe"}, {"--turn-ports", "5000-4000"}, {"--turn-ports", "49160"},
+		{"--turn-public-ip", "::1"}, {"--turn-public-ip", "example.org"}, {"--turn-user-kbps", "0"}} {
+		errOut.Reset()
+		if c := run(append([]string{"serve"}, bad...), nil, io.Discard, &errOut); c != 2 || !strings.Contains(errOut.String(), bad[0]) {
+			t.Errorf("serve %q: exit %d, %q", bad, c, errOut.String())
+		}
+	}
+	errOut.Reset()
+	c := run([]string{"--headless", "--server", "ws://127.0.0.1:1/ws", "--user", "a", "--usersig", "x", "--ice-transport-policy", "direct"}, nil, io.Discard, &errOut)
+	if c != 2 || !strings.Contains(errOut.String(), "want all or relay") {
+		t.Errorf("--ice-transport-policy direct: exit %d, %q", c, errOut.String())
 	}
 }

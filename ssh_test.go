@@ -230,6 +230,9 @@ func (s *sshd) run(t *testing.T, remote string) string {
 	return string(out)
 }
 
+// lineTime is the key of the time a line arrived, added to each line.
+const lineTime = "_arrived"
+
 // headlessProc is a `softphone --headless` process (maybe behind ssh): its
 // stdin, and its JSON lines as they come.
 type headlessProc struct {
@@ -238,7 +241,7 @@ type headlessProc struct {
 	seen  []map[string]any // lines read but not yet waited for
 }
 
-func startHeadless(t *testing.T, wrap []string, argv ...string) *headlessProc {
+func startHeadless(t testing.TB, wrap []string, argv ...string) *headlessProc {
 	t.Helper()
 	argv = append(append([]string(nil), wrap...), argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -252,6 +255,8 @@ func startHeadless(t *testing.T, wrap []string, argv ...string) *headlessProc {
 	}
 	stderr := &testenv.Buffer{}
 	cmd.Stderr = stderr
+	// If the test process dies before its cleanups, so does the phone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -262,6 +267,7 @@ func startHeadless(t *testing.T, wrap []string, argv ...string) *headlessProc {
 		for sc.Scan() {
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				m[lineTime] = time.Now()
 				h.lines <- m
 			}
 		}
@@ -286,7 +292,7 @@ func startHeadless(t *testing.T, wrap []string, argv ...string) *headlessProc {
 // wait returns the first line named name (an event or a response) not
 // returned before, also one that came while waiting for another; it fails
 // on an error response or after e2eWait.
-func (h *headlessProc) wait(t *testing.T, name string) map[string]any {
+func (h *headlessProc) wait(t testing.TB, name string) map[string]any {
 	t.Helper()
 	match := func(m map[string]any) bool { return m["event"] == name || m["response"] == name }
 	timeout := time.After(e2eWait)

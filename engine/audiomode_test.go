@@ -8,6 +8,7 @@ import (
 	. "softphone/engine"
 	"softphone/internal/calltest"
 	"softphone/internal/testenv"
+	"softphone/signaling"
 )
 
 // pipeMode returns te's pipeline mode, counters and local level.
@@ -50,7 +51,8 @@ func waitQuiet(t *testing.T, te *calltest.Engine) {
 // everything in the call, and nothing again once it ends or is rejected.
 func TestAudioModeFollowsTheCall(t *testing.T) {
 	testenv.NoLeaks(t)
-	s := calltest.NewServer(t, nil)
+	// alice calls again right after bob's reject.
+	s := calltest.NewServer(t, func(c *signaling.Config) { c.Invites.AfterReject = -1 })
 	alice := s.Engine("alice", nil)
 	bob := s.Engine("bob", nil)
 	for _, te := range []*calltest.Engine{alice, bob} {

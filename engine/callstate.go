@@ -103,6 +103,11 @@ type remoteUser struct {
 	videoAvail bool
 	quality    NetworkQuality
 	ice        webrtc.ICEConnectionState
+	// iceUp: the media path connected at least once. iceDownSince: when it
+	// went down (ICE disconnected or failed: nothing at all has arrived
+	// from them for ICEDisconnected), zero while it is up.
+	iceUp        bool
+	iceDownSince time.Time
 }
 
 // setCall makes c the current call, stamped with the connection epoch.
@@ -264,14 +269,7 @@ func (e *Engine) onSignal(ev signaling.Event) {
 			// from a call we already left locally. Say no.
 			e.log.Info("declining an invitation while in a call", "call", v.CallID, "state", e.st)
 			if e.client != nil {
-				client, id := e.client, v.CallID
-				e.wg.Add(1)
-				go func() {
-					defer e.wg.Done()
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					defer cancel()
-					_ = client.Reject(ctx, id)
-				}()
+				e.rejectAsync(e.client, v.CallID)
 			}
 		}
 
@@ -392,9 +390,17 @@ func (e *Engine) onSignal(ev signaling.Event) {
 		e.endCall(e.call, endLost, signaling.ReasonTicketExpired)
 		e.events.publish(UserSigExpired{})
 
+	case signaling.ICEServersChanged:
+		e.setServerICE(v.Servers)
+
 	case signaling.ServerShutdown:
 		e.log.Warn("the call server is shutting down", "message", v.Message)
-		e.events.publish(ErrorEvent{Code: int(signaling.CodeShuttingDown), Message: "the call server is shutting down; reconnecting"})
+		if e.st != stateInCall {
+			e.events.publish(ErrorEvent{Code: int(signaling.CodeShuttingDown), Message: "the call server is shutting down; reconnecting"})
+		}
+		// In a call nothing is said: the call goes on peer to peer, and the
+		// next server brings it back (its call token); the user sees only
+		// the connection's "reconnecting".
 	}
 }
 
@@ -411,10 +417,14 @@ func (e *Engine) onConn(v signaling.ConnEvent) {
 	case ConnReconnecting:
 		e.epoch++
 	case ConnConnected:
+		e.setServerICE(v.ICEServers)
 		// The snapshot is the truth only about a call from before the drop:
 		// one placed since (or on the first connect) is newer than it.
-		if e.call != nil && e.call.epoch < e.epoch {
+		switch {
+		case e.call != nil && e.call.epoch < e.epoch:
 			e.reconcile(v.Call)
+		case e.call == nil && v.Call != nil:
+			e.strayCall(v.Call)
 		}
 	case ConnOffline:
 		e.loggedIn = false
@@ -456,8 +466,29 @@ func (e *Engine) reconcile(snap *signaling.CallInfo) {
 	}
 	for id := range c.remotes {
 		if !joined[id] {
-			e.remoteLeft(c, id, "hangup")
+			reason := "hangup"
+			if p, ok := snap.Participant(id); ok && p.Reason != signaling.ReasonNone {
+				reason = leaveReason(p.Reason)
+			}
+			e.remoteLeft(c, id, reason)
 		}
+	}
+}
+
+// strayCall handles a call the server has us in that we are not in: an
+// invitation whose push was lost while the connection was down rings now;
+// a call we had left (the server missed it while it was away) is left
+// again, so the server does not hold us busy in it.
+func (e *Engine) strayCall(info *signaling.CallInfo) {
+	me, ok := info.Participant(e.cfg.UserID)
+	switch {
+	case !ok || e.client == nil:
+	case me.State == signaling.StateRinging && !e.finished.has(info.CallID):
+		e.onSignal(signaling.IncomingCall{CallInfo: *info}) // rings, or is declined if busy
+	case me.State == signaling.StateRinging:
+		e.rejectAsync(e.client, info.CallID)
+	case me.State == signaling.StateJoined:
+		e.hangupAsync(e.client, info.CallID)
 	}
 }
 
@@ -617,8 +648,27 @@ func (e *Engine) onICE(callID, id string, s webrtc.ICEConnectionState) {
 	if c := e.callFor(callID); c != nil {
 		if r := c.remotes[id]; r != nil {
 			r.ice = s
+			switch s {
+			case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted:
+				r.iceUp, r.iceDownSince = true, time.Time{}
+			case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
+				if r.iceUp && r.iceDownSince.IsZero() {
+					r.iceDownSince = time.Now()
+				}
+			}
 		}
 	}
+}
+
+// rejectAsync declines an invitation in the background.
+func (e *Engine) rejectAsync(client *signaling.Client, id string) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = client.Reject(ctx, id)
+	}()
 }
 
 // autoAnswer accepts the ringing call in the background.

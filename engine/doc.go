@@ -17,12 +17,19 @@
 //   - Events: one struct per reference event (CallReceived, CallBegin,
 //     CallEnd, UserJoin, ... UserNetworkQualityChanged) plus
 //     ConnectionChanged and AudioDeviceChanged, with their values
-//     MediaType, CallRole, RoomID, NetworkQuality, ConnState and
-//     VoiceProcessing (what cleans the microphone); IsLossy
-//     tells the coalesced ones; MarshalEvent gives their JSON form.
+//     MediaType, CallRole, RoomID, NetworkQuality and ConnState, the
+//     ConnectionPath each participant's media takes (direct, STUN, relay;
+//     on UserNetworkQualityChanged), and VoiceProcessing (what cleans the
+//     microphone, on AudioDeviceChanged); IsLossy tells the coalesced
+//     ones; MarshalEvent gives their JSON form.
 //   - Input from people: ParseDial (user ids and --video, the one parser of
 //     both front ends), ValidUserID and MaxUserIDLen, ParseMediaType,
-//     ParseICEServer.
+//     ParseICEServer, ParseICETransportPolicy.
+//
+// STUN and TURN servers come from Config.ICEServers and from the call
+// server's login reply (renewed before their credentials expire, with an
+// ICE restart for a relayed path); Config.ICETransportPolicy can allow
+// relayed paths only.
 //   - Errors: *Error with a numbered Code (CodeNotLoggedIn ...
 //     CodeUnknownError) and the sentinels ErrNotLoggedIn and ErrClosed.
 //

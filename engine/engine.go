@@ -34,8 +34,12 @@ type Config struct {
 	Voice *voice.Config
 	// AudioBackends are the audio systems to try (audio.DefaultBackends).
 	AudioBackends []audio.Backend
-	// ICEServers are STUN/TURN servers; none are needed on one host or LAN.
+	// ICEServers are STUN/TURN servers, used together with (before) those
+	// the call server offers at login; none are needed on one host or LAN.
 	ICEServers []webrtc.ICEServer
+	// ICETransportPolicy relay (ParseICETransportPolicy) allows only paths
+	// through a TURN server; the default allows every path.
+	ICETransportPolicy webrtc.ICETransportPolicy
 	// Net replaces the host network for media (pion's vnet in tests).
 	Net transport.Net
 	// HTTPClient dials the server (http.DefaultClient); set one with a
@@ -77,6 +81,8 @@ type Engine struct {
 	muted    bool
 	closed   bool
 
+	warnedNoTURN bool // said once that a relay-only policy has no TURN server
+
 	loopDone   chan struct{} // closed when the signaling loop ends
 	metersStop chan struct{} // closes the meters of the current call
 	stop       chan struct{} // closed by Close
@@ -107,11 +113,12 @@ func New(cfg Config) (*Engine, error) {
 		cfg: cfg,
 		log: cfg.Logger.With("user", cfg.UserID),
 		media: mediaConfig{
-			ICEServers: cfg.ICEServers,
-			Net:        cfg.Net,
+			ICEServers:         cfg.ICEServers,
+			ICETransportPolicy: cfg.ICETransportPolicy,
+			Net:                cfg.Net,
 			// Keepalives every 500 ms notice a dead path within 2 s; the
 			// restart logic then tries new ICE credentials.
-			ICEDisconnected: 2 * time.Second,
+			ICEDisconnected: iceDisconnected,
 			ICEFailed:       10 * time.Second,
 			ICEKeepalive:    500 * time.Millisecond,
 			Logger:          cfg.Logger.With("user", cfg.UserID),
@@ -528,7 +535,12 @@ func (e *Engine) Reject(ctx context.Context) error {
 		return err
 	}
 	e.endCall(e.call, endLocal, signaling.ReasonRejected)
+	offline := e.conn != ConnConnected
 	e.mu.Unlock()
+	if offline {
+		e.rejectAsync(client, id)
+		return nil
+	}
 	return ignoreGone(client.Reject(ctx, id), "reject")
 }
 
@@ -555,11 +567,21 @@ func (e *Engine) Hangup(ctx context.Context) error {
 		c.hangupWanted = true // Call sends the hangup when the id arrives
 	}
 	e.endCall(c, endLocal, reason)
+	offline := e.conn != ConnConnected
 	e.mu.Unlock()
-	if id == "" {
+	switch {
+	case id == "":
 		return nil
-	}
-	if reason == signaling.ReasonRejected {
+	case offline:
+		// Over here already; the server hears of it once it is back, and
+		// the user is not kept waiting for that.
+		if reason == signaling.ReasonRejected {
+			e.rejectAsync(client, id)
+		} else {
+			e.hangupAsync(client, id)
+		}
+		return nil
+	case reason == signaling.ReasonRejected:
 		return ignoreGone(client.Reject(ctx, id), "reject")
 	}
 	return ignoreGone(client.Hangup(ctx, id), "hang up")

@@ -200,8 +200,12 @@ type UserVoiceVolumeChanged struct {
 
 // UserNetworkQualityChanged is onUserNetworkQualityChanged: quality 0–6 per
 // user, this user included. Periodic (2 s) while in a call; may be coalesced.
+// Connection is an engine extension: how the media reaches each other
+// participant (direct, through NAT with STUN, or relayed; UDP or TCP), for
+// those whose path ICE has chosen.
 type UserNetworkQualityChanged struct {
 	NetworkQuality map[string]NetworkQuality `json:"networkQuality"`
+	Connection     map[string]ConnectionPath `json:"connection,omitempty"`
 }
 
 // ConnState is the signaling connection state shown by clients; it

@@ -42,5 +42,8 @@ func ParseICEServer(s string) (webrtc.ICEServer, error) {
 		return webrtc.ICEServer{}, fmt.Errorf("ice server %q: TURN needs USER:PASSWORD@ before the host", s)
 	}
 	srv.URLs = []string{scheme + ":" + rest}
+	if _, err := parseICEURL(srv.URLs[0]); err != nil {
+		return webrtc.ICEServer{}, fmt.Errorf("ice server %q: %w", s, err)
+	}
 	return srv, nil
 }

@@ -19,7 +19,8 @@ func TestParseICEServer(t *testing.T) {
 			t.Errorf("%q: %+v %v, want %+v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "stun", "http://x", "stun:", "turn:host:3478", "stun:u:p@host", "turn::p@host", "turn:u:p@"} {
+	for _, in := range []string{"", "stun", "http://x", "stun:", "turn:host:3478", "stun:u:p@host", "turn::p@host", "turn:u:p@",
+		"turns:u:p@[::1]5349", "stun:[::1]x"} { // the last two sent pion/stun into endless recursion
 		if _, err := ParseICEServer(in); err == nil {
 			t.Errorf("%q: no error", in)
 		}

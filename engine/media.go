@@ -27,6 +27,19 @@ const vanishAfter = 2 * time.Second
 // participants who vanished, between the full quality reports.
 const linkCheckEvery = 250 * time.Millisecond
 
+// peerTimeout is how long a participant whose media path was up may send
+// nothing at all (no RTP, no RTCP, no ICE consent check or answer) before
+// it is taken as gone: onUserLeave (reason disconnected), whether the
+// server is up or not. ICE reads disconnected after iceDisconnected of
+// silence; the rest of the window lets an ICE restart heal a moved
+// network. A process that was stopped, killed or lost its network is
+// found within peerTimeout + linkCheckEvery; one that comes back within
+// the window is kept.
+const (
+	peerTimeout     = 6 * time.Second
+	iceDisconnected = 2 * time.Second
+)
+
 // runMeters starts the meters with a call and stops them after it, so an
 // idle engine has no timer waking it up. e.mu held.
 func (e *Engine) runMeters(on bool) {
@@ -137,7 +150,7 @@ func (e *Engine) checkLinks(now time.Time, full bool, reps map[*peer]linkReport)
 	allDown := len(c.remotes) > 0
 	maxLoss := 0.0
 	for _, r := range c.remotes {
-		if e.checkVanished(c, r, now) {
+		if e.checkVanished(c, r, now) || e.checkSilent(c, r, now) {
 			continue
 		}
 		e.updateAudioAvailable(r, now)
@@ -194,10 +207,16 @@ func (e *Engine) checkLinks(now time.Time, full bool, reps map[*peer]linkReport)
 	c.selfQuality = self
 	m := make(map[string]NetworkQuality, len(c.remotes)+1)
 	m[e.cfg.UserID] = self
+	paths := map[string]ConnectionPath{}
 	for id, r := range c.remotes {
 		m[id] = r.quality
+		if r.peer != nil {
+			if p, ok := r.peer.connectionPath(); ok {
+				paths[id] = p
+			}
+		}
 	}
-	e.events.publish(UserNetworkQualityChanged{NetworkQuality: m})
+	e.events.publish(UserNetworkQualityChanged{NetworkQuality: m, Connection: paths})
 }
 
 // updateAudioAvailable raises onUserAudioAvailable when a remote's audio
@@ -232,14 +251,36 @@ func (e *Engine) checkVanished(c *activeCall, r *remoteUser, now time.Time) bool
 		return false
 	}
 	e.log.Info("participant vanished: connection and media gone", "peer", r.id)
+	e.peerGone(c, r)
+	return true
+}
+
+// checkSilent treats a participant from whom nothing at all has arrived
+// for peerTimeout (the ICE path went down and did not come back) as gone,
+// without waiting for the server, which may not know (a stopped process
+// keeps its TCP connection) or may be down itself. It reports whether r
+// was removed. e.mu held.
+func (e *Engine) checkSilent(c *activeCall, r *remoteUser, now time.Time) bool {
+	if r.iceDownSince.IsZero() || now.Sub(r.iceDownSince) < peerTimeout-iceDisconnected {
+		return false
+	}
+	e.log.Info("participant silent: nothing from them on the media path", "peer", r.id, "for", now.Sub(r.iceDownSince)+iceDisconnected)
+	e.peerGone(c, r)
+	return true
+}
+
+// peerGone raises onUserLeave (disconnected) for r; alone then, this user
+// leaves the call rather than wait for the server (a 1:1 call ends).
+// e.mu held.
+func (e *Engine) peerGone(c *activeCall, r *remoteUser) {
 	e.remoteLeft(c, r.id, "disconnected")
-	if len(c.remotes) == 0 && e.client != nil {
-		// Alone now: leave rather than wait for the server's grace period.
+	if len(c.remotes) == 0 {
 		id := c.id
 		e.endCall(c, endLocal, signaling.ReasonHangup)
-		e.hangupAsync(e.client, id)
+		if e.client != nil {
+			e.hangupAsync(e.client, id)
+		}
 	}
-	return true
 }
 
 // relayQueue sends relay messages to the server in order, without making

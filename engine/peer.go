@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -89,10 +90,17 @@ type peer struct {
 
 	restartMu    sync.Mutex
 	restartTimer *time.Timer
+	credTimer    *time.Timer // renews the relay's TURN credentials (ice.go)
 
 	// statsMu orders statistics (pion's GetStats and the interceptors'
 	// getters) before the connection's close, which pion does not.
 	statsMu sync.Mutex
+
+	// path is the media path ICE selected (ice.go).
+	path atomic.Pointer[ConnectionPath]
+	// When the TURN credentials expire: those configured now, and those
+	// the current gathering used. Owned by the ops goroutine.
+	cfgExpires, gatheredExpires time.Time
 }
 
 // rxCounters counts first-arrival losses on the remote audio stream, for
@@ -168,20 +176,21 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 	if err != nil {
 		return nil, err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: cfg.ICEServers})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: cfg.ICEServers, ICETransportPolicy: cfg.ICETransportPolicy})
 	if err != nil {
 		return nil, fmt.Errorf("peer connection to %s: %w", remote, err)
 	}
 	p := &peer{
-		remote:    remote,
-		offerer:   isOfferer(self, remote),
-		log:       cfg.Logger.With("peer", remote),
-		pc:        pc,
-		stats:     holder,
-		ev:        ev,
-		hook:      cfg.statsHook,
-		closed:    make(chan struct{}),
-		wantVideo: video,
+		remote:     remote,
+		offerer:    isOfferer(self, remote),
+		log:        cfg.Logger.With("peer", remote),
+		pc:         pc,
+		stats:      holder,
+		ev:         ev,
+		hook:       cfg.statsHook,
+		closed:     make(chan struct{}),
+		wantVideo:  video,
+		cfgExpires: cfg.ICEExpires,
 	}
 	if p.sender, err = pc.AddTrack(track); err != nil {
 		_ = pc.Close()
@@ -192,14 +201,17 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 	p.drainRTCP(p.sender.Read)
 
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil {
-			return // gathering finished; nothing to tell (trickle)
+		// nil: gathering finished. The end of candidates goes out as an
+		// empty candidate, as a browser's addIceCandidate takes it.
+		init := webrtc.ICECandidateInit{}
+		if c != nil {
+			init = c.ToJSON()
 		}
-		init := c.ToJSON()
 		ev.signal(signalMsg{Kind: "candidate", Candidate: &init})
 	})
 	pc.OnICEConnectionStateChange(p.onICEState)
 	pc.OnTrack(p.onTrack)
+	p.watchICE()
 
 	if p.offerer {
 		p.do(func() { p.negotiate(false, false) })
@@ -509,6 +521,7 @@ func (p *peer) close() {
 		close(p.closed)
 		p.statsMu.Unlock()
 		p.cancelRestart()
+		p.stopCredTimer()
 		p.ops.close() // drops queued steps, waits for one in progress
 		if err := p.pc.Close(); err != nil {
 			p.log.Debug("close peer connection", "err", err)

@@ -8,7 +8,6 @@ import (
 	. "softphone/engine"
 	"softphone/internal/calltest"
 	"softphone/internal/testenv"
-	"softphone/signaling"
 )
 
 // The reference's onCallCancelled scenarios and their companions, one test
@@ -139,20 +138,4 @@ func TestMediaTypeSwitchAndMute(t *testing.T) {
 	bob.ExpectEvent(CallMediaTypeChanged{OldCallMediaType: MediaVideo, NewCallMediaType: MediaVoice})
 	calltest.Must(t, "hangup", bob.Hangup(calltest.Ctx(t)))
 	alice.WaitHas("onCallEnd(caller)")
-}
-
-func TestServerShutdownRaisesError(t *testing.T) {
-	testenv.NoLeaks(t)
-	s := calltest.NewServer(t, nil)
-	alice, bob := s.Engine("alice", nil), s.Engine("bob", nil)
-	calltest.Connect(t, alice, bob)
-	calltest.Must(t, "shutdown", s.Srv.Shutdown(calltest.Ctx(t)))
-	for _, te := range []*calltest.Engine{alice, bob} {
-		ev := calltest.Expect(te, func(ErrorEvent) bool { return true })
-		if ev.Code != int(signaling.CodeShuttingDown) || ev.Message == "" {
-			t.Fatalf("%s: onError %+v", te.UserID(), ev)
-		}
-		te.WaitHas("onCallEnd(" + map[string]string{"alice": "caller", "bob": "called"}[te.UserID()] + ")")
-		te.WaitHas("onConnectionChanged(reconnecting)")
-	}
 }

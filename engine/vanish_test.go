@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,19 +41,23 @@ func TestHelperEngine(t *testing.T) {
 	select {}
 }
 
-// A participant whose process is killed is reported with onUserLeave within
-// 10 s, and the 1:1 call then ends with onCallEnd.
-func TestPeerProcessKilled(t *testing.T) {
-	s := calltest.NewServer(t, nil)
-	alice := s.Engine("alice", nil)
+// helperPeer is an auto-answering engine in a child process (this test
+// binary again, TestHelperEngine), so a test can stop or kill it as a
+// process: what happens to a peer on another machine.
+type helperPeer struct {
+	cmd  *exec.Cmd
+	once sync.Once
+}
+
+func startHelperPeer(t testing.TB, s *calltest.Server, user string) *helperPeer {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperEngine$", "-test.v=false")
-	cmd.Env = append(os.Environ(), "SOFTPHONE_HELPER_URL="+s.URL, "SOFTPHONE_HELPER_USER=bob", "SOFTPHONE_HELPER_SIG="+s.Ticket("bob", time.Hour))
+	cmd.Env = append(os.Environ(), "SOFTPHONE_HELPER_URL="+s.URL, "SOFTPHONE_HELPER_USER="+user, "SOFTPHONE_HELPER_SIG="+s.Ticket(user, time.Hour))
 	out, err := cmd.StdoutPipe()
 	calltest.Must(t, "pipe", err)
 	calltest.Must(t, "start helper", cmd.Start())
-	var once sync.Once
-	kill := func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
-	t.Cleanup(kill)
+	h := &helperPeer{cmd: cmd}
+	t.Cleanup(h.kill)
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -67,11 +72,25 @@ func TestPeerProcessKilled(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("helper engine did not start")
 	}
-	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob"}, CallParams{}))
-	calltest.Expect(alice, func(CallBegin) bool { return true })
-	alice.VolumeOf("bob", 5)
+	return h
+}
 
-	kill()
+// kill ends the helper at once (SIGKILL), also when it is stopped.
+func (h *helperPeer) kill() {
+	h.once.Do(func() { _ = h.cmd.Process.Kill(); _ = h.cmd.Wait() })
+}
+
+func (h *helperPeer) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	calltest.Must(t, "signal the helper", h.cmd.Process.Signal(sig))
+}
+
+// A participant whose process is killed is reported with onUserLeave within
+// 10 s, and the 1:1 call then ends with onCallEnd.
+func TestPeerProcessKilled(t *testing.T) {
+	s := calltest.NewServer(t, nil)
+	alice, bob := inCallWithHelper(t, s)
+	bob.kill()
 	killed := time.Now()
 	alice.WaitHas("onUserLeave(bob)")
 	took := time.Since(killed)

@@ -40,9 +40,24 @@ var vp8Codec = webrtc.RTPCodecParameters{
 	PayloadType: 96,
 }
 
+// natPathWait is how long the controlling side of ICE looks for a better
+// path before it takes one through NAT (server- or peer-reflexive) or a
+// relay. None: pion nominates on its 200 ms check ticks, so any wait cost
+// a relayed call a whole tick (setup 42 → 242 ms in the NAT lab), and the
+// relay pair, which needs an allocation and a permission first, validates
+// after a direct one in practice (the NAT tests check it; only calls
+// placed a tenth of a second after the last one, on stale NAT state,
+// sometimes took the relay where a direct path existed).
+const natPathWait = 0
+
 // mediaConfig is what every peer connection of an engine shares.
 type mediaConfig struct {
 	ICEServers []webrtc.ICEServer
+	// ICEExpires is when the TURN credentials among ICEServers expire
+	// (zero: none do).
+	ICEExpires time.Time
+	// ICETransportPolicy "relay" allows only relayed paths.
+	ICETransportPolicy webrtc.ICETransportPolicy
 	// Net replaces the host network (pion's vnet in tests); nil is the OS.
 	Net transport.Net
 	// ICE timing: disconnected after, failed after, keepalive every.
@@ -88,6 +103,9 @@ func newAPI(cfg mediaConfig) (*webrtc.API, *statsHolder, error) {
 	reg.Add(gen)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	if err := registerBrowserInterop(m, reg, lf); err != nil {
+		return nil, nil, err
+	}
 
 	rr, err := report.NewReceiverInterceptor(report.WithReceiverLoggerFactory(lf), report.ReceiverInterval(time.Second))
 	if err != nil {
@@ -101,10 +119,19 @@ func newAPI(cfg mediaConfig) (*webrtc.API, *statsHolder, error) {
 	reg.Add(sr)
 
 	se := webrtc.SettingEngine{LoggerFactory: lf}
-	// No mDNS: candidates stay plain IPs (nothing to resolve on one host, and
-	// no multicast traffic leaving the machine).
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Our candidates stay plain IPs, but a browser's .local host
+	// candidates (it hides its addresses behind mDNS names) are resolved,
+	// so a browser on the same LAN connects directly.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeQueryOnly)
 	se.SetIncludeLoopbackCandidate(true)
+	// How long the controlling side waits for a better path before it
+	// nominates a path through NAT or a relay (pion's defaults: 0.5 s, 1 s
+	// and 2 s, which a call through a relay waited out in full). A host
+	// pair on the same machine or LAN still goes first: it validates
+	// before the others exist.
+	se.SetSrflxAcceptanceMinWait(natPathWait)
+	se.SetPrflxAcceptanceMinWait(natPathWait)
+	se.SetRelayAcceptanceMinWait(natPathWait)
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	}

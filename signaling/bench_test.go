@@ -26,7 +26,7 @@ import (
 // Benchmarks of the issue's targets. Run them with
 //
 //	go test -run '^$' -bench . -benchtime 5000x ./signaling/   # call cycles
-//	go test -run '^$' -bench IdleConn -benchtime 1x ./signaling/
+//	go test -run '^$' -bench 'IdleConn|UnauthenticatedConn' -benchtime 1x ./signaling/
 //
 // Both use a real server on a loopback port with real WebSocket clients.
 
@@ -192,13 +192,23 @@ func BenchmarkCallCycle(b *testing.B) {
 // connection with 10,000 connections. The clients run in a child process
 // (this test binary again), so the parent's heap and stacks hold only the
 // server's side.
-func BenchmarkIdleConnMemory(b *testing.B) {
+func BenchmarkIdleConnMemory(b *testing.B) { connMemory(b, true) }
+
+// BenchmarkUnauthenticatedConnMemory is the same for WebSocket connections
+// that never log in (issue 11: what a stranger's connection costs before
+// the login deadline closes it); the caps are lifted to hold 10,000.
+func BenchmarkUnauthenticatedConnMemory(b *testing.B) { connMemory(b, false) }
+
+func connMemory(b *testing.B, login bool) {
 	n := 10000
 	if s := os.Getenv("SOFTPHONE_BENCH_CONNS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
 	raiseFileLimit(b, uint64(n)+1024)
-	srv, url := benchServer(b, nil)
+	srv, url := benchServer(b, func(c *Config) {
+		c.LoginTimeout = 10 * time.Minute
+		c.MaxConnections, c.MaxUnauthenticated, c.MaxUnauthenticatedPerAddress = n+100, n+100, n+100
+	})
 
 	runtime.GC()
 	runtime.GC()
@@ -207,7 +217,8 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	rssBefore := rss()
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperIdleClients$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "SOFTPHONE_IDLE_CLIENTS_URL="+url, "SOFTPHONE_IDLE_CLIENTS_N="+strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), "SOFTPHONE_IDLE_CLIENTS_URL="+url, "SOFTPHONE_IDLE_CLIENTS_N="+strconv.Itoa(n),
+		"SOFTPHONE_IDLE_CLIENTS_LOGIN="+strconv.FormatBool(login))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -231,9 +242,9 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	}
 	go io.Copy(io.Discard, stdout)
 	deadline := time.Now().Add(time.Minute)
-	for srv.Stats().Sessions < n {
+	for st := srv.Stats(); st.Connections < n || (login && st.Sessions < n); st = srv.Stats() {
 		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d sessions", srv.Stats().Sessions, n)
+			b.Fatalf("only %d of %d connections, %d sessions", st.Connections, n, st.Sessions)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -261,6 +272,7 @@ func TestHelperIdleClients(t *testing.T) {
 		t.Skip("helper process for BenchmarkIdleConnMemory")
 	}
 	n, _ := strconv.Atoi(os.Getenv("SOFTPHONE_IDLE_CLIENTS_N"))
+	login := os.Getenv("SOFTPHONE_IDLE_CLIENTS_LOGIN") != "false"
 	raiseFileLimit(t, uint64(n)+1024)
 	conns := make([]*websocket.Conn, n)
 	var next atomic.Int64
@@ -275,7 +287,7 @@ func TestHelperIdleClients(t *testing.T) {
 				if i >= n {
 					return
 				}
-				if err := idleLogin(url, i, &conns[i]); err != nil {
+				if err := idleLogin(url, i, login, &conns[i]); err != nil {
 					failed.Store(err)
 					return
 				}
@@ -293,12 +305,23 @@ func TestHelperIdleClients(t *testing.T) {
 	}
 }
 
-func idleLogin(url string, i int, out **websocket.Conn) error {
+func idleLogin(url string, i int, login bool, out **websocket.Conn) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		return err
+	}
+	if !login {
+		*out = ws
+		go func() {
+			for {
+				if _, _, err := ws.Read(context.Background()); err != nil {
+					return
+				}
+			}
+		}()
+		return nil
 	}
 	user := "idle" + strconv.Itoa(i)
 	sig, _ := Sign(benchKey, testApp, user, time.Hour, time.Now())

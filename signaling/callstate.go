@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -165,12 +166,22 @@ type member struct {
 	begun     bool
 	ringTimer Timer
 	ringFor   time.Duration // how long the current invitation rings
+	// invitedBy rang this member the last time (the invite limits'
+	// caller); relays and relayBytes count the relays to or from it while
+	// that invitation rings.
+	invitedBy  string
+	relays     int
+	relayBytes int
+	// lostRing: rebuilt from a call token in which it was ringing; the
+	// invitation ended with the old server (restore announces it).
+	lostRing bool
 }
 
 // call is one call on the server.
 type call struct {
 	id       string
 	room     RoomID
+	named    bool // the caller asked for the room (pickRoom)
 	callerID string
 	groupID  string
 	media    MediaType
@@ -181,6 +192,13 @@ type call struct {
 	// lastOutcome is why the latest invitee stopped ringing without joining;
 	// it is the reason the caller hears when the call is cancelled.
 	lastOutcome Reason
+	// ver counts the changes of the members' states, for call tokens
+	// (token is the one signed for tokenVer).
+	ver      uint64
+	token    string
+	tokenVer uint64
+	// restored: rebuilt from a call token (restore.go).
+	restored bool
 }
 
 func (c *call) member(userID string) *member {
@@ -224,13 +242,16 @@ func (s *Server) apply(c *call, m *member, ev callEvent, reason Reason, by strin
 	}
 	prev := m.state
 	m.state = next
+	c.ver++
 	if m.ringTimer != nil && next != StateRinging {
 		m.ringTimer.Stop()
 		m.ringTimer = nil
 	}
+	// The pushes to the others carry the call's new token (callToken).
 	switch ev {
 	case evInvite:
 		m.reason, m.begun = ReasonNone, false
+		m.relays, m.relayBytes = 0, 0
 		s.setCall(m.userID, c)
 		s.startRing(c, m)
 		s.push(m.userID, &Frame{Type: TypeIncoming, Call: s.callInfo(c)})
@@ -238,24 +259,28 @@ func (s *Server) apply(c *call, m *member, ev callEvent, reason Reason, by strin
 			// A later invitation (inviteMore or a re-invite): tell the
 			// others. The first invitees need no such push: the caller has
 			// the invite reply and each invitee the full calleeIdList.
-			s.pushOthers(c, m.userID, by, false, &Frame{Type: TypeUserInvited, CallID: c.id, UserID: m.userID, By: by})
+			s.pushOthers(c, m.userID, by, false, &Frame{Type: TypeUserInvited, CallID: c.id, UserID: m.userID, By: by, CallToken: s.callToken(c)})
 		}
 	case evBusy:
 		m.reason, c.lastOutcome = ReasonLineBusy, ReasonLineBusy
-		s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserLineBusy, CallID: c.id, UserID: m.userID})
+		s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserLineBusy, CallID: c.id, UserID: m.userID, CallToken: s.callToken(c)})
 	case evOffline:
 		m.reason, c.lastOutcome = ReasonOffline, ReasonOffline
-		s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserNoResponse, CallID: c.id, UserID: m.userID, Reason: ReasonOffline})
+		s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserNoResponse, CallID: c.id, UserID: m.userID, Reason: ReasonOffline, CallToken: s.callToken(c)})
 	case evAccept, evJoin:
+		if prev == StateRinging {
+			s.invites.answered(&s.cfg.Invites, m.invitedBy, m.userID)
+		}
 		m.reason, m.begun = ReasonNone, false
 		s.setCall(m.userID, c)
-		s.pushOthers(c, m.userID, "", true, &Frame{Type: TypeUserJoined, CallID: c.id, UserID: m.userID})
+		s.pushOthers(c, m.userID, "", true, &Frame{Type: TypeUserJoined, CallID: c.id, UserID: m.userID, CallToken: s.callToken(c)})
 	case evReject, evHangup, evTimeout, evGone:
 		s.clearCall(m.userID, c)
 		switch {
 		case prev == StateRinging && (ev == evReject || ev == evHangup):
 			m.reason, c.lastOutcome = ReasonRejected, ReasonRejected
-			s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserRejected, CallID: c.id, UserID: m.userID})
+			s.invites.rejected(s.since(), &s.cfg.Invites, m.invitedBy, m.userID)
+			s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserRejected, CallID: c.id, UserID: m.userID, CallToken: s.callToken(c)})
 			s.push(m.userID, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: ReasonRejected})
 		case prev == StateRinging:
 			r := ReasonNoResponse
@@ -263,7 +288,7 @@ func (s *Server) apply(c *call, m *member, ev callEvent, reason Reason, by strin
 				r = reason
 			}
 			m.reason, c.lastOutcome = r, ReasonNoResponse
-			s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserNoResponse, CallID: c.id, UserID: m.userID, Reason: r})
+			s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserNoResponse, CallID: c.id, UserID: m.userID, Reason: r, CallToken: s.callToken(c)})
 			s.push(m.userID, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: r})
 		default: // joined → left
 			r := ReasonHangup
@@ -271,7 +296,7 @@ func (s *Server) apply(c *call, m *member, ev callEvent, reason Reason, by strin
 				r = reason
 			}
 			m.reason = r
-			s.pushOthers(c, m.userID, "", true, &Frame{Type: TypeUserLeft, CallID: c.id, UserID: m.userID, Reason: r})
+			s.pushOthers(c, m.userID, "", true, &Frame{Type: TypeUserLeft, CallID: c.id, UserID: m.userID, Reason: r, CallToken: s.callToken(c)})
 			if m.begun {
 				s.push(m.userID, &Frame{Type: TypeCallEnded, CallID: c.id, Reason: r})
 			} else {
@@ -300,7 +325,8 @@ func (s *Server) settle(c *call) {
 			for _, m := range c.members {
 				if m.state == StateJoined && !m.begun {
 					m.begun = true
-					s.push(m.userID, &Frame{Type: TypeCallBegan, CallID: c.id, RoomID: &c.room, MediaType: c.media, CallRole: c.role(m.userID), Call: s.callInfo(c)})
+					s.push(m.userID, &Frame{Type: TypeCallBegan, CallID: c.id, RoomID: &c.room, MediaType: c.media,
+						CallRole: c.role(m.userID), Call: s.callInfo(c), CallToken: s.callToken(c)})
 				}
 			}
 		case joined == 1 && ringing > 0:
@@ -357,13 +383,30 @@ func (s *Server) endCall(c *call, reason Reason) {
 		}
 	}
 	delete(s.calls, c.id)
-	if c.room.IntRoomID != 0 && s.intRooms[c.room.IntRoomID] == c {
-		delete(s.intRooms, c.room.IntRoomID)
-	}
-	if c.room.StrRoomID != "" && s.strRooms[c.room.StrRoomID] == c {
-		delete(s.strRooms, c.room.StrRoomID)
+	s.releaseRoom(c)
+	if c.restored {
+		s.restoredEnded[c.id] = true // its old tokens must not bring it back again
 	}
 	s.log.Debug("call ended", "call", c.id)
+}
+
+// forgetOldest makes room in c's member list for one more invitee: past
+// MaxCallSize + MemberHistory members, the invitee who stopped ringing or
+// left longest ago, other than those in keep, is forgotten (it can no
+// longer join; inviting it again brings it back). So no stream of
+// invitations, of offline users or anyone, grows a call or its messages.
+func (s *Server) forgetOldest(c *call, keep []string) {
+	if len(c.members) < s.cfg.MaxCallSize+s.cfg.MemberHistory {
+		return
+	}
+	for i, m := range c.members {
+		if i == 0 || m.state.Active() || slices.Contains(keep, m.userID) {
+			continue
+		}
+		c.members = slices.Delete(c.members, i, i+1)
+		c.ver++
+		return
+	}
 }
 
 // startRing arms the invitation timeout for m.

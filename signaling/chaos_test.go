@@ -38,8 +38,11 @@ func TestRandomRequestsKeepTheServerSound(t *testing.T) {
 		for n := rng.IntN(3); n > 0; n-- {
 			f.CalleeIDs = append(f.CalleeIDs, pick(users))
 		}
-		if rng.IntN(2) == 0 {
-			f.Payload = json.RawMessage(`{"n":1}`)
+		switch rng.IntN(3) {
+		case 0:
+			f.Payload = json.RawMessage(`{"kind":"media","muted":true}`)
+		case 1:
+			f.Payload = json.RawMessage(`{"n":1}`) // no kind: refused
 		}
 		r := c.req(f)
 		if r.Type == TypeOK && r.Call != nil {

@@ -66,8 +66,13 @@ type Client struct {
 	nextID    uint64
 	stopErr   error // why the client went offline for good
 	closed    bool
-	gone      chan struct{} // closed when the client is offline for good
-	goneOnce  sync.Once
+	// callID and callToken are the call this user is joined in and its
+	// latest token, which the next login presents so a restarted server can
+	// bring the call back; left is a call this user hung up or rejected,
+	// whose tokens are not kept.
+	callID, callToken, left string
+	gone                    chan struct{} // closed when the client is offline for good
+	goneOnce                sync.Once
 
 	qmu    sync.Mutex
 	queue  []Event
@@ -148,6 +153,9 @@ type SessionInfo struct {
 	Heartbeat, Grace time.Duration
 	// MaxCallSize is the most participants in one call, caller included.
 	MaxCallSize int
+	// ICEServers are the STUN/TURN servers the server offered at this
+	// login (an ICEServersChanged event brings newer ones).
+	ICEServers []ICEServer
 }
 
 // Session returns what the server said at the latest login.
@@ -174,6 +182,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.callID, c.callToken = "", ""
 	ws := c.ws
 	c.mu.Unlock()
 	if ws != nil {
@@ -205,9 +214,10 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, *Frame, error) {
 	}
 	ws.SetReadLimit(hardFrameLimit)
 	c.mu.Lock()
-	token := c.token
+	token, callToken := c.token, c.callToken
 	c.mu.Unlock()
-	login := &Frame{Type: TypeLogin, ID: 1, Version: ProtocolVersion, UserID: c.cfg.UserID, UserSig: c.cfg.UserSig, Resume: token}
+	login := &Frame{Type: TypeLogin, ID: 1, Version: ProtocolVersion, UserID: c.cfg.UserID, UserSig: c.cfg.UserSig,
+		Resume: token, CallToken: callToken}
 	b, _ := EncodeFrame(login)
 	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
 		ws.CloseNow()
@@ -250,15 +260,20 @@ func (c *Client) online(ws *websocket.Conn, reply *Frame) bool {
 		Heartbeat:     time.Duration(reply.Heartbeat) * time.Second,
 		Grace:         time.Duration(reply.Grace) * time.Second,
 		MaxCallSize:   reply.MaxCallSize,
+		ICEServers:    reply.ICEServers,
 	}
 	c.heartbeat = time.Duration(reply.Heartbeat) * time.Second
 	if c.heartbeat <= 0 {
 		c.heartbeat = 20 * time.Second
 	}
+	c.callID, c.callToken = "", ""
+	if reply.Call != nil {
+		c.keepToken(reply.Call.CallID, reply.CallToken)
+	}
 	close(c.up)
 	c.mu.Unlock()
 	c.log.Info("signaling connected", "user", c.cfg.UserID, "resumed", reply.Resumed)
-	c.emit(ConnEvent{State: ConnConnected, Resumed: reply.Resumed, Call: reply.Call})
+	c.emit(ConnEvent{State: ConnConnected, Resumed: reply.Resumed, Call: reply.Call, ICEServers: reply.ICEServers})
 	return true
 }
 
@@ -410,6 +425,18 @@ func (c *Client) serve(ws *websocket.Conn) error {
 			}
 			continue
 		}
+		c.mu.Lock()
+		switch f.Type {
+		case TypeKicked, TypeTicketExpired:
+			c.callID, c.callToken = "", ""
+		case TypeCallEnded, TypeCallCancelled:
+			if f.CallID == c.callID {
+				c.callID, c.callToken = "", ""
+			}
+		default:
+			c.keepToken(f.CallID, f.CallToken)
+		}
+		c.mu.Unlock()
 		switch f.Type {
 		case TypeKicked:
 			c.setStop(ErrKicked)
@@ -418,6 +445,34 @@ func (c *Client) serve(ws *websocket.Conn) error {
 		}
 		c.emit(ev)
 	}
+}
+
+// keepToken notes the latest token of the call this user is in. c.mu held.
+func (c *Client) keepToken(callID, token string) {
+	if token != "" && callID != "" && callID != c.left {
+		c.callID, c.callToken = callID, token
+	}
+}
+
+// leaving forgets the token of a call this user leaves: a restarted server
+// must not bring it back. c.mu not held.
+func (c *Client) leaving(callID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.left = callID
+	if callID == "" || callID == c.callID {
+		c.callID, c.callToken = "", ""
+	}
+}
+
+// joining starts a new participation in callID (invited back, or joining
+// back after leaving): its tokens count again. c.mu not held.
+func (c *Client) joining(callID string) {
+	c.mu.Lock()
+	if c.left == callID {
+		c.left = ""
+	}
+	c.mu.Unlock()
 }
 
 // terminate takes the client offline for good: requests fail with err.
@@ -629,11 +684,13 @@ func (c *Client) Invite(ctx context.Context, p InviteParams) (*CallInfo, error) 
 
 // Accept answers an incoming call.
 func (c *Client) Accept(ctx context.Context, callID string) (*CallInfo, error) {
+	c.joining(callID)
 	return c.callReply(c.request(ctx, &Frame{Type: TypeAccept, CallID: callID}, true))
 }
 
 // Reject declines an incoming call.
 func (c *Client) Reject(ctx context.Context, callID string) error {
+	c.leaving(callID)
 	_, err := c.request(ctx, &Frame{Type: TypeReject, CallID: callID}, true)
 	return err
 }
@@ -641,6 +698,7 @@ func (c *Client) Reject(ctx context.Context, callID string) error {
 // Hangup leaves a call. For a caller whose invitees are all still ringing it
 // cancels the call; for a ringing invitee it declines.
 func (c *Client) Hangup(ctx context.Context, callID string) error {
+	c.leaving(callID)
 	_, err := c.request(ctx, &Frame{Type: TypeHangup, CallID: callID}, true)
 	return err
 }
@@ -658,6 +716,7 @@ func (c *Client) InviteMore(ctx context.Context, callID string, userIDs []string
 // Join enters a live call this user was invited to: it answers while
 // ringing, and comes back after leaving, rejecting or not answering.
 func (c *Client) Join(ctx context.Context, callID string) (*CallInfo, error) {
+	c.joining(callID)
 	return c.callReply(c.request(ctx, &Frame{Type: TypeJoin, CallID: callID}, true))
 }
 
@@ -668,8 +727,9 @@ func (c *Client) SwitchMedia(ctx context.Context, callID string, m MediaType) er
 	return err
 }
 
-// Relay sends an opaque JSON payload (an SDP offer or answer, an ICE
-// candidate, a small app message) to participant to of the same call.
+// Relay sends a JSON payload (an SDP offer or answer, an ICE candidate, a
+// small app message: an object with a "kind", PROTOCOL.md) to participant
+// to of the same call. The server refuses a malformed one (ErrInvalid).
 func (c *Client) Relay(ctx context.Context, callID, to string, payload json.RawMessage) error {
 	if to == "" {
 		return &Error{Code: CodeInvalidArgument, Message: "relay needs a recipient; use RelayAll for everyone"}
@@ -678,7 +738,8 @@ func (c *Client) Relay(ctx context.Context, callID, to string, payload json.RawM
 	return err
 }
 
-// RelayAll sends an opaque JSON payload to every other joined participant.
+// RelayAll sends a JSON payload (as for Relay) to every other joined
+// participant.
 func (c *Client) RelayAll(ctx context.Context, callID string, payload json.RawMessage) error {
 	_, err := c.request(ctx, &Frame{Type: TypeRelay, CallID: callID, Payload: payload}, true)
 	return err

@@ -284,14 +284,14 @@ func TestClientCallFlow(t *testing.T) {
 		t.Fatalf("alice began %+v", cb)
 	}
 
-	offer := json.RawMessage(`{"type":"offer","sdp":"v=0"}`)
+	offer := json.RawMessage(`{"kind":"offer","sdp":"v=0"}`)
 	if err := a.Relay(ctx, info.CallID, "bob", offer); err != nil {
 		t.Fatal(err)
 	}
 	if rl := nextEvent[Relayed](t, b); rl.From != "alice" || string(rl.Payload) != string(offer) {
 		t.Fatalf("relay %+v", rl)
 	}
-	if err := b.RelayAll(ctx, info.CallID, json.RawMessage(`{"muted":true}`)); err != nil {
+	if err := b.RelayAll(ctx, info.CallID, json.RawMessage(`{"kind":"media","muted":true}`)); err != nil {
 		t.Fatal(err)
 	}
 	nextEvent[Relayed](t, a)
@@ -399,7 +399,7 @@ func TestClientResumesWithinGrace(t *testing.T) {
 		t.Fatalf("bob in snapshot %+v", pp)
 	}
 	noEventButPresence(t, a) // alice never saw bob leave
-	if err := b.RelayAll(ctx, info.CallID, json.RawMessage(`"back"`)); err != nil {
+	if err := b.RelayAll(ctx, info.CallID, json.RawMessage(`{"kind":"media"}`)); err != nil {
 		t.Fatal(err)
 	}
 	nextEvent[Relayed](t, a)

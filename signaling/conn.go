@@ -1,9 +1,12 @@
 package signaling
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -17,13 +20,20 @@ import (
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
+	raw    net.Conn // the hijacked connection under ws
 	remote string
+	tc     *tracked // the TCP connection as Serve counts it; nil under ServeHTTP alone
+	opened int64    // Server.since() at the upgrade
 	sess   *session // guarded by Server.mu
+	swept  bool     // the sweep is closing it; guarded by Server.mu
 
-	// Token bucket; touched only by the reader.
-	tokens   float64
-	lastFill int64
-	strikes  int
+	// Token buckets (messages, relayed bytes); touched only by the reader.
+	tokens      float64
+	lastFill    int64
+	strikes     int
+	flooding    bool // closing for flooding: nothing more is read into memory
+	relayTokens float64
+	relayFill   int64
 
 	lastRead atomic.Int64 // Server.since() of the last message received
 
@@ -47,6 +57,14 @@ func (c *conn) readLoop() {
 		if err != nil {
 			return
 		}
+		if c.flooding {
+			// The close is on its way, after the replies already queued:
+			// what the flooder still sends is read past, unanswered.
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+			continue
+		}
 		bp := readBufs.Get().(*[]byte)
 		buf, tooBig, err := readMessage(r, (*bp)[:0], max)
 		if err != nil {
@@ -57,11 +75,11 @@ func (c *conn) readLoop() {
 		switch {
 		case tooBig:
 			if c.allow() {
-				c.replyError(0, &Error{CodeTooLarge, "message is larger than the server's limit; nothing in it was processed"})
+				c.replyError(scanID(buf), &Error{CodeTooLarge, "message is larger than the server's limit; nothing in it was processed"})
 			}
 		case typ != websocket.MessageText:
 			if c.allow() {
-				c.replyError(0, &Error{CodeMalformed, "binary message: send JSON in text messages"})
+				c.replyError(scanID(buf), &Error{CodeMalformed, "binary message: send JSON in text messages"})
 			}
 		default:
 			if !c.safeHandle(buf) {
@@ -114,7 +132,8 @@ func readMessage(r io.Reader, buf []byte, max int) ([]byte, bool, error) {
 
 // allow takes a token from the connection's bucket. A client that goes on
 // sending far past the limit is disconnected: answering every excess message
-// would let it keep the server busy.
+// would let it keep the server busy. The replies already queued go out
+// before the close.
 func (c *conn) allow() bool {
 	now := c.s.since()
 	cfg := &c.s.cfg
@@ -131,12 +150,79 @@ func (c *conn) allow() bool {
 		return true
 	}
 	c.strikes++
-	if c.strikes > cfg.RateBurst {
-		c.s.log.Info("closing a flooding connection", "remote", c.remote)
-		c.ws.Close(CloseFlooding, "rate limit exceeded")
+	if c.strikes > cfg.RateBurst && !c.flooding {
+		c.flooding = true
+		c.s.limits.note(func(t *limitTally) { t.flooding++ })
+		c.closeAfterFlush(CloseFlooding, "rate limit exceeded")
 	}
 	return false
 }
+
+// allowRelay takes n payload bytes from the connection's relay bucket
+// (Config.RelayBytesPerSecond, bursts of four seconds' worth).
+func (c *conn) allowRelay(n int) bool {
+	now := c.s.since()
+	rate := float64(c.s.cfg.RelayBytesPerSecond)
+	if now > c.relayFill {
+		c.relayTokens = min(c.relayTokens+float64(now-c.relayFill)/1e9*rate, 4*rate)
+		c.relayFill = now
+	}
+	if c.relayTokens < float64(n) {
+		return false
+	}
+	c.relayTokens -= float64(n)
+	return true
+}
+
+// scanID finds the "id" of a request without decoding it: the value of the
+// first "id" key of the top-level object, if it is a plain non-negative
+// integer; else 0. A message refused before decoding (over the rate, too
+// large, not UTF-8) still gets its error reply matched to its request.
+func scanID(b []byte) uint64 {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			start := i + 1
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return 0
+			}
+			if depth != 1 || string(b[start:i]) != "id" {
+				continue
+			}
+			j := i + 1
+			for j < len(b) && isSpace(b[j]) {
+				j++
+			}
+			if j >= len(b) || b[j] != ':' {
+				continue // a value "id", not the key
+			}
+			for j++; j < len(b) && isSpace(b[j]); j++ {
+			}
+			var id uint64
+			digits := 0
+			for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
+				if digits++; digits > 19 {
+					return 0
+				}
+				id = id*10 + uint64(b[j]-'0')
+			}
+			return id
+		}
+	}
+	return 0
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
 
 // enqueue queues one message for writing. A client whose queue is full is
 // too slow to keep up and is disconnected rather than let it hold memory or
@@ -150,7 +236,7 @@ func (c *conn) enqueue(b []byte) {
 	if len(c.queue) >= c.s.cfg.SendQueue {
 		c.dead = true
 		c.queue = nil
-		c.s.log.Info("disconnecting a client that cannot keep up", "remote", c.remote, "queued", c.s.cfg.SendQueue)
+		c.s.limits.note(func(t *limitTally) { t.slow++ })
 		// Cut the socket now (a close handshake would queue behind the
 		// blocked write): the read loop ends and the session goes into its
 		// grace period like any dropped connection.
@@ -223,6 +309,33 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// cut closes the connection at once, also while a close handshake waits
+// for a client that does not answer (the library's CloseNow waits for that
+// handshake instead).
+func (c *conn) cut() {
+	if c.raw != nil {
+		c.raw.Close()
+	}
+	c.ws.CloseNow()
+}
+
+// hijacked is a ResponseWriter that keeps the connection the WebSocket
+// library takes over.
+type hijacked struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijacked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("signaling: the HTTP server cannot hand over its connection")
+	}
+	c, brw, err := hj.Hijack()
+	h.conn = c
+	return c, brw, err
 }
 
 func (c *conn) replyError(id uint64, e *Error) {

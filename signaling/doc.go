@@ -11,15 +11,22 @@
 // cancellation, rejoining, a size cap, media type switches, relay of WebRTC
 // signaling between participants of a call, one session per user (a second
 // login kicks the first), ticket expiry while online, and a grace period in
-// which a dropped client can reconnect and resume its call. It is an
-// http.Handler and can also Serve a listener; its clock and logger are
+// which a dropped client can reconnect and resume its call. It keeps
+// strangers and pests from locking users out (limits.go: a login deadline,
+// caps on connections that have not logged in and on all connections;
+// invitelimit.go: limits on unanswered invitations; bounded calls, relays
+// and pushes), and lets calls outlive it (restore.go: call tokens that a
+// restarted server, or another node with the same key, rebuilds calls
+// from). It is an http.Handler and can also Serve a listener, which counts
+// and caps connections from their first byte; its clock and logger are
 // injected (Config.Clock, Config.Logger).
 //
 // Client connects and logs in (Dial), offers typed request helpers (Invite,
 // Accept, Reject, Hangup, InviteMore, Join, SwitchMedia, Relay, RelayAll,
 // Sync), delivers pushes and connection changes in order on Events, and
 // reconnects with exponential backoff and jitter, resuming its session
-// within the server's grace period.
+// within the server's grace period, or bringing its call back with the
+// call's token when the server restarted.
 //
 // Nothing in this package writes to stdout or stderr; logs go to the
 // *slog.Logger given in the config (discarded by default).

@@ -35,6 +35,7 @@ const (
 	CodeNotInCall     Code = 3007
 	CodeUnavailable   Code = 3008
 	CodeAlreadyInCall Code = 3009
+	CodeInviteLimited Code = 3010
 
 	CodeInternal     Code = 5001
 	CodeShuttingDown Code = 5002
@@ -62,6 +63,7 @@ var codeNames = map[Code]string{
 	CodeNotInCall:          "notInCall",
 	CodeUnavailable:        "unavailable",
 	CodeAlreadyInCall:      "alreadyInCall",
+	CodeInviteLimited:      "inviteLimited",
 	CodeInternal:           "internal",
 	CodeShuttingDown:       "shuttingDown",
 }
@@ -110,6 +112,7 @@ var (
 	ErrNotInCall       = &Error{Code: CodeNotInCall}
 	ErrUnavailable     = &Error{Code: CodeUnavailable}
 	ErrAlreadyInCall   = &Error{Code: CodeAlreadyInCall}
+	ErrInviteLimited   = &Error{Code: CodeInviteLimited}
 	ErrRateLimited     = &Error{Code: CodeRateLimited}
 	ErrInvalid         = &Error{Code: CodeInvalidArgument}
 	ErrShuttingDown    = &Error{Code: CodeShuttingDown}

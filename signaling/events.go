@@ -62,6 +62,10 @@ type ConnEvent struct {
 	// lost, and a call you were in that is missing here is over for you
 	// (the others were told you left, reason connectionLost).
 	Call *CallInfo
+	// ICEServers are the STUN/TURN servers the server offers (on every
+	// Connected event; empty when it offers none), with credentials fresh
+	// from this login.
+	ICEServers []ICEServer
 }
 
 // IncomingCall is the push "incoming": the user was invited to a call. The
@@ -172,6 +176,12 @@ type TicketExpired struct{ Message string }
 // client keeps trying to reconnect.
 type ServerShutdown struct{ Message string }
 
+// ICEServersChanged is the push "iceServers": fresh STUN/TURN servers and
+// credentials, sent before the ones from the login reply expire. Use them
+// for new connections; restart ICE on connections that go through the
+// old TURN allocation.
+type ICEServersChanged struct{ Servers []ICEServer }
+
 func (ConnEvent) EventType() string      { return "conn" }
 func (IncomingCall) EventType() string   { return TypeIncoming }
 func (CallBegan) EventType() string      { return TypeCallBegan }
@@ -190,6 +200,9 @@ func (Relayed) EventType() string        { return TypeRelayed }
 func (Kicked) EventType() string         { return TypeKicked }
 func (TicketExpired) EventType() string  { return TypeTicketExpired }
 func (ServerShutdown) EventType() string { return TypeShutdown }
+func (ICEServersChanged) EventType() string {
+	return TypeICEServers
+}
 
 // PushEvent converts a push frame to its Event; ok is false for frames that
 // are not pushes (replies, requests, unknown types).
@@ -243,6 +256,8 @@ func PushEvent(f *Frame) (ev Event, ok bool) {
 		return TicketExpired{Message: f.Message}, true
 	case TypeShutdown:
 		return ServerShutdown{Message: f.Message}, true
+	case TypeICEServers:
+		return ICEServersChanged{Servers: f.ICEServers}, true
 	}
 	return nil, false
 }

@@ -53,6 +53,7 @@ const (
 	TypeKicked         = "kicked"
 	TypeTicketExpired  = "ticketExpired"
 	TypeShutdown       = "shutdown"
+	TypeICEServers     = "iceServers"
 )
 
 // MediaType is a call's media type (reference: callMediaType).
@@ -223,6 +224,12 @@ type Frame struct {
 	Heartbeat     int    `json:"heartbeat,omitempty"`
 	Grace         int    `json:"grace,omitempty"`
 	MaxCallSize   int    `json:"maxCallSize,omitempty"`
+	// CallToken: the login request (to bring a call back after a server
+	// restart) and reply, and the pushes about a call that has begun
+	// (PROTOCOL.md, "Calls that outlive the server").
+	CallToken string `json:"callToken,omitempty"`
+	// ICEServers: the login reply and the "iceServers" push.
+	ICEServers []ICEServer `json:"iceServers,omitempty"`
 
 	// calls
 	CallID    string    `json:"callId,omitempty"`
@@ -268,14 +275,21 @@ func DecodeFrame(b []byte) (Frame, error) {
 
 // EncodeFrame renders f as one JSON object. Zero fields are left out,
 // except the mediaType of "callBegan", which is always written so that
-// clients see voice (0) spelled out.
+// clients see voice (0) spelled out, and the id of an error reply, which is
+// 0 when the request's id could not be read.
 func EncodeFrame(f *Frame) ([]byte, error) {
-	if f.Type == TypeCallBegan {
-		type plain Frame
+	type plain Frame
+	switch f.Type {
+	case TypeCallBegan:
 		return json.Marshal(struct {
 			*plain
 			MediaType MediaType `json:"mediaType"`
 		}{(*plain)(f), f.MediaType})
+	case TypeError:
+		return json.Marshal(struct {
+			*plain
+			ID uint64 `json:"id"`
+		}{(*plain)(f), f.ID})
 	}
 	return json.Marshal(f)
 }

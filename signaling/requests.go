@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 )
@@ -19,8 +20,13 @@ import (
 // handle processes one message from the client.
 func (c *conn) handle(b []byte) {
 	if !c.allow() {
-		f, _ := DecodeFrame(b)
-		c.replyError(f.ID, &Error{CodeRateLimited, "too many messages: slow down"})
+		// Over the rate: refused without decoding, so a flood costs the
+		// server little more than reading it.
+		c.replyError(scanID(b), &Error{CodeRateLimited, "too many messages: slow down"})
+		return
+	}
+	if !utf8.Valid(b) {
+		c.replyError(scanID(b), &Error{CodeMalformed, "the message is not valid UTF-8 (every message is UTF-8 JSON; a browser closes its connection on anything else)"})
 		return
 	}
 	f, err := DecodeFrame(b)
@@ -29,21 +35,30 @@ func (c *conn) handle(b []byte) {
 		return
 	}
 	s := c.s
-	switch f.Type {
-	case TypePing:
-		b, _ := EncodeFrame(&Frame{Type: TypeOK, ID: f.ID, ServerTime: s.clock.Now().UnixMilli()})
-		c.enqueue(b)
-		return
-	case TypeLogin:
+	if f.Type == TypeLogin {
 		s.login(c, &f)
 		return
+	}
+
+	// A relay's payload is checked before taking the lock (it may be
+	// tens of KiB); the verdict counts only after the membership checks.
+	var payloadErr *Error
+	if f.Type == TypeRelay {
+		payloadErr = checkRelayPayload(f.Payload)
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess := c.sess
 	if sess == nil {
-		c.replyError(f.ID, &Error{CodeNotLoggedIn, "log in first"})
+		// Nothing but login before login, not even ping: a connection
+		// that does not log in is closed at the login deadline.
+		c.replyError(f.ID, &Error{CodeNotLoggedIn, "log in first: only login is allowed before it"})
+		return
+	}
+	if f.Type == TypePing {
+		b, _ := EncodeFrame(&Frame{Type: TypeOK, ID: f.ID, ServerTime: s.clock.Now().UnixMilli()})
+		c.enqueue(b)
 		return
 	}
 	var reply *Frame
@@ -64,7 +79,7 @@ func (c *conn) handle(b []byte) {
 	case TypeSwitchMedia:
 		reply, e = s.switchMedia(sess, &f)
 	case TypeRelay:
-		reply, e = s.relay(sess, &f)
+		reply, e = s.relay(sess, &f, payloadErr)
 	case TypeSync:
 		reply = &Frame{}
 		if sess.call != nil {
@@ -96,7 +111,8 @@ func (c *conn) handle(b []byte) {
 	s.flush(c, out)
 }
 
-// login checks the ticket and starts, resumes or takes over a session.
+// login checks the ticket and starts, resumes or takes over a session; a
+// call token brings back a call from before a restart (restore.go).
 func (s *Server) login(c *conn, f *Frame) {
 	fail := func(code Code, msg string) { c.replyError(f.ID, &Error{code, msg}) }
 	if f.Version != ProtocolVersion {
@@ -117,6 +133,12 @@ func (s *Server) login(c *conn, f *Frame) {
 		fail(CodeBadTicket, err.Error())
 		return
 	}
+	// A call token is checked before taking the lock; a bad one is ignored
+	// (the login goes on without the call), as is one from this very server.
+	var claims *callClaims
+	if f.CallToken != "" {
+		claims = s.restorable(f.CallToken, f.UserID)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -128,34 +150,33 @@ func (s *Server) login(c *conn, f *Frame) {
 		fail(CodeAlreadyLoggedIn, "already logged in on this connection")
 		return
 	}
+	if c.tc != nil {
+		c.tc.t.loggedIn(c.tc)
+	}
 	reply := &Frame{Type: TypeOK, ID: f.ID, Version: ProtocolVersion, UserID: f.UserID,
 		ServerTime: now.UnixMilli(), TicketExpires: tk.ExpiresAt().Unix(),
 		Heartbeat: int(s.cfg.Heartbeat / time.Second), Grace: int(s.cfg.Grace / time.Second),
 		MaxCallSize: s.cfg.MaxCallSize}
 
 	old := s.sessions[f.UserID]
+	if old != nil && old.restored {
+		if claims != nil && old.call != nil && old.call.id == claims.CallID {
+			// Back in the restored call that held this user's place.
+			s.attach(old, c, tk.ExpiresAt(), reply)
+			reply.Resumed = false // a new session for the client; its call came back
+			s.rejoin(old, claims)
+			s.replyLogin(c, old, reply, "call restored")
+			return
+		}
+		// Logged in without that call: the place is given up.
+		s.leaveCall(old, evGone, ReasonConnectionLost)
+		s.dropSession(old)
+		old = nil
+	}
 	if old != nil && f.Resume != "" && subtle.ConstantTimeCompare([]byte(f.Resume), []byte(old.token)) == 1 {
 		// The same client coming back: take the session over quietly.
-		wasAway := old.conn == nil
-		if prev := old.conn; prev != nil && prev != c {
-			prev.sess = nil
-			prev.closeAfterFlush(CloseReplaced, "replaced by a newer connection of this session")
-		}
-		old.conn = c
-		c.sess = old
-		stopTimer(&old.graceTimer)
-		s.armExpiry(old, tk.ExpiresAt())
-		reply.Resumed, reply.Token = true, old.token
-		if old.call != nil {
-			reply.Call = s.callInfo(old.call)
-			if m := old.call.member(old.userID); wasAway && m != nil && m.state == StateJoined {
-				s.pushOthers(old.call, old.userID, "", true, &Frame{Type: TypeUserBack, CallID: old.call.id, UserID: old.userID})
-			}
-		}
-		s.totals.logins++
-		s.log.Info("session resumed", "user", f.UserID, "remote", c.remote, "inCall", old.call != nil)
-		b, _ := EncodeFrame(reply)
-		s.flush(c, b)
+		s.attach(old, c, tk.ExpiresAt(), reply)
+		s.replyLogin(c, old, reply, "session resumed")
 		return
 	}
 	if old != nil && f.Resume != "" {
@@ -172,9 +193,50 @@ func (s *Server) login(c *conn, f *Frame) {
 	s.sessions[f.UserID] = sess
 	c.sess = sess
 	s.armExpiry(sess, tk.ExpiresAt())
+	reply.ICEServers = s.iceServersFor(sess)
 	reply.Token = sess.token
+	what, then := "logged in", func() {}
+	if claims != nil {
+		if f := s.restore(sess, claims); f != nil {
+			what, then = "call restored", f
+		}
+	}
+	s.replyLogin(c, sess, reply, what)
+	then()
+	s.flush(nil, nil)
+}
+
+// attach gives an existing session (away, or a restored call's place) the
+// login's connection. The other joined participants hear userBack.
+func (s *Server) attach(sess *session, c *conn, expires time.Time, reply *Frame) {
+	wasAway := sess.conn == nil
+	if prev := sess.conn; prev != nil && prev != c {
+		prev.sess = nil
+		prev.closeAfterFlush(CloseReplaced, "replaced by a newer connection of this session")
+	}
+	sess.conn = c
+	sess.restored = false
+	c.sess = sess
+	stopTimer(&sess.graceTimer)
+	s.armExpiry(sess, expires)
+	reply.ICEServers = s.iceServersFor(sess)
+	reply.Resumed, reply.Token = true, sess.token
+	if sess.call != nil {
+		if m := sess.call.member(sess.userID); wasAway && m != nil && m.state == StateJoined {
+			s.pushOthers(sess.call, sess.userID, "", true, &Frame{Type: TypeUserBack, CallID: sess.call.id, UserID: sess.userID})
+		}
+	}
+}
+
+// replyLogin sends the login reply: with the user's call and its token when
+// in one, before the pushes the login caused.
+func (s *Server) replyLogin(c *conn, sess *session, reply *Frame, what string) {
+	if sess.call != nil {
+		reply.Call = s.callInfo(sess.call)
+		reply.CallToken = s.callToken(sess.call)
+	}
 	s.totals.logins++
-	s.log.Info("logged in", "user", f.UserID, "remote", c.remote)
+	s.log.Info(what, "user", sess.userID, "remote", c.remote, "inCall", sess.call != nil)
 	b, _ := EncodeFrame(reply)
 	s.flush(c, b)
 }
@@ -244,27 +306,26 @@ func (s *Server) invite(sess *session, f *Frame) (*Frame, *Error) {
 	if len(f.GroupID) > maxGroupID {
 		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("groupId is longer than %d bytes", maxGroupID)}
 	}
-	room, e := s.pickRoom(f.RoomID)
+	room, named, e := s.pickRoom(sess.userID, f.RoomID)
 	if e != nil {
 		return nil, e
 	}
+	if e := s.invites.check(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs); e != nil {
+		return nil, e
+	}
 
-	c := &call{id: newID(12), room: room, callerID: sess.userID, groupID: f.GroupID, media: f.MediaType,
+	c := &call{id: newID(12), room: room, named: named, callerID: sess.userID, groupID: f.GroupID, media: f.MediaType,
 		userData: f.UserData, timeout: timeout, state: callRinging}
 	c.members = make([]*member, 0, 1+len(f.CalleeIDs))
 	c.members = append(c.members, &member{userID: sess.userID, state: StateJoined})
 	for _, id := range f.CalleeIDs {
-		c.members = append(c.members, &member{userID: id})
+		c.members = append(c.members, &member{userID: id, invitedBy: sess.userID})
 	}
 	s.calls[c.id] = c
 	s.totals.callsStarted++
-	if room.IntRoomID != 0 {
-		s.intRooms[room.IntRoomID] = c
-	}
-	if room.StrRoomID != "" {
-		s.strRooms[room.StrRoomID] = c
-	}
+	s.claimRoom(c)
 	sess.call = c
+	s.invites.take(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs)
 	s.ring(c, c.members[1:], "", timeout)
 	reply := &Frame{Call: s.callInfo(c)}
 	s.settle(c)
@@ -329,35 +390,70 @@ func (s *Server) inviteTimeout(sec int, def time.Duration) (time.Duration, *Erro
 	return time.Duration(sec) * time.Second, nil
 }
 
-// pickRoom validates a requested room or allocates a free one.
-func (s *Server) pickRoom(want *RoomID) (RoomID, *Error) {
+// pickRoom validates a requested room or allocates a free one. A requested
+// room is the caller's own name for the call: it is unique among the
+// calls that caller placed, and nobody else's call can take it (squat it)
+// or tell whether it is in use (probe it). named reports that it was
+// requested. Random rooms are unique on the server.
+func (s *Server) pickRoom(caller string, want *RoomID) (r RoomID, named bool, e *Error) {
 	if want != nil && !want.IsZero() {
 		r := *want
 		if len(r.StrRoomID) > maxStrRoomID {
-			return r, &Error{CodeInvalidArgument, fmt.Sprintf("strRoomId is longer than %d bytes", maxStrRoomID)}
+			return r, true, &Error{CodeInvalidArgument, fmt.Sprintf("strRoomId is longer than %d bytes", maxStrRoomID)}
 		}
 		for i := 0; i < len(r.StrRoomID); i++ {
 			if r.StrRoomID[i] <= ' ' || r.StrRoomID[i] > '~' {
-				return r, &Error{CodeInvalidArgument, "strRoomId must be printable ASCII without spaces"}
+				return r, true, &Error{CodeInvalidArgument, "strRoomId must be printable ASCII without spaces"}
 			}
 		}
 		if r.StrRoomID == "" {
 			r.StrRoomID = strconv.FormatUint(uint64(r.IntRoomID), 10)
 		}
-		if (r.IntRoomID != 0 && s.intRooms[r.IntRoomID] != nil) || s.strRooms[r.StrRoomID] != nil {
-			return r, &Error{CodeRoomInUse, "that room is in use by another call"}
+		if s.namedRooms[namedRoom(caller, r.StrRoomID)] != nil {
+			return r, true, &Error{CodeRoomInUse, "you already have another live call in that room"}
 		}
-		return r, nil
+		return r, true, nil
 	}
 	var b [4]byte
 	for {
 		rand.Read(b[:])
 		// Positive int32 keeps the number exact in every JSON client.
 		n := binary.LittleEndian.Uint32(b[:]) & 0x7fffffff
-		str := strconv.FormatUint(uint64(n), 10)
-		if n != 0 && s.intRooms[n] == nil && s.strRooms[str] == nil {
-			return RoomID{IntRoomID: n, StrRoomID: str}, nil
+		if n != 0 && s.randRooms[n] == nil {
+			return RoomID{IntRoomID: n, StrRoomID: strconv.FormatUint(uint64(n), 10)}, false, nil
 		}
+	}
+}
+
+// namedRoom is the key of a requested room: its caller's and its name.
+func namedRoom(caller, str string) string { return caller + "\x00" + str }
+
+// claimRoom records c's room as taken; false when another call has it (a
+// restored call then goes on without the room being reserved).
+func (s *Server) claimRoom(c *call) bool {
+	if c.named {
+		k := namedRoom(c.callerID, c.room.StrRoomID)
+		if s.namedRooms[k] != nil {
+			return false
+		}
+		s.namedRooms[k] = c
+		return true
+	}
+	if s.randRooms[c.room.IntRoomID] != nil {
+		return false
+	}
+	s.randRooms[c.room.IntRoomID] = c
+	return true
+}
+
+// releaseRoom frees c's room, if c holds it.
+func (s *Server) releaseRoom(c *call) {
+	if c.named {
+		if k := namedRoom(c.callerID, c.room.StrRoomID); s.namedRooms[k] == c {
+			delete(s.namedRooms, k)
+		}
+	} else if s.randRooms[c.room.IntRoomID] == c {
+		delete(s.randRooms, c.room.IntRoomID)
 	}
 }
 
@@ -462,13 +558,19 @@ func (s *Server) inviteMore(sess *session, f *Frame) (*Frame, *Error) {
 	if e != nil {
 		return nil, e
 	}
+	if e := s.invites.check(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs); e != nil {
+		return nil, e
+	}
+	s.invites.take(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs)
 	ms := make([]*member, 0, len(f.CalleeIDs))
 	for _, id := range f.CalleeIDs {
 		o := c.member(id)
 		if o == nil {
+			s.forgetOldest(c, f.CalleeIDs)
 			o = &member{userID: id}
 			c.members = append(c.members, o)
 		}
+		o.invitedBy = sess.userID
 		ms = append(ms, o)
 	}
 	s.ring(c, ms, sess.userID, timeout)
@@ -499,9 +601,13 @@ func (s *Server) switchMedia(sess *session, f *Frame) (*Frame, *Error) {
 	return &Frame{}, nil
 }
 
-// relay forwards an opaque payload to one participant, or to every other
-// joined participant when "to" is empty.
-func (s *Server) relay(sess *session, f *Frame) (*Frame, *Error) {
+// relay forwards a payload to one participant, or to every other joined
+// participant when "to" is empty. The payload is UTF-8 JSON (the whole
+// message was checked), at most MaxRelayPayload bytes, with a good
+// envelope (payloadErr is checkRelayPayload's verdict), within the
+// sender's relay rate; an invitee who has not answered yet takes part in
+// only a few relays (RingingRelays, RingingRelayBytes).
+func (s *Server) relay(sess *session, f *Frame, payloadErr *Error) (*Frame, *Error) {
 	c, m, e := s.findCall(sess, f.CallID)
 	if e != nil {
 		return nil, e
@@ -512,18 +618,43 @@ func (s *Server) relay(sess *session, f *Frame) (*Frame, *Error) {
 	if len(f.Payload) == 0 {
 		return nil, &Error{CodeInvalidArgument, "payload is missing"}
 	}
+	var t *member
+	if f.To != "" {
+		t = c.member(f.To)
+		if t == nil || !t.state.Active() || f.To == sess.userID {
+			return nil, &Error{CodeNotInCall, fmt.Sprintf("%s is not a participant of this call", f.To)}
+		}
+		if ts := s.sessions[f.To]; ts == nil || ts.conn == nil {
+			return nil, &Error{CodeUnavailable, fmt.Sprintf("%s is reconnecting; try again when they are back", f.To)}
+		}
+	}
+	n := len(f.Payload)
+	if n > s.cfg.MaxRelayPayload {
+		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("payload is %d bytes, over the %d-byte limit", n, s.cfg.MaxRelayPayload)}
+	}
+	if payloadErr != nil {
+		return nil, payloadErr
+	}
+	for _, x := range []*member{m, t} {
+		if x != nil && x.state == StateRinging && (x.relays >= s.cfg.RingingRelays || x.relayBytes+n > s.cfg.RingingRelayBytes) {
+			return nil, &Error{CodeRateLimited, fmt.Sprintf("%s has not answered yet: call setup waits for the answer (at most %d relays, %d bytes, before it)",
+				x.userID, s.cfg.RingingRelays, s.cfg.RingingRelayBytes)}
+		}
+	}
+	if !sess.conn.allowRelay(n) {
+		return nil, &Error{CodeRateLimited, fmt.Sprintf("relaying more than %d bytes a second: slow down", s.cfg.RelayBytesPerSecond)}
+	}
+	for _, x := range []*member{m, t} {
+		if x != nil && x.state == StateRinging {
+			x.relays++
+			x.relayBytes += n
+		}
+	}
 	out := &Frame{Type: TypeRelayed, CallID: c.id, From: sess.userID, Payload: f.Payload}
-	if f.To == "" {
+	if t == nil {
 		s.pushOthers(c, sess.userID, "", true, out)
-		return &Frame{}, nil
+	} else {
+		s.push(f.To, out)
 	}
-	t := c.member(f.To)
-	if t == nil || !t.state.Active() || f.To == sess.userID {
-		return nil, &Error{CodeNotInCall, fmt.Sprintf("%s is not a participant of this call", f.To)}
-	}
-	if ts := s.sessions[f.To]; ts == nil || ts.conn == nil {
-		return nil, &Error{CodeUnavailable, fmt.Sprintf("%s is reconnecting; try again when they are back", f.To)}
-	}
-	s.push(f.To, out)
 	return &Frame{}, nil
 }

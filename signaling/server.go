@@ -54,12 +54,58 @@ type Config struct {
 	// (60 s); clients ping every Heartbeat (20 s) to stay connected.
 	IdleTimeout time.Duration
 	Heartbeat   time.Duration
+	// LoginTimeout closes a connection that has not logged in this long
+	// after it was accepted (10 s); before logging in a connection may send
+	// nothing but "login".
+	LoginTimeout time.Duration
+	// MaxConnections caps the open connections Serve accepts (default: the
+	// process's open-file limit less a reserve of 1/16 of it, 32 to 256
+	// descriptors). MaxUnauthenticated caps those that have not logged in
+	// yet (1024, at most a quarter of MaxConnections), and
+	// MaxUnauthenticatedPerAddress those of one source address (128, IPv6
+	// counted by /64). Over a cap a connection that has not logged in is
+	// closed to make room: the oldest of that address, or of the address
+	// holding the most (limits.go); only logged-in users can fill the
+	// server. A Server embedded with ServeHTTP keeps the login deadline but
+	// leaves the caps to its host server.
+	MaxConnections               int
+	MaxUnauthenticated           int
+	MaxUnauthenticatedPerAddress int
+	// MemberHistory is how many invitees no longer ringing or joined (they
+	// left, rejected, did not answer, were busy or offline) a call keeps
+	// besides its MaxCallSize participants (8); past that the oldest is
+	// forgotten and can no longer join back. It keeps every message about a
+	// call small, whatever its invitees do.
+	MemberHistory int
+	// Invites limits unanswered invitations (InviteLimits).
+	Invites InviteLimits
+	// MaxRelayPayload is the largest relay payload (32 KiB).
+	MaxRelayPayload int
+	// RingingRelays and RingingRelayBytes are how many relays, and how many
+	// payload bytes, may pass to or from an invitee who has not answered
+	// yet (16 and 32 KiB per invitation): call setup needs none before the
+	// answer. RelayBytesPerSecond is what one connection may relay per
+	// second (64 KiB, in bursts up to 4 times that).
+	RingingRelays       int
+	RingingRelayBytes   int
+	RelayBytesPerSecond int
+	// RestoreWindow is how long after the server starts a call token may
+	// bring back a call that was live when the previous server (or another
+	// node) went away (30 s; PROTOCOL.md, "Calls that outlive the
+	// server"). A negative value turns call restoring off.
+	RestoreWindow time.Duration
 	// TLS, when set, makes Serve speak wss:// on its listener.
 	TLS *tls.Config
+	// Pages, when set, serves every path but /ws (the web phone); nil
+	// answers them with a plain-text hint.
+	Pages http.Handler
 	// Clock is the time source (the real clock).
 	Clock Clock
 	// Logger receives the server's logs (discarded).
 	Logger *slog.Logger
+	// ICE, when set, is the STUN/TURN service offered to users: login
+	// replies carry its servers with per-user TURN credentials.
+	ICE *ICEService
 }
 
 const (
@@ -69,6 +115,14 @@ const (
 	maxStrRoomID      = 64
 	hardFrameLimit    = 1 << 20
 	sweepEvery        = time.Second
+	// logEvery is how often the limits' aggregated log line may be written.
+	logEvery = 10 * time.Second
+	// maxCallSizeLimit bounds Config.MaxCallSize, and with it the size of
+	// every message about a call.
+	maxCallSizeLimit = 64
+	// shutdownFlush is how long Shutdown lets clients take the shutdown
+	// notice before it cuts the connections that have not.
+	shutdownFlush = 500 * time.Millisecond
 )
 
 // WebSocket close codes the server uses (see PROTOCOL.md).
@@ -96,8 +150,57 @@ func (c *Config) setDefaults() error {
 	if c.MaxCallSize == 0 {
 		c.MaxCallSize = DefaultMaxCallSize
 	}
-	if c.MaxCallSize < 2 {
-		return fmt.Errorf("signaling: max call size %d is below 2: a call needs two people", c.MaxCallSize)
+	if c.MaxCallSize < 2 || c.MaxCallSize > maxCallSizeLimit {
+		return fmt.Errorf("signaling: max call size %d is outside 2-%d", c.MaxCallSize, maxCallSizeLimit)
+	}
+	if c.MemberHistory == 0 {
+		c.MemberHistory = 8
+	}
+	if c.MemberHistory < 0 || c.MemberHistory > maxCallSizeLimit {
+		return fmt.Errorf("signaling: member history %d is outside 1-%d", c.MemberHistory, maxCallSizeLimit)
+	}
+	if c.LoginTimeout == 0 {
+		c.LoginTimeout = 10 * time.Second
+	}
+	if c.LoginTimeout < 0 {
+		return fmt.Errorf("signaling: login timeout %v is negative", c.LoginTimeout)
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 1 << 20
+		if lim := openFileLimit(); lim > 0 {
+			c.MaxConnections = max(lim-fdHeadroom(lim), 16)
+		}
+	}
+	if c.MaxUnauthenticated == 0 {
+		c.MaxUnauthenticated = min(1024, max(c.MaxConnections/4, 4))
+	}
+	if c.MaxUnauthenticatedPerAddress == 0 {
+		c.MaxUnauthenticatedPerAddress = min(128, c.MaxUnauthenticated)
+	}
+	if c.MaxConnections < 1 || c.MaxUnauthenticated < 1 || c.MaxUnauthenticatedPerAddress < 1 {
+		return fmt.Errorf("signaling: connection caps must be positive (max %d, unauthenticated %d, per address %d)",
+			c.MaxConnections, c.MaxUnauthenticated, c.MaxUnauthenticatedPerAddress)
+	}
+	if err := c.Invites.setDefaults(); err != nil {
+		return err
+	}
+	if c.MaxRelayPayload == 0 {
+		c.MaxRelayPayload = 32 << 10
+	}
+	if c.RingingRelays == 0 {
+		c.RingingRelays = 16
+	}
+	if c.RingingRelayBytes == 0 {
+		c.RingingRelayBytes = 32 << 10
+	}
+	if c.RelayBytesPerSecond == 0 {
+		c.RelayBytesPerSecond = 64 << 10
+	}
+	if c.MaxRelayPayload < 1 || c.RingingRelays < 1 || c.RingingRelayBytes < 1 || c.RelayBytesPerSecond < 1 {
+		return errors.New("signaling: relay limits must be positive")
+	}
+	if c.RestoreWindow == 0 {
+		c.RestoreWindow = 30 * time.Second
 	}
 	if c.Grace == 0 {
 		c.Grace = 10 * time.Second
@@ -132,6 +235,11 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.ICE != nil {
+		ice := *c.ICE
+		ice.setDefaults()
+		c.ICE = &ice
+	}
 	return nil
 }
 
@@ -147,15 +255,27 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	calls    map[string]*call
-	intRooms map[uint32]*call
-	strRooms map[string]*call
-	conns    map[*conn]struct{}
-	out      []outMsg // pushes waiting for the current operation to finish
-	closing  bool
-	sweeper  Timer
-	epoch    time.Time
-	https    []*http.Server
-	totals   totals // cumulative counts for Stats
+	// randRooms are the rooms the server picked; namedRooms those callers
+	// asked for, by caller and name (pickRoom).
+	randRooms  map[uint32]*call
+	namedRooms map[string]*call
+	conns      map[*conn]struct{}
+	out        []outMsg // pushes waiting for the current operation to finish
+	closing    bool
+	sweeper    Timer
+	epoch      time.Time
+	https      []*http.Server
+	totals     totals // cumulative counts for Stats
+	invites    inviteLimiter
+	lastLog    int64 // since() of the last limits log line
+	// restoredEnded holds the restored calls that ended, during the
+	// restore window (the only time they could be restored again).
+	restoredEnded map[string]bool
+
+	// Fixed at NewServer.
+	limits   *tracker
+	tokenKey []byte // signs call tokens (derived from SecretKey)
+	instance string // this server's identity in the call tokens it signs
 
 	// wg counts every goroutine the server starts or runs a connection on.
 	wg sync.WaitGroup
@@ -171,6 +291,10 @@ type session struct {
 	graceTimer  Timer
 	expiryTimer Timer
 	expiresAt   time.Time
+	iceTimer    Timer // pushes fresh TURN credentials before they expire
+	// restored marks a place held in a restored call for a participant
+	// who has not come back yet (no connection, no ticket seen).
+	restored bool
 }
 
 type outMsg struct {
@@ -185,16 +309,22 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		clock:    cfg.Clock,
-		log:      cfg.Logger,
-		sessions: make(map[string]*session),
-		calls:    make(map[string]*call),
-		intRooms: make(map[uint32]*call),
-		strRooms: make(map[string]*call),
-		conns:    make(map[*conn]struct{}),
+		cfg:           cfg,
+		clock:         cfg.Clock,
+		log:           cfg.Logger,
+		sessions:      make(map[string]*session),
+		calls:         make(map[string]*call),
+		randRooms:     make(map[uint32]*call),
+		namedRooms:    make(map[string]*call),
+		conns:         make(map[*conn]struct{}),
+		invites:       newInviteLimiter(),
+		restoredEnded: map[string]bool{},
+		tokenKey:      callTokenKey(cfg.SecretKey, cfg.SDKAppID),
+		instance:      newID(8),
 	}
+	s.limits = newTracker(s)
 	s.epoch = s.clock.Now()
+	s.lastLog = -int64(logEvery) // the first line may come at the first sweep
 	s.mu.Lock()
 	s.armSweep()
 	s.mu.Unlock()
@@ -217,12 +347,14 @@ func WebSocketURL(addr net.Addr, withTLS bool) string {
 // Serve accepts connections on ln until Shutdown, speaking TLS when
 // Config.TLS is set. It returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = limitListener{Listener: ln, t: s.limits}
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()
@@ -240,9 +372,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// ServeHTTP serves the WebSocket endpoint /ws and a plain-text hint
-// elsewhere.
+// ServeHTTP serves the WebSocket endpoint /ws, and Config.Pages (or a
+// plain-text hint) elsewhere.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/ws" && s.cfg.Pages != nil {
+		s.cfg.Pages.ServeHTTP(w, r)
+		return
+	}
 	if r.URL.Path != "/ws" {
 		http.Error(w, "softphone call server: connect a WebSocket to /ws (see PROTOCOL.md)", http.StatusNotFound)
 		return
@@ -265,16 +401,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Origins are not checked: logins carry a userSig in the first message,
 	// never a cookie, so a foreign web page gains nothing from connecting,
 	// and browser clients may be served from anywhere.
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	hj := &hijacked{ResponseWriter: w}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		s.log.Debug("websocket handshake failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	ws.SetReadLimit(hardFrameLimit)
-	c := &conn{s: s, ws: ws, remote: r.RemoteAddr, tokens: float64(s.cfg.RateBurst)}
+	tc, _ := r.Context().Value(trackedKey{}).(*tracked)
+	c := &conn{s: s, ws: ws, raw: hj.conn, remote: r.RemoteAddr, tc: tc, tokens: float64(s.cfg.RateBurst),
+		relayTokens: float64(4 * s.cfg.RelayBytesPerSecond)}
 	now := s.since()
 	c.lastRead.Store(now)
-	c.lastFill = now
+	c.opened = now
+	c.lastFill, c.relayFill = now, now
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -283,7 +423,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	s.log.Debug("connected", "remote", c.remote)
 	// Read on a fresh goroutine and let the HTTP handler return: the
 	// handler's goroutine grew a large stack serving the handshake and
 	// keeps the request alive, and an idle connection should cost as
@@ -303,6 +442,9 @@ type Stats struct {
 	Connections int // open WebSocket connections
 	Sessions    int // logged-in users, including those away within the grace period
 	Calls       int // live calls
+	// Accepted and Unauthenticated are the TCP connections Serve holds
+	// open, and those of them that have not logged in yet.
+	Accepted, Unauthenticated int
 
 	Logins         uint64 // successful logins, resumed sessions included
 	CallsStarted   uint64 // invitations that created a call
@@ -317,19 +459,28 @@ type totals struct {
 
 // Stats returns the current counts.
 func (s *Server) Stats() Stats {
+	open, pending := s.limits.counts()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{
 		Connections: len(s.conns), Sessions: len(s.sessions), Calls: len(s.calls),
+		Accepted: open, Unauthenticated: pending,
 		Logins: s.totals.logins, CallsStarted: s.totals.callsStarted,
 		CallsConnected: s.totals.callsConnected, CallsEnded: s.totals.callsEnded,
 	}
 }
 
-// Shutdown stops accepting connections, ends every call (reason
-// serverShutdown), sends every client a "shutdown" push, closes the
-// connections and waits for all of the server's goroutines to finish, or
-// for ctx to expire, in which case it closes what is left at once.
+// Shutdown stops accepting connections, sends every client a "shutdown"
+// push, closes the connections and waits for all of the server's goroutines
+// to finish, or for ctx to expire.
+//
+// Calls that have begun are handed over, not ended: their participants keep
+// talking (media flows between them) and bring the call back to the next
+// server with their call tokens (PROTOCOL.md, "Calls that outlive the
+// server"). Invitations still ringing cannot outlive the server: they are
+// cancelled (reason serverShutdown), and so are calls nobody has answered.
+// Clients get half a second to take the notice; connections still busy
+// after that (a client that does not read) are cut.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	already := s.closing
@@ -337,7 +488,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var https []*http.Server
 	if !already {
 		for _, c := range s.calls {
-			s.endCall(c, ReasonServerShutdown)
+			s.handOver(c)
 		}
 		for _, sess := range s.sessions {
 			stopTimer(&sess.graceTimer)
@@ -363,22 +514,47 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
+	polite := time.NewTimer(shutdownFlush)
+	defer polite.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-polite.C:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	kill := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		kill = append(kill, c)
+	}
+	s.mu.Unlock()
+	for _, c := range kill {
+		c.cut()
+	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		<-done
+		return fmt.Errorf("signaling: shutdown cut short: %w", ctx.Err())
 	}
-	s.mu.Lock()
-	kill := make([]*websocket.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		kill = append(kill, c.ws)
+}
+
+// handOver settles a call at shutdown: one that has begun, with two or more
+// joined, lives on in its participants' call tokens; its ringing
+// invitations and every other call end with reason serverShutdown.
+func (s *Server) handOver(c *call) {
+	if j, _ := c.counts(); c.state != callActive || j < 2 {
+		s.endCall(c, ReasonServerShutdown)
+		return
 	}
-	s.mu.Unlock()
-	for _, ws := range kill {
-		ws.CloseNow()
+	for _, m := range c.members {
+		if m.state == StateRinging {
+			s.apply(c, m, evGone, ReasonServerShutdown, "")
+		}
 	}
-	<-done
-	return fmt.Errorf("signaling: shutdown cut short: %w", ctx.Err())
+	delete(s.calls, c.id)
+	s.releaseRoom(c)
 }
 
 func stopTimer(t *Timer) {
@@ -406,19 +582,45 @@ func (s *Server) armSweep() {
 	s.sweeper = s.afterFunc(sweepEvery, s.sweep)
 }
 
-// sweep closes connections that sent nothing within the idle timeout.
+// sweep closes connections that sent nothing within the idle timeout and
+// those that did not log in in time, and every logEvery writes one line
+// about what the limits did. It never logs a connection by itself: a flood
+// of them must not become a flood of log lines.
 func (s *Server) sweep() {
 	now := s.since()
-	idle := int64(s.cfg.IdleTimeout)
+	s.limits.expire(now)
+	idle, login := int64(s.cfg.IdleTimeout), int64(s.cfg.LoginTimeout)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return
 	}
+	closed := 0
 	for c := range s.conns {
-		if now-c.lastRead.Load() > idle {
-			s.log.Info("closing idle connection", "remote", c.remote, "user", sessUser(c.sess))
+		switch {
+		case c.swept || (c.tc != nil && c.tc.closed.Load()):
+			// Being closed already.
+		case now-c.lastRead.Load() > idle:
+			c.swept = true
+			closed++
 			c.closeAfterFlush(CloseIdle, "idle: no message within the idle timeout")
+		case c.sess == nil && c.tc == nil && now-c.opened >= login:
+			// Not counted by Serve's listener (embedded with ServeHTTP):
+			// the login deadline is kept here.
+			c.swept = true
+			s.limits.note(func(t *limitTally) { t.loginDeadline++ })
+			c.cut()
+		}
+	}
+	if closed > 0 {
+		s.limits.note(func(t *limitTally) { t.idle += closed })
+	}
+	if now-s.lastLog >= int64(logEvery) {
+		s.lastLog = now
+		s.limits.logTally(s.log, logEvery)
+		s.invites.prune(now)
+		if now > int64(s.cfg.RestoreWindow) {
+			clear(s.restoredEnded)
 		}
 	}
 	s.armSweep()
@@ -450,6 +652,12 @@ func (s *Server) connGone(c *conn) {
 		s.pushOthers(sess.call, sess.userID, "", true, &Frame{Type: TypeUserAway, CallID: sess.call.id, UserID: sess.userID})
 		s.flush(nil, nil)
 	}
+	s.holdAway(sess)
+}
+
+// holdAway keeps an away session's place in its call for the grace period;
+// if it is not back by then it leaves the call (reason connectionLost).
+func (s *Server) holdAway(sess *session) {
 	var t Timer
 	t = s.afterFunc(s.cfg.Grace, func() {
 		s.mu.Lock()
@@ -470,6 +678,7 @@ func (s *Server) connGone(c *conn) {
 func (s *Server) dropSession(sess *session) {
 	stopTimer(&sess.graceTimer)
 	stopTimer(&sess.expiryTimer)
+	stopTimer(&sess.iceTimer)
 	if s.sessions[sess.userID] == sess {
 		delete(s.sessions, sess.userID)
 	}

@@ -384,7 +384,7 @@ func TestAuthorisation(t *testing.T) {
 	m.fail(Frame{Type: TypeHangup, CallID: id}, CodeNotInvited)
 	m.fail(Frame{Type: TypeSwitchMedia, CallID: id, MediaType: MediaVideo}, CodeNotInCall)
 	m.fail(Frame{Type: TypeInviteMore, CallID: id, CalleeIDs: []string{"carol"}}, CodeNotInCall)
-	m.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{}`)}, CodeNotInCall)
+	m.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeNotInCall)
 	m.fail(Frame{Type: TypeAccept, CallID: "nope"}, CodeNoSuchCall)
 	m.fail(Frame{Type: TypeAccept}, CodeInvalidArgument)
 	// The caller cannot accept its own call.
@@ -394,8 +394,8 @@ func TestAuthorisation(t *testing.T) {
 	a.expect(TypeUserJoined)
 	a.expect(TypeCallBegan)
 	// Relay only reaches participants of the same call.
-	a.fail(Frame{Type: TypeRelay, CallID: id, To: "mallory", Payload: json.RawMessage(`{}`)}, CodeNotInCall)
-	a.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{}`)}, CodeNotInCall)
+	a.fail(Frame{Type: TypeRelay, CallID: id, To: "mallory", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeNotInCall)
+	a.fail(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeNotInCall)
 	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob"}, CodeInvalidArgument)
 	// The user id is always the ticket's: a frame claiming another is ignored.
 	payload := json.RawMessage(`{"sdp":"v=0\r\n","kind":"offer"}`)
@@ -404,8 +404,8 @@ func TestAuthorisation(t *testing.T) {
 	if rl.From != "alice" || string(rl.Payload) != string(payload) || rl.CallID != id {
 		t.Fatalf("bob got %+v", rl)
 	}
-	b.ok(Frame{Type: TypeRelay, CallID: id, Payload: json.RawMessage(`{"muted":true}`)})
-	if rl := a.expect(TypeRelayed); rl.From != "bob" || string(rl.Payload) != `{"muted":true}` {
+	b.ok(Frame{Type: TypeRelay, CallID: id, Payload: json.RawMessage(`{"kind":"media","muted":true}`)})
+	if rl := a.expect(TypeRelayed); rl.From != "bob" || string(rl.Payload) != `{"kind":"media","muted":true}` {
 		t.Fatalf("alice got %+v", rl)
 	}
 	m.quiet()
@@ -457,16 +457,18 @@ func TestInviteValidation(t *testing.T) {
 	} {
 		a.fail(f, CodeInvalidArgument)
 	}
-	// A requested room is used, and not twice at once.
+	// A requested room is used; it is the caller's own name for the call,
+	// so another caller's call may have the same one.
 	b, c := h.login("bob"), h.login("carol")
 	r := a.ok(Frame{Type: TypeInvite, CalleeIDs: []string{"bob"}, RoomID: &RoomID{IntRoomID: 4242}})
 	if r.Call.RoomID != (RoomID{4242, "4242"}) {
 		t.Fatalf("room %+v", r.Call.RoomID)
 	}
 	b.expect(TypeIncoming)
-	c.fail(Frame{Type: TypeInvite, CalleeIDs: []string{"dave"}, RoomID: &RoomID{IntRoomID: 4242}}, CodeRoomInUse)
-	c.fail(Frame{Type: TypeInvite, CalleeIDs: []string{"dave"}, RoomID: &RoomID{StrRoomID: "4242"}}, CodeRoomInUse)
-	c.ok(Frame{Type: TypeInvite, CalleeIDs: []string{"dave"}, RoomID: &RoomID{StrRoomID: "standup"}})
+	r = c.ok(Frame{Type: TypeInvite, CalleeIDs: []string{"dave"}, RoomID: &RoomID{StrRoomID: "4242"}})
+	if r.Call.RoomID != (RoomID{0, "4242"}) {
+		t.Fatalf("room %+v", r.Call.RoomID)
+	}
 }
 
 func TestBadFramesKeepTheConnection(t *testing.T) {
@@ -603,13 +605,13 @@ func TestGraceResumeAndExpiry(t *testing.T) {
 	}
 	h.clock.Advance(5 * time.Second) // the old grace timer must not fire
 	a.quiet()
-	b.ok(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`1`)})
+	b.ok(Frame{Type: TypeRelay, CallID: id, To: "alice", Payload: json.RawMessage(`{"kind":"media"}`)})
 	a.expect(TypeRelayed)
 
 	// Dropped again, and this time not back in time.
 	b.drop()
 	a.expect(TypeUserAway)
-	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob", Payload: json.RawMessage(`1`)}, CodeUnavailable)
+	a.fail(Frame{Type: TypeRelay, CallID: id, To: "bob", Payload: json.RawMessage(`{"kind":"media"}`)}, CodeUnavailable)
 	h.clock.Advance(10 * time.Second)
 	if ul := a.expect(TypeUserLeft); ul.UserID != "bob" || ul.Reason != ReasonConnectionLost {
 		t.Fatalf("alice got %+v", ul)
@@ -680,17 +682,30 @@ func TestIdleConnectionClosed(t *testing.T) {
 	b.ok(Frame{Type: TypePing})
 }
 
+// TestShutdownTellsClients: a shutdown hands calls that have begun over to
+// the next server (their participants keep their call tokens and hear only
+// "shutdown"); invitations still ringing, and calls nobody answered, end
+// with reason serverShutdown.
 func TestShutdownTellsClients(t *testing.T) {
 	h := newHarness(t, nil)
-	a, b, c := h.login("alice"), h.login("bob"), h.login("carol")
-	h.connect(a, b)
+	a, b, c, d, e := h.login("alice"), h.login("bob"), h.login("carol"), h.login("dave"), h.login("erin")
+	id := h.connect(a, b)
+	a.ok(Frame{Type: TypeInviteMore, CallID: id, CalleeIDs: []string{"erin"}})
+	e.expect(TypeIncoming)
+	b.expect(TypeUserInvited)
+	h.call(c, d)
 	h.shutdown()
 	for _, x := range []*tclient{a, b} {
-		if ce := x.expect(TypeCallEnded); ce.Reason != ReasonServerShutdown {
-			t.Fatalf("%s got %+v", x.user, ce)
+		if nr := x.expect(TypeUserNoResponse); nr.UserID != "erin" || nr.Reason != ReasonServerShutdown || nr.CallToken == "" {
+			t.Fatalf("%s got %+v", x.user, nr)
 		}
 	}
-	for _, x := range []*tclient{a, b, c} {
+	for _, x := range []*tclient{c, d, e} {
+		if cc := x.expect(TypeCallCancelled); cc.Reason != ReasonServerShutdown {
+			t.Fatalf("%s got %+v", x.user, cc)
+		}
+	}
+	for _, x := range []*tclient{a, b, c, d, e} {
 		x.expect(TypeShutdown)
 		if code := x.closedWith(); code != websocket.StatusGoingAway {
 			t.Fatalf("%s close code %v", x.user, code)

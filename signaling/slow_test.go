@@ -42,22 +42,28 @@ func (h *harness) stuckClient(user string) *websocket.Conn {
 	return ws
 }
 
+// pourRelays lifts the relay limits, so that a test can fill a client's
+// queue and socket with relays.
+func pourRelays(c *Config) {
+	c.MaxRelayPayload, c.RingingRelays, c.RingingRelayBytes, c.RelayBytesPerSecond = 1<<20, 1<<20, 1<<30, 1<<30
+}
+
 // stuckCall puts alice in a call with the stuck victim.
 func (h *harness) stuckCall() (*tclient, string) {
 	h.t.Helper()
 	a := h.login("alice")
 	h.stuckClient("victim")
 	r := a.ok(Frame{Type: TypeInvite, CalleeIDs: []string{"victim"}})
-	// The victim rings; relaying to a ringing participant is allowed, so
-	// alice can pour messages at it.
+	// The victim rings; the tests lift the limits on relays to an invitee
+	// (pourRelays), so alice can pour messages at it.
 	return a, r.Call.CallID
 }
 
 func TestSlowClientIsDisconnected(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.SendQueue = 4; c.RateBurst = 1000; c.RateLimit = 1000 })
+	h := newHarness(t, func(c *Config) { c.SendQueue = 4; c.RateBurst = 1000; c.RateLimit = 1000; pourRelays(c) })
 	a, id := h.stuckCall()
 	c, d := h.login("carol"), h.login("dave")
-	payload := json.RawMessage(`"` + strings.Repeat("x", 60<<10) + `"`)
+	payload := json.RawMessage(`{"kind":"x-fill","fill":"` + strings.Repeat("x", 60<<10) + `"}`)
 	gone := false
 	for i := 0; i < 400 && !gone; i++ {
 		start := time.Now()
@@ -86,9 +92,10 @@ func TestStuckWriteTimesOut(t *testing.T) {
 		c.RateBurst = 1000
 		c.RateLimit = 1000
 		c.WriteTimeout = 300 * time.Millisecond
+		pourRelays(c)
 	})
 	a, id := h.stuckCall()
-	payload := json.RawMessage(`"` + strings.Repeat("x", 60<<10) + `"`)
+	payload := json.RawMessage(`{"kind":"x-fill","fill":"` + strings.Repeat("x", 60<<10) + `"}`)
 	// 12 MB is far more than the socket buffers hold: the server's write
 	// to the victim blocks, and times out.
 	for i := 0; i < 200; i++ {

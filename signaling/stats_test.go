@@ -10,7 +10,7 @@ import (
 func TestStatsCounts(t *testing.T) {
 	h := newHarness(t, nil)
 	a, b := h.login("alice"), h.login("bob")
-	want := Stats{Connections: 2, Sessions: 2, Logins: 2}
+	want := Stats{Connections: 2, Sessions: 2, Accepted: 2, Logins: 2}
 	check := func(step string) {
 		t.Helper()
 		if got := h.srv.Stats(); got != want {
@@ -39,6 +39,7 @@ func TestStatsCounts(t *testing.T) {
 	check("reject")
 	drain(a, TypeUserRejected, TypeCallCancelled)
 	drain(b, TypeCallCancelled)
+	h.clock.Advance(30 * time.Second) // a reject holds off the next ring that long
 	h.call(a, b)
 	h.clock.Advance(30 * time.Second)
 	want.CallsStarted, want.CallsEnded = 3, 3
@@ -53,7 +54,7 @@ func TestStatsCounts(t *testing.T) {
 	// A second login of the same user counts; the kicked session goes, and
 	// its connection closes soon after (asynchronously).
 	h.login("bob")
-	waitFor(t, "the kicked connection to close", func() bool { return h.srv.Stats().Connections == 2 })
+	waitFor(t, "the kicked connection to close", func() bool { s := h.srv.Stats(); return s.Connections == 2 && s.Accepted == 2 })
 	want.Connections, want.Logins = 2, 3
 	check("second login")
 

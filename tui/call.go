@@ -14,8 +14,9 @@ type peer struct {
 	status  peerStatus
 	volume  int
 	quality engine.NetworkQuality
-	audio   bool // audio available (false: muted or no microphone)
-	video   bool // video available
+	path    engine.ConnectionPath // how the media gets there; zero until ICE chose
+	audio   bool                  // audio available (false: muted or no microphone)
+	video   bool                  // video available
 }
 
 // session is the call in progress, from the first ring to the end.

@@ -145,6 +145,11 @@ func (m *Model) onQuality(ev engine.UserNetworkQualityChanged) {
 			p.quality = q
 		}
 	}
+	for id, path := range ev.Connection {
+		if p := c.peer(id); p != nil {
+			p.path = path
+		}
+	}
 }
 
 func (m *Model) onCallReceived(ev engine.CallReceived) tea.Cmd {

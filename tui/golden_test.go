@@ -40,7 +40,8 @@ func inCall1to1(h *harness) {
 	h.event(
 		engine.UserVoiceVolumeChanged{VolumeMap: map[string]int{"alice": 42, "bob": 17}},
 		engine.UserNetworkQualityChanged{NetworkQuality: map[string]engine.NetworkQuality{
-			"alice": engine.QualityExcellent, "bob": engine.QualityPoor}},
+			"alice": engine.QualityExcellent, "bob": engine.QualityPoor},
+			Connection: map[string]engine.ConnectionPath{"bob": {Type: "stun", Protocol: "udp", Local: "host", Remote: "srflx"}}},
 	)
 }
 
@@ -146,7 +147,10 @@ var scenes = []struct {
 			engine.UserAudioAvailable{UserID: "carol", IsAudioAvailable: false},
 			engine.UserVoiceVolumeChanged{VolumeMap: map[string]int{"alice": 0, "bob": 88, "carol": 3}},
 			engine.UserNetworkQualityChanged{NetworkQuality: map[string]engine.NetworkQuality{
-				"alice": engine.QualityGood, "bob": engine.QualityExcellent, "carol": engine.QualityVbad}},
+				"alice": engine.QualityGood, "bob": engine.QualityExcellent, "carol": engine.QualityVbad},
+				Connection: map[string]engine.ConnectionPath{
+					"bob":   {Type: "direct", Protocol: "udp", Local: "host", Remote: "host"},
+					"carol": {Type: "relay", Protocol: "tcp", Local: "relay", Remote: "srflx"}}},
 		)
 	}},
 	{"invite", func(h *harness) {

@@ -23,11 +23,28 @@ func qualityWord(q engine.NetworkQuality) string {
 	return "Unknown"
 }
 
+// pathWord is how a participant's media gets here, as the PATH column shows
+// it: "direct UDP", "STUN UDP", "relay TCP"; compact: "direct", "STUN",
+// "relay", and a letter with /TCP over TCP ("r/TCP"). Empty until ICE has
+// chosen a path.
+func pathWord(p engine.ConnectionPath, compact bool) string {
+	if p.Type == "" {
+		return ""
+	}
+	if !compact {
+		return p.String()
+	}
+	if p.Protocol == "tcp" {
+		return p.String()[:1] + "/TCP"
+	}
+	return strings.Fields(p.String())[0]
+}
+
 // rowLayout is the column plan shared by every row of the participant table
 // at one width, so the columns line up.
 type rowLayout struct {
-	mark, name, bar int
-	compact         bool
+	mark, name, bar, path int
+	compact               bool
 }
 
 // Fixed column widths: volume number, quality word, audio and video words.
@@ -39,13 +56,13 @@ const (
 )
 
 func layoutRows(width int) rowLayout {
-	l := rowLayout{mark: 2, name: 16}
+	l := rowLayout{mark: 2, name: 16, path: 10}
 	gaps := 2 // between the text columns after the bar
 	if width < compactWidth {
-		l = rowLayout{mark: 2, name: 10, compact: true}
+		l = rowLayout{mark: 2, name: 10, path: 6, compact: true}
 		gaps = 1
 	}
-	fixed := l.mark + l.name + 1 + 1 + colNum + gaps + colQuality + gaps + colAudio + gaps + colVideo
+	fixed := l.mark + l.name + 1 + 1 + colNum + gaps + colQuality + gaps + l.path + gaps + colAudio + gaps + colVideo
 	l.bar = min(max(width-fixed, 4), 30)
 	return l
 }
@@ -64,6 +81,7 @@ type participantRow struct {
 	status  peerStatus
 	volume  int
 	quality engine.NetworkQuality
+	path    engine.ConnectionPath
 	audio   bool
 	video   bool
 	styles  *Styles
@@ -73,7 +91,7 @@ type participantRow struct {
 func (l rowLayout) header(st *Styles) string {
 	g := l.gap()
 	s := strings.Repeat(" ", l.mark) + pad("NAME", l.name) + " " + pad("VOLUME", l.bar+1+colNum) +
-		g + pad("NETWORK", colQuality) + g + pad("AUDIO", colAudio) + g + "VIDEO"
+		g + pad("NETWORK", colQuality) + g + pad("PATH", l.path) + g + pad("AUDIO", colAudio) + g + "VIDEO"
 	return st.Dim.Render(s)
 }
 
@@ -111,6 +129,7 @@ func (r participantRow) View(width int) string {
 	line += meter{level: r.volume, styles: st}.View(l.bar) + " " +
 		padLeft(fmt.Sprint(min(max(r.volume, 0), 100)), colNum) + g +
 		st.quality(r.quality).Render(pad(qualityWord(r.quality), colQuality)) + g +
+		st.Dim.Render(pad(pathWord(r.path, l.compact), l.path)) + g +
 		audio + g + video
 	return fit(line, width)
 }

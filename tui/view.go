@@ -306,7 +306,7 @@ func (m *Model) inCallView(w int) []string {
 	for _, p := range c.peers {
 		row := participantRow{
 			name: p.id, status: p.status, volume: p.volume, quality: p.quality,
-			audio: p.audio, video: p.video, styles: st,
+			path: p.path, audio: p.audio, video: p.video, styles: st,
 		}
 		lines = append(lines, row.View(w))
 	}

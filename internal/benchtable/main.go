@@ -210,6 +210,11 @@ func runGoBenchmarks(t *table) {
 	check("call cycles", "BenchmarkCallCycle", "cycles/s", "cycles/s", 1, false, 1500)
 	check("request round trip p99", "BenchmarkCallCycle", "p99-ms", "ms", 1, true, 20)
 	check("memory per idle logged-in connection (10,000)", "BenchmarkIdleConnMemory", "B/conn", "KB", 1.0/1024, true, 40)
+	if v, why := metric("BenchmarkUnauthenticatedConnMemory", "B/conn"); why == "" {
+		t.info("memory per connection that has not logged in (10,000)", num(v/1024)+" KB")
+	} else {
+		t.missing("memory per connection that has not logged in (10,000)", why)
+	}
 	t.section("audio")
 	check("Opus encode + decode of 20 ms (pure Go, gopus)", "BenchmarkEncodeDecode20ms", "ns/op", "µs", 1e-3, true, 150)
 	check("allocations per frame, encode + decode", "BenchmarkEncodeDecode20ms", "allocs/op", "", 1, true, 0)
@@ -242,6 +247,15 @@ func runGoBenchmarks(t *table) {
 	check("call setup, p95", "BenchmarkCallSetup", "p95-ms", "ms", 1, true, 100)
 	check("mouth-to-ear, tone onset to onset (median)", "BenchmarkMouthToEar", "m2e-ms", "ms", 1, true, 60)
 	check("CPU per endpoint in a 1:1 call (engines in one process)", "BenchmarkMouthToEar", "cpu%/endpoint", "% of a core", 1, true, 2)
+	for _, m := range []struct{ unit, what string }{{"up", "server up"}, {"down", "server down"}} {
+		p50, why := metric("BenchmarkDeadPeerDetection", m.unit+"-p50-s")
+		if why != "" {
+			t.missing("peer stopped (SIGSTOP) found gone, "+m.what, why)
+			continue
+		}
+		t.info("peer stopped (SIGSTOP) found gone, "+m.what+", p50", num(p50)+" s")
+		check("  … the slowest of the trials", "BenchmarkDeadPeerDetection", m.unit+"-max-s", "s", 1, true, 10)
+	}
 	t.section("headless client (the binary, one process per client)")
 	check("CPU of the caller in a 1:1 call", "BenchmarkHeadlessCall", "caller-%core", "% of a core", 1, true, 2)
 	check("CPU of the callee in a 1:1 call", "BenchmarkHeadlessCall", "callee-%core", "% of a core", 1, true, 2)
@@ -254,6 +268,21 @@ func runGoBenchmarks(t *table) {
 	if v, why := metric("BenchmarkE2ECall", "tui-cpu%"); why == "" {
 		t.info("  the TUI process's whole CPU (engine included)", num(v)+" % of a core")
 	}
+	t.section("STUN/TURN (the binary in network namespaces behind NAT routers; needs root)")
+	info := func(what, name, unit, shown string) {
+		if v, why := metric(name, unit); why == "" {
+			t.info(what, num(v)+" "+shown)
+		} else {
+			t.missing(what, why)
+		}
+	}
+	info("call setup, direct through NATs (server-reflexive), p50", "BenchmarkNATCallSetup", "direct-p50-ms", "ms")
+	info("call setup through the relay (symmetric NAT), p50", "BenchmarkNATCallSetup", "relay-p50-ms", "ms")
+	check("what the relay adds to the setup p50 (side by side)", "BenchmarkNATCallSetup", "relay-added-p50-ms", "ms", 1, true, 30)
+	info("call setup forced through the relay on the direct network, p50", "BenchmarkNATCallSetup", "forced-relay-p50-ms", "ms")
+	info("direct-lab calls that took the relay anyway", "BenchmarkNATCallSetup", "direct-lab-relayed", "calls")
+	check("TURN server CPU per relayed 1:1 call (both phones relayed)", "BenchmarkTURNRelayCPU", "server-%core/call", "% of a core", 1, true, 1)
+	info("relayed 1:1 calls one core of the server carries", "BenchmarkTURNRelayCPU", "calls/core", "calls")
 	if runErr != nil {
 		t.missing("go test -bench ./...", "exited with "+runErr.Error())
 	}
@@ -288,7 +317,7 @@ func startServer(dir string) (*server, error) {
 	if err := os.WriteFile(key, fmt.Appendf(nil, "%x\n", b), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("./softphone", "serve", "--listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn")
+	cmd := exec.Command("./softphone", "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

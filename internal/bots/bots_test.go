@@ -12,6 +12,7 @@ import (
 	"softphone/engine"
 	"softphone/internal/calltest"
 	"softphone/internal/testenv"
+	"softphone/signaling"
 )
 
 // botConfig is the engine config of a bot logged in to s.
@@ -141,7 +142,9 @@ func TestEchoBotReturnsYourToneHalfASecondLater(t *testing.T) {
 // sooner than Again; her tone reaches the callee's meters.
 func TestCallerBotCallsAndCallsAgain(t *testing.T) {
 	testenv.NoLeaks(t)
-	s := calltest.NewServer(t, nil)
+	// The bot's own pause is under test, not the server's hold-off after a
+	// reject (which the bot rides out by retrying; see the demo).
+	s := calltest.NewServer(t, func(c *signaling.Config) { c.Invites.AfterReject = -1 })
 	me := s.Engine("me", nil)
 	const again = 1500 * time.Millisecond
 	startCaller(t, s, CallerParams{Callee: "me", FirstCall: 100 * time.Millisecond, Again: again, UserData: "hello"})

@@ -44,6 +44,11 @@ type Server struct {
 	URL string
 	// Clock is the server's manual clock (NewManualServer), else nil.
 	Clock *signaling.ManualClock
+
+	cfg  signaling.Config
+	addr string
+	mu   sync.Mutex
+	done chan error // Serve's result; nil while stopped
 }
 
 // NewServer starts a server with the real clock. edit may change its
@@ -54,23 +59,58 @@ func NewServer(t testing.TB, edit func(*signaling.Config)) *Server {
 	if edit != nil {
 		edit(&cfg)
 	}
-	srv, err := signaling.NewServer(cfg)
+	s := &Server{t: t, cfg: cfg, addr: "127.0.0.1:0"}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// External is a call server that the test runs by other means (a child
+// process) at url, with this package's key and SDKAppID: Ticket, Config
+// and Engine work with it.
+func External(t testing.TB, url string) *Server { return &Server{t: t, URL: url} }
+
+// Start starts a new server with the configuration of the first, on the
+// same address once one was picked (as a restarted server would).
+func (s *Server) Start() {
+	s.t.Helper()
+	srv, err := signaling.NewServer(s.cfg)
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var ln net.Listener
+	deadline := time.Now().Add(Wait)
+	for {
+		if ln, err = net.Listen("tcp", s.addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // the old server may still be letting go of the port
+	}
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), Wait)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	})
-	return &Server{t: t, Srv: srv, URL: signaling.WebSocketURL(ln.Addr(), false)}
+	s.mu.Lock()
+	s.Srv, s.done, s.addr = srv, done, ln.Addr().String()
+	s.URL = signaling.WebSocketURL(ln.Addr(), false)
+	s.mu.Unlock()
+}
+
+// Stop shuts the server down (gracefully: calls that have begun live on
+// in their call tokens). Start brings up the next one.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	srv, done := s.Srv, s.done
+	s.done = nil
+	s.mu.Unlock()
+	if done == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	<-done
 }
 
 // NewManualServer starts a server whose timers (invite timeout, grace
@@ -229,6 +269,19 @@ func Expect[T engine.Event](te *Engine, match func(T) bool) T {
 			te.T.Fatalf("%s: no %s arrived; events so far:\n%s", te.UserID(), zero.EventName(), te.Dump())
 		}
 	}
+}
+
+// Last returns the latest event of type T recorded so far.
+func Last[T engine.Event](te *Engine) (T, bool) {
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	for i := len(te.events) - 1; i >= 0; i-- {
+		if v, ok := te.events[i].(T); ok {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
 }
 
 // ExpectEvent waits for an event equal to want (reflect.DeepEqual),

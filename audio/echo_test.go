@@ -85,25 +85,29 @@ func echoCall(t *testing.T, hz float64, cfg voice.Config) (sent, back []int16, s
 	var mu sync.Mutex
 	decA, _ := NewDecoder()
 	decB, _ := NewDecoder()
-	pcm := make([]int16, MaxPacketSamples)
+	// One buffer per handler: Alice's and Bob's run on their own
+	// goroutines (and the codec's writes are not race-instrumented, so a
+	// shared buffer would only show as Alice's tone in what Bob sent).
+	pcmA := make([]int16, MaxPacketSamples)
+	pcmB := make([]int16, MaxPacketSamples)
 	var seq uint16
 	var ts uint32
 	alice.SetPacketHandler(func(p Packet) {
 		r.Push(seq, ts, 1, p.Payload)
 		seq++
 		ts += FrameSamples
-		n, err := decA.Decode(p.Payload, pcm)
+		n, err := decA.Decode(p.Payload, pcmA)
 		if err == nil {
 			mu.Lock()
-			sent = append(sent, pcm[:n]...)
+			sent = append(sent, pcmA[:n]...)
 			mu.Unlock()
 		}
 	})
 	bob.SetPacketHandler(func(p Packet) {
-		n, err := decB.Decode(p.Payload, pcm)
+		n, err := decB.Decode(p.Payload, pcmB)
 		if err == nil {
 			mu.Lock()
-			back = append(back, pcm[:n]...)
+			back = append(back, pcmB[:n]...)
 			mu.Unlock()
 		}
 	})

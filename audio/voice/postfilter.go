@@ -91,6 +91,9 @@ const (
 	// the noise estimate, which takes 1–2 dB more noise off while speech
 	// is present and costs the speech well under a dB.
 	nsOversubtract = 2
+	// excessMargin: the output's power beyond this many times the
+	// microphone's, in a bin, counts as echo.
+	excessMargin = 4
 	// echoOverestimate scales the residual echo estimate.
 	echoOverestimate = 2
 	// Leak regression: smoothing of the means, and the most and least
@@ -250,6 +253,13 @@ func (p *postfilter) estimate(y, farWin []float32, rate int) {
 				coh = max(0, coh-cohBias) * (1 / (1 - cohBias))
 				r = max(r, coh*pw[k])
 			}
+			// The microphone's spectrum is the output's plus the echo
+			// estimate's. An output well beyond it (6 dB: near-end
+			// speech and echo that happen to cancel in a bin rarely
+			// reach that) is the filter's own estimate, sent where the
+			// echo is not (it dropped out, or moved).
+			dr, di := p.er[k]+p.yr[k], p.ei[k]+p.yi[k]
+			r = max(r, pw[k]-excessMargin*(dr*dr+di*di))
 			// A regression fits the mean; the echo is above it half the
 			// time. speexdsp doubles its leak for the same reason.
 			r *= echoOverestimate

@@ -49,6 +49,10 @@ type postfilter struct {
 	// Smoothed auto and cross spectra of the aligned far end and the
 	// output, for their coherence.
 	sxx, see, sxr, sxi []float32
+	// The same over a few hops (fxx…), and each bin's recent peak of the
+	// long coherence: see estimate.
+	fxx, fee, fxr, fxi []float32
+	cohPeak            []float32
 	band               []int // bin → leak band
 	leakY              *bandRegression
 	leakX              *bandRegression
@@ -87,6 +91,17 @@ const (
 	// averaging: below it, none is counted.
 	cohSmooth = 0.85
 	cohBias   = 0.2
+	// cohFastSmooth and cohFastBias: the short averages (τ ≈ 8 ms), and
+	// the coherence below which they count none. Over so few hops
+	// unrelated signals often read coherent, so the short coherence
+	// counts only in a bin the echo held a moment ago: one whose long
+	// coherence peaked above cohPeakMin, the peak falling by cohPeakFall
+	// per hop (below the minimum after ~70 ms). Near-end speech over the
+	// far end, or right after it, loses nothing measurable to it.
+	cohFastSmooth = 0.3
+	cohFastBias   = 0.6
+	cohPeakFall   = 0.9
+	cohPeakMin    = 0.5
 	// nsOversubtract: with noise suppression on, the gain rule sees twice
 	// the noise estimate, which takes 1–2 dB more noise off while speech
 	// is present and costs the speech well under a dB.
@@ -142,6 +157,8 @@ func newPostfilter(hop, rate int) *postfilter {
 	p.noise, p.resEcho, p.echoPow = vec(bins+1), vec(bins+1), vec(bins)
 	p.farPow, p.xr, p.xi = vec(bins), vec(bins), vec(bins)
 	p.sxx, p.see, p.sxr, p.sxi = vec(bins), vec(bins), vec(bins), vec(bins)
+	p.fxx, p.fee, p.fxr, p.fxi = vec(bins), vec(bins), vec(bins), vec(bins)
+	p.cohPeak = vec(bins)
 	p.band = make([]int, bins)
 	for k := range p.band {
 		hz := float64(k) * float64(rate) / float64(size)
@@ -183,7 +200,7 @@ func (p *postfilter) binOf(hz float64, rate int) int {
 // restartCoherence forgets the averaged spectra behind the coherence with
 // the far end: with a single hop to go on, every bin reads fully coherent.
 func (p *postfilter) restartCoherence() {
-	for _, v := range [][]float32{p.sxx, p.see, p.sxr, p.sxi} {
+	for _, v := range [][]float32{p.sxx, p.see, p.sxr, p.sxi, p.fxx, p.fee, p.fxr, p.fxi, p.cohPeak} {
 		clear(v)
 	}
 }
@@ -227,15 +244,21 @@ func (p *postfilter) estimate(y, farWin []float32, rate int) {
 			n := len(p.farPow)
 			xr, xi, er, ei := p.xr[:n], p.xi[:n], p.er[:n], p.ei[:n]
 			pw, sxx, see, sxr, sxi := p.power[:n], p.sxx[:n], p.see[:n], p.sxr[:n], p.sxi[:n]
-			const a = cohSmooth
+			const a, b = cohSmooth, cohFastSmooth
+			fxx, fee, fxr, fxi := p.fxx[:n], p.fee[:n], p.fxr[:n], p.fxi[:n]
 			for k, fp := range p.farPow {
 				xp := xr[k]*xr[k] + xi[k]*xi[k]
 				p.farPow[k] = max(farReverb*fp, xp)
+				// X·conj(E)
+				cr, ci := xr[k]*er[k]+xi[k]*ei[k], xi[k]*er[k]-xr[k]*ei[k]
 				sxx[k] = a*sxx[k] + (1-a)*xp
 				see[k] = a*see[k] + (1-a)*pw[k]
-				// X·conj(E)
-				sxr[k] = a*sxr[k] + (1-a)*(xr[k]*er[k]+xi[k]*ei[k])
-				sxi[k] = a*sxi[k] + (1-a)*(xi[k]*er[k]-xr[k]*ei[k])
+				sxr[k] = a*sxr[k] + (1-a)*cr
+				sxi[k] = a*sxi[k] + (1-a)*ci
+				fxx[k] = b*fxx[k] + (1-b)*xp
+				fee[k] = b*fee[k] + (1-b)*pw[k]
+				fxr[k] = b*fxr[k] + (1-b)*cr
+				fxi[k] = b*fxi[k] + (1-b)*ci
 			}
 			p.leakX.update(p.power, p.farPow)
 		}
@@ -250,7 +273,18 @@ func (p *postfilter) estimate(y, farWin []float32, rate int) {
 				// The share of the output that is coherent with the far
 				// end is echo, whatever the filter has learned.
 				coh := (sxr[k]*sxr[k] + sxi[k]*sxi[k]) / (sxx[k]*see[k] + 1e-3)
+				p.cohPeak[k] = max(coh, cohPeakFall*p.cohPeak[k])
 				coh = max(0, coh-cohBias) * (1 / (1 - cohBias))
+				if p.cohPeak[k] > cohPeakMin {
+					// The echo path jumped (a sound server that dropped
+					// out and resumed a few milliseconds off): the
+					// output's phase against the far end changed, and
+					// the long averages read incoherent until the old
+					// phase fades. The short ones see the new phase in
+					// two hops.
+					f := (p.fxr[k]*p.fxr[k] + p.fxi[k]*p.fxi[k]) / (p.fxx[k]*p.fee[k] + 1e-3)
+					coh = max(coh, max(0, f-cohFastBias)*(1/(1-cohFastBias)))
+				}
 				r = max(r, coh*pw[k])
 			}
 			// The microphone's spectrum is the output's plus the echo

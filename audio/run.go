@@ -142,6 +142,11 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 	if capOn && (!rs.capOn || a.capture != rs.capDev || a.call != rs.call) {
 		// The capture side starts, for a new call (even if this loop
 		// never saw the last one end), or its device was reopened.
+		if rs.capOn && a.call != rs.call {
+			// The last call ended unseen: what its voice processing
+			// found is logged before it is forgotten.
+			p.voice.logCall(p.logger)
+		}
 		rs.call = a.call
 		rs.capClock = a.capture == nil
 		p.cs.dropped = 0

@@ -241,7 +241,8 @@ type AudioDeviceChanged struct {
 // (audio.VoiceStatus): AEC (acoustic echo cancellation), NS (noise
 // suppression) and AGC (automatic gain control) are each "on" (NS: "low"
 // or "high"), "off", "off (test source)" (a tone:, wav:, silence or echo
-// microphone is sent as it is) or, for AEC, "off (no speaker)".
+// microphone is sent as it is) or, for AEC, "off (no speaker)". The web
+// phone reports its browser's own, each "on" or "off".
 type VoiceProcessing struct {
 	AEC string `json:"aec"`
 	NS  string `json:"ns"`

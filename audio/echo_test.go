@@ -34,8 +34,10 @@ func TestRealDeviceEchoCancellation(t *testing.T) {
 	// adjust_time=0: the loopback does not resample to hold its latency.
 	// Under load it would, by up to a few per cent, and a room does not
 	// move a tone's pitch. 150 ms of latency: with less, a starved loopback
-	// drops out for tens of milliseconds, an echo no room makes (the tone
-	// comes back in a burst the suppressor has just been told is gone).
+	// drops out more often. It still does now and then under load, and
+	// resumes a few milliseconds off: the echo path jumps, which the
+	// canceller must (and TestEchoDropouts checks it does) follow within a
+	// few hops, since this test averages the tone over its last 3 s.
 	unload := loadModule(t, "module-loopback", "source=bobspk.monitor", "sink=bobmic", "latency_msec=150", "adjust_time=0")
 	defer unload()
 

@@ -99,7 +99,15 @@ func TestRealDeviceCapture(t *testing.T) {
 		return Level(last) > 70
 	})
 	wantFreq(t, "captured", last, 440)
-	if l := p.LocalLevel(); l < 78 || l > 86 {
+	// The meter shows the last 20 ms: read it over 10 frames and take the
+	// highest, as one frame a starved sound server cut short reads low (77
+	// was seen on a loaded machine).
+	l := 0
+	for range 10 {
+		l = max(l, p.LocalLevel())
+		time.Sleep(FrameDuration)
+	}
+	if l < 78 || l > 86 {
 		t.Errorf("local level %d, want ~82 for amplitude 0.3", l)
 	}
 	st := p.Stats()

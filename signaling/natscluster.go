@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -408,9 +409,12 @@ func (n *NATSCluster) attach(s *Server) error {
 }
 
 // WaitForNodes waits, once the cluster is given to a Server, until this
-// node hears from as many other nodes as its route list names (StartTimeout
-// at most): a node that never heard of another would not notice it go
-// away, so `softphone serve` takes users only then.
+// node hears from as many other nodes as its route list names, and until
+// its embedded server's copy of the shared state has caught up
+// (StartTimeout at most): a node that never heard of another would not
+// notice it go away, and a node restarted in a rolling restart whose
+// JetStream has not caught up yet would leave the buckets without a
+// quorum when the next node stops. `softphone serve` takes users only then.
 func (n *NATSCluster) WaitForNodes() {
 	want := n.otherRoutes()
 	deadline := time.Now().Add(n.cfg.StartTimeout)
@@ -421,6 +425,24 @@ func (n *NATSCluster) WaitForNodes() {
 		}
 		if !logged {
 			n.log.Info("waiting to hear from the other nodes", "routes", want)
+			logged = true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n.ns == nil {
+		return
+	}
+	for logged := false; ; {
+		h := n.ns.Healthz(nil)
+		if h.StatusCode == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.log.Warn("serving before this node's copy of the shared state caught up", "err", h.Error)
+			return
+		}
+		if !logged {
+			n.log.Info("waiting for this node's copy of the shared state to catch up", "err", h.Error)
 			logged = true
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -164,3 +164,66 @@ func TestClusterNodeCrash(t *testing.T) {
 	}
 	drain(a2, TypeCallEnded)
 }
+
+// TestClusterTakeoverTwice: a call taken over once can be taken over
+// again. Node 0 runs alice's (node 0) call with bob (node 1) and dies;
+// alice logs in, with her resume token and call token, to the node that
+// took the call over, which held her place: her call is restored there,
+// and the token she gets back is the one the presence record vouches for,
+// so that when that node dies as well her next login resumes her session
+// on whichever node then runs the call. (A place held after a node went
+// away has no token of its own: it once answered with an empty one, and
+// the client's next login, after the second node's death, could not
+// resume and left the call: a rolling restart lost it.)
+func TestClusterTakeoverTwice(t *testing.T) {
+	ncs := startNATSCluster(t, 3, "twicenats")
+	var urls []string
+	for _, c := range ncs {
+		urls = append(urls, c.ClientURL())
+	}
+	h := newClusterHarness(t, urls, nil)
+	n0 := h.nodes[0]
+	a, b := n0.login("alice"), h.nodes[1].login("bob")
+	id := h.call(a, b)
+	b.ok(Frame{Type: TypeAccept, CallID: id})
+	tok := tokenOf(t, a.expect(TypeUserJoined), a.expect(TypeCallBegan))
+	drain(b, TypeCallBegan)
+	testenv.WaitFor(t, "the snapshots", wait, func() bool {
+		n0.srv.mu.Lock()
+		defer n0.srv.mu.Unlock()
+		return len(n0.srv.dirty) == 0 && !n0.srv.saving
+	})
+	n0.srv.cl.syncCalls(t.Context())
+
+	n0.crash()
+	a.closedWith()
+	var owner *harness
+	testenv.WaitFor(t, "a node to take the call over", wait, func() bool {
+		for _, n := range h.nodes[1:] {
+			n.srv.mu.Lock()
+			if n.srv.calls[id] != nil {
+				owner = n
+			}
+			n.srv.mu.Unlock()
+		}
+		return owner != nil
+	})
+	h.settled(2)
+	_, r := owner.loginToken("alice", tok, a.token)
+	if r.Call == nil || r.Call.CallID != id {
+		t.Fatalf("alice's login where the call went: %+v", r)
+	}
+	if r.Token == "" {
+		t.Fatal("alice's login where the call went gave her no resume token")
+	}
+	rec, _, err := owner.srv.cl.presence(t.Context(), "alice")
+	if err != nil || rec.TokHash != tokenHash(r.Token) || rec.Node != owner.srv.node {
+		t.Fatalf("alice's presence %+v (%v); want her new token's hash on node %s", rec, err, owner.srv.node)
+	}
+	owner.srv.mu.Lock()
+	good := owner.srv.resumeOK(owner.srv.sessions["alice"], r.Token)
+	owner.srv.mu.Unlock()
+	if !good {
+		t.Fatal("alice's session does not take the token it gave her")
+	}
+}

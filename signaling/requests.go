@@ -199,6 +199,14 @@ func (s *Server) loginHere(c *conn, f *Frame, tk Ticket, claims *callClaims, pre
 	if old != nil && old.restored {
 		if claims != nil && old.call != nil && old.call.id == claims.CallID {
 			// Back in the restored call that held this user's place.
+			if pres != nil {
+				// In a cluster the presence record this login wrote
+				// holds the hash of pres.token: the session's token
+				// must be that one, or the client's next login (when
+				// this node goes away too) could not resume it. A
+				// place held after a node went away has no token.
+				old.token, old.presRev = pres.token, pres.rev
+			}
 			s.attach(old, c, tk.ExpiresAt(), reply)
 			reply.Resumed = false // a new session for the client; its call came back
 			s.rejoin(old, claims)

@@ -65,6 +65,19 @@ func rotated(urls []string, i int) []string {
 	return append(slices.Clone(urls[i:]), urls[:i]...)
 }
 
+// joinSameCall: member invites newcomer into its call, which must still be
+// the call id of the start; newcomer accepts and hears member and other.
+func joinSameCall(t *testing.T, member, newcomer *calltest.Engine, id, other string) {
+	t.Helper()
+	calltest.Must(t, "invite "+newcomer.UserID(), member.Invite(calltest.Ctx(t), []string{newcomer.UserID()}))
+	if rcv := calltest.Expect(newcomer, func(engine.CallReceived) bool { return true }); rcv.CallID != id {
+		t.Fatalf("%s was invited to %q, want the call from before %q", newcomer.UserID(), rcv.CallID, id)
+	}
+	calltest.Must(t, newcomer.UserID()+" accepts", newcomer.Accept(calltest.Ctx(t)))
+	newcomer.VolumeOf(member.UserID(), 5)
+	newcomer.VolumeOf(other, 5)
+}
+
 // TestClusterSurvivesNodeKill: alice (on node 0) calls bob (node 1), dave
 // (node 0) rings erin (node 2); the call's events are those of a call on
 // one server. Node 0, which runs both calls, is killed with SIGKILL: alice
@@ -155,13 +168,7 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	erin.VolumeOf("dave", 5)
 
 	// The call is the same call: carol invited into it gets its callId.
-	calltest.Must(t, "invite carol", alice.Invite(calltest.Ctx(t), []string{"carol"}))
-	if rcv := calltest.Expect(carol, func(engine.CallReceived) bool { return true }); rcv.CallID != began.CallID {
-		t.Fatalf("carol was invited to %q, want the call from before the kill %q", rcv.CallID, began.CallID)
-	}
-	calltest.Must(t, "carol accepts", carol.Accept(calltest.Ctx(t)))
-	carol.VolumeOf("alice1", 5)
-	carol.VolumeOf("bob1", 5)
+	joinSameCall(t, alice, carol, began.CallID, "bob1")
 	calltest.Must(t, "bob hangs up", bob.Hangup(calltest.Ctx(t)))
 	alice.ExpectEvent(engine.UserLeave{UserID: "bob1", Reason: "hangup"})
 	carol.ExpectEvent(engine.UserLeave{UserID: "bob1", Reason: "hangup"})
@@ -291,13 +298,7 @@ func TestClusterRollingRestart(t *testing.T) {
 	}
 
 	// The call is the same call: carol invited into it gets its callId.
-	calltest.Must(t, "invite carol", alice.Invite(calltest.Ctx(t), []string{"carol"}))
-	if rcv := calltest.Expect(carol, func(engine.CallReceived) bool { return true }); rcv.CallID != began.CallID {
-		t.Fatalf("carol was invited to %q, want the call from before the restarts %q", rcv.CallID, began.CallID)
-	}
-	calltest.Must(t, "carol accepts", carol.Accept(calltest.Ctx(t)))
-	carol.VolumeOf("alice", 5)
-	carol.VolumeOf("bob", 5)
+	joinSameCall(t, alice, carol, began.CallID, "bob")
 	// A new call, on the restarted service.
 	calltest.Must(t, "dave hangs up", dave.Hangup(calltest.Ctx(t)))
 	calltest.Expect(dave, func(engine.CallEnd) bool { return true })

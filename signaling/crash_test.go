@@ -71,6 +71,18 @@ func (h *harness) settled(n int) {
 	})
 }
 
+// saved waits until the node's call snapshots (written behind, within
+// saveEvery) are stored.
+func (h *harness) saved() {
+	h.t.Helper()
+	testenv.WaitFor(h.t, "the snapshots", wait, func() bool {
+		h.srv.mu.Lock()
+		defer h.srv.mu.Unlock()
+		return len(h.srv.dirty) == 0 && !h.srv.saving
+	})
+	h.srv.cl.syncCalls(h.t.Context())
+}
+
 func (s *Server) closingNow() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,12 +115,7 @@ func TestClusterNodeCrash(t *testing.T) {
 	}
 	h.clock.Advance(5 * time.Second)
 	// The snapshots are written behind (saveEvery): let them land.
-	testenv.WaitFor(t, "the snapshots", wait, func() bool {
-		n0.srv.mu.Lock()
-		defer n0.srv.mu.Unlock()
-		return len(n0.srv.dirty) == 0 && !n0.srv.saving
-	})
-	n0.srv.cl.syncCalls(t.Context())
+	n0.saved()
 
 	n0.crash()
 	a.closedWith()
@@ -188,12 +195,7 @@ func TestClusterTakeoverTwice(t *testing.T) {
 	b.ok(Frame{Type: TypeAccept, CallID: id})
 	tok := tokenOf(t, a.expect(TypeUserJoined), a.expect(TypeCallBegan))
 	drain(b, TypeCallBegan)
-	testenv.WaitFor(t, "the snapshots", wait, func() bool {
-		n0.srv.mu.Lock()
-		defer n0.srv.mu.Unlock()
-		return len(n0.srv.dirty) == 0 && !n0.srv.saving
-	})
-	n0.srv.cl.syncCalls(t.Context())
+	n0.saved()
 
 	n0.crash()
 	a.closedWith()

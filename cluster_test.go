@@ -238,6 +238,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		}
 		idle := func(e *calltest.Engine) bool { return e == carol } // in no call
 		t.Logf("SIGTERM node %d (%d phones on it)", i, len(moving))
+		stopped := time.Now()
 		calltest.Must(t, "SIGTERM", procs[i].cmd.Process.Signal(syscall.SIGTERM))
 		if err := <-procs[i].exited; err != nil {
 			t.Fatalf("node %d exited with %v after SIGTERM", i, err)
@@ -253,6 +254,7 @@ func TestClusterRollingRestart(t *testing.T) {
 				t.Fatalf("%s is connected to the stopped node %d", e.UserID(), i)
 			}
 		}
+		t.Logf("node %d's phones back on other nodes %v after its SIGTERM", i, time.Since(stopped).Round(time.Millisecond))
 		if i == 0 { // the invitation rang on across the first restart
 			// dave, ringing and not yet in a call, is told that the
 			// server is going (engine.ServerShutdown).
@@ -277,7 +279,9 @@ func TestClusterRollingRestart(t *testing.T) {
 		dave.VolumeOf("erin", 5)
 		erin.VolumeOf("dave", 5)
 
+		restarted := time.Now()
 		procs[i] = startServe(t, argvs[i]) // its banner: it heard from the others
+		t.Logf("node %d back (its banner) %v after its start", i, time.Since(restarted).Round(time.Millisecond))
 		if procs[i].url != urls[i] {
 			t.Fatalf("node %d came back at %s, want %s", i, procs[i].url, urls[i])
 		}

@@ -319,7 +319,10 @@ func (n *NATSCluster) leaderReads(ctx context.Context, kv jetstream.KeyValue, na
 	}
 	cfg.AllowDirect = false
 	if _, err := n.js.UpdateStream(ctx, cfg); err != nil {
-		return nil, err
+		// An external NATS may not let us change its streams: go on,
+		// with reads that may lag a write behind after a node dies.
+		n.log.Warn("cluster: cannot make the bucket read from its leader", "bucket", name, "err", err)
+		return kv, nil
 	}
 	return n.js.KeyValue(ctx, name)
 }

@@ -320,6 +320,13 @@ func (n *NATSCluster) leaderReads(ctx context.Context, kv jetstream.KeyValue, na
 	}
 	cfg.AllowDirect = false
 	if _, err := n.js.UpdateStream(ctx, cfg); err != nil {
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			// The cluster is still forming (or another node's update is
+			// under way): try again with a fresh handle. Going on with kv
+			// would keep direct gets that nobody answers once the update
+			// lands ("no responders" for every Get).
+			return nil, err
+		}
 		// An external NATS may not let us change its streams: go on,
 		// with reads that may lag a write behind after a node dies.
 		n.log.Warn("cluster: cannot make the bucket read from its leader", "bucket", name, "err", err)

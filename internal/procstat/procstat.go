@@ -187,3 +187,97 @@ func MachineCPU() (busy, total int64, ok bool) {
 	}
 	return busy, total, true
 }
+
+// Usage is what the kernel has counted for a whole process so far: CPU time
+// split into user and kernel, its threads, and the context switches of all
+// its threads (voluntary: it slept; involuntary: it was preempted).
+type Usage struct {
+	At                     time.Time
+	User, System           time.Duration
+	Threads                int
+	Voluntary, Involuntary int64
+	RSS                    int64 // bytes, at the reading
+}
+
+// Switches is every context switch counted, voluntary or not.
+func (u Usage) Switches() int64 { return u.Voluntary + u.Involuntary }
+
+// ReadUsage reads process pid's Usage (0: this process). The context
+// switches are summed over /proc/PID/task: /proc/PID/status counts only the
+// main thread's. Threads that have exited no longer count.
+func ReadUsage(pid int) (Usage, error) {
+	u := Usage{At: time.Now()}
+	stat, err := os.ReadFile(dir(pid) + "/stat")
+	if err != nil {
+		return u, fmt.Errorf("read the CPU time of process %d: %w", pid, err)
+	}
+	if u.User, u.System, u.Threads, err = ParseStatUsage(stat); err != nil {
+		return u, fmt.Errorf("process %d: %w", pid, err)
+	}
+	if u.RSS, err = RSS(pid); err != nil {
+		return u, err
+	}
+	tasks, err := os.ReadDir(dir(pid) + "/task")
+	if err != nil {
+		return u, fmt.Errorf("list the threads of process %d: %w", pid, err)
+	}
+	for _, t := range tasks {
+		status, err := os.ReadFile(dir(pid) + "/task/" + t.Name() + "/status")
+		if err != nil {
+			continue // the thread exited since the listing
+		}
+		u.Voluntary += StatusInt(status, "voluntary_ctxt_switches:")
+		u.Involuntary += StatusInt(status, "nonvoluntary_ctxt_switches:")
+	}
+	return u, nil
+}
+
+// ParseStatUsage reads utime, stime and num_threads from a /proc/PID/stat
+// line.
+func ParseStatUsage(stat []byte) (user, system time.Duration, threads int, err error) {
+	f, err := statFields(stat)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// f[0] is field 3; utime, stime are fields 14, 15; num_threads is 20.
+	if len(f) < 18 {
+		return 0, 0, 0, errors.New("short /proc stat line")
+	}
+	u, err1 := strconv.ParseInt(string(f[11]), 10, 64)
+	s, err2 := strconv.ParseInt(string(f[12]), 10, 64)
+	n, err3 := strconv.Atoi(string(f[17]))
+	if err1 != nil || err2 != nil || err3 != nil || u < 0 || s < 0 || n < 0 {
+		return 0, 0, 0, errors.New("unreadable CPU times or thread count in /proc stat line")
+	}
+	return time.Duration(u) * time.Second / userHZ, time.Duration(s) * time.Second / userHZ, n, nil
+}
+
+// StatusInt returns the number on a "key: 123" line of /proc/PID/status
+// (no unit), or 0.
+func StatusInt(status []byte, key string) int64 {
+	return StatusKB(status, key)
+}
+
+// Rates is the use between two Usage readings of one process: CPU in percent
+// of one core (user and kernel), context switches per second, and the
+// threads and RSS at the later reading.
+type Rates struct {
+	CPU, User, System float64 // % of one core
+	SwitchesPerSec    float64
+	Threads           int
+	RSS               int64
+}
+
+// Between computes the Rates from a to b.
+func Between(a, b Usage) Rates {
+	r := Rates{Threads: b.Threads, RSS: b.RSS}
+	wall := b.At.Sub(a.At).Seconds()
+	if wall <= 0 {
+		return r
+	}
+	r.User = 100 * (b.User - a.User).Seconds() / wall
+	r.System = 100 * (b.System - a.System).Seconds() / wall
+	r.CPU = r.User + r.System
+	r.SwitchesPerSec = float64(b.Switches()-a.Switches()) / wall
+	return r
+}

@@ -2,7 +2,9 @@ package procstat
 
 import (
 	"bytes"
+	"math"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -55,4 +57,90 @@ func FuzzProcParsers(f *testing.F) {
 		}
 		StatusKB(b, "VmRSS:")
 	})
+}
+
+func TestParseStatUsage(t *testing.T) {
+	line := []byte("4242 (soft) phone) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 123 456 789 0\n")
+	u, s, n, err := ParseStatUsage(line)
+	if err != nil || u != 2500*time.Millisecond || s != 500*time.Millisecond || n != 9 {
+		t.Fatalf("got %v %v %d %v, want 2.5s 0.5s 9", u, s, n, err)
+	}
+	for _, bad := range []string{"", "42 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", "42 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 nine 0"} {
+		if _, _, _, err := ParseStatUsage([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// TestReadUsage reads this process while it holds extra threads and sleeps:
+// the threads and the context switches of every thread must show.
+func TestReadUsage(t *testing.T) {
+	before, err := ReadUsage(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Four goroutines locked to their threads, each sleeping 50 times: at
+	// least 200 voluntary switches on threads other than the main one.
+	const threads, sleeps = 4, 50
+	ready, done := make(chan struct{}), make(chan struct{})
+	for range threads {
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for range sleeps {
+				time.Sleep(time.Millisecond)
+			}
+			ready <- struct{}{}
+			<-done
+		}()
+	}
+	for range threads {
+		<-ready
+	}
+	// Busy for a while so that the kernel counts CPU time.
+	start := time.Now()
+	for x := 0; time.Since(start) < 50*time.Millisecond; x++ {
+		for i := range 1 << 16 {
+			x ^= i * x
+		}
+	}
+	after, err := ReadUsage(0)
+	close(done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Threads < before.Threads || after.Threads < threads+1 {
+		t.Errorf("threads %d → %d, want at least %d", before.Threads, after.Threads, threads+1)
+	}
+	if got := after.Switches() - before.Switches(); got < threads*sleeps/2 {
+		t.Errorf("%d context switches counted, want at least %d", got, threads*sleeps/2)
+	}
+	if after.User+after.System <= before.User+before.System {
+		t.Errorf("CPU time did not grow: %v+%v → %v+%v", before.User, before.System, after.User, after.System)
+	}
+	if after.RSS <= 0 {
+		t.Errorf("RSS %d", after.RSS)
+	}
+	r := Between(before, after)
+	if r.CPU <= 0 || r.CPU != r.User+r.System || r.SwitchesPerSec <= 0 || r.Threads != after.Threads {
+		t.Errorf("rates %+v", r)
+	}
+	if _, err := ReadUsage(1 << 30); err == nil {
+		t.Error("no error for a process that does not exist")
+	}
+}
+
+func TestBetween(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	a := Usage{At: t0, User: time.Second, System: 2 * time.Second, Voluntary: 10, Involuntary: 5}
+	b := Usage{At: t0.Add(10 * time.Second), User: 1200 * time.Millisecond, System: 2100 * time.Millisecond,
+		Voluntary: 3010, Involuntary: 1005, Threads: 7, RSS: 1 << 20}
+	r := Between(a, b)
+	if math.Abs(r.User-2) > 1e-9 || math.Abs(r.System-1) > 1e-9 || math.Abs(r.CPU-3) > 1e-9 ||
+		r.SwitchesPerSec != 400 || r.Threads != 7 || r.RSS != 1<<20 {
+		t.Fatalf("got %+v", r)
+	}
+	if r := Between(b, b); r.CPU != 0 || r.SwitchesPerSec != 0 {
+		t.Fatalf("no time passed, got %+v", r)
+	}
 }

@@ -7,7 +7,11 @@
 // percent of one core (user and kernel), context switches per second, threads,
 // RSS and dial → RTP flowing both ways, with the range over the rounds.
 //
-//	go run ./internal/versus [-rounds 4] [-window 20s] [-softphone ./softphone]
+//	go run ./internal/versus [-rounds 4] [-window 20s] [-softphone ./softphone] [-before OLD_BINARY]
+//
+// -before adds a third call to each round, with another softphone binary (a
+// build from before a change), and a column for it: before and after side by
+// side in one run.
 //
 // Everything runs in a network namespace of its own with only loopback (and a
 // veth pair, since baresip wants an address that is not loopback's): the
@@ -55,15 +59,16 @@ func main() {
 	window := flag.Duration("window", 20*time.Second, "how long each call is measured")
 	settle := flag.Duration("settle", 2*time.Second, "how long a call runs before its window")
 	softphone := flag.String("softphone", "./softphone", "the softphone binary")
+	before := flag.String("before", "", "another softphone binary (a build from before a change) to measure in the same rounds")
 	baresip := flag.String("baresip", "baresip", "the baresip binary (Debian's baresip-core)")
 	flag.Parse()
-	if err := run(*rounds, *window, *settle, *softphone, *baresip); err != nil {
+	if err := run(*rounds, *window, *settle, *softphone, *before, *baresip); err != nil {
 		fmt.Fprintln(os.Stderr, "versus:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rounds int, window, settle time.Duration, softphoneBin, baresipBin string) error {
+func run(rounds int, window, settle time.Duration, softphoneBin, beforeBin, baresipBin string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root: network namespaces and packet sockets")
 	}
@@ -74,6 +79,17 @@ func run(rounds int, window, settle time.Duration, softphoneBin, baresipBin stri
 	if _, err := os.Stat(softphoneBin); err != nil {
 		return fmt.Errorf("%w (make bench builds it)", err)
 	}
+	sides := []*side{{name: "softphone --headless", bin: softphoneBin}}
+	if beforeBin != "" {
+		if beforeBin, err = filepath.Abs(beforeBin); err != nil {
+			return err
+		}
+		if _, err := os.Stat(beforeBin); err != nil {
+			return err
+		}
+		sides = append(sides, &side{name: "softphone before", bin: beforeBin})
+	}
+	sides = append(sides, &side{name: "baresip DTLS-SRTP", baresip: true})
 	if baresipBin, err = exec.LookPath(baresipBin); err != nil {
 		return fmt.Errorf("%w (make bench installs Debian's baresip-core)", err)
 	}
@@ -103,7 +119,7 @@ func run(rounds int, window, settle time.Duration, softphoneBin, baresipBin stri
 		return err
 	}
 	defer sn.Close()
-	env := &bench{ns: ns, dir: dir, tone: tone, softphone: softphoneBin, baresip: baresipBin,
+	env := &bench{ns: ns, dir: dir, tone: tone, serveBin: softphoneBin, baresip: baresipBin,
 		sniff: sn, window: window, settle: settle}
 	if err := env.startServer(); err != nil {
 		return err
@@ -111,34 +127,27 @@ func run(rounds int, window, settle time.Duration, softphoneBin, baresipBin stri
 	defer env.server.stop()
 
 	busy0, total0, okMachine := procstat.MachineCPU()
-	var sp, bs []roundResult
 	for r := range rounds {
-		order := []string{"softphone", "baresip"}
-		if r%2 == 1 {
-			order = []string{"baresip", "softphone"}
-		}
-		for _, side := range order {
+		// Alternate the order: each side goes first in every other round.
+		for i := range sides {
+			sd := sides[(i+r)%len(sides)]
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			var res roundResult
 			var err error
-			if side == "softphone" {
-				res, err = env.softphoneCall(ctx)
-			} else {
+			if sd.baresip {
 				res, err = env.baresipCall(ctx)
+			} else {
+				res, err = env.softphoneCall(ctx, sd.bin)
 			}
 			if err != nil {
 				res.err = err
-				fmt.Printf("round %d, %s: %v\n", r+1, side, err)
+				fmt.Printf("round %d, %s: %v\n", r+1, sd.name, err)
 			} else {
-				fmt.Printf("round %d, %s: %s\n", r+1, side, res)
+				fmt.Printf("round %d, %s: %s\n", r+1, sd.name, res)
 			}
-			if side == "softphone" {
-				sp = append(sp, res)
-			} else {
-				bs = append(bs, res)
-			}
+			sd.rounds = append(sd.rounds, res)
 		}
 	}
 	busy1, total1, ok := procstat.MachineCPU()
@@ -148,7 +157,7 @@ func run(rounds int, window, settle time.Duration, softphoneBin, baresipBin stri
 	}
 	fmt.Printf("%d rounds, alternating, %v windows; per endpoint: mean of caller and callee per round; mean (min–max) over rounds\n\n",
 		rounds, window)
-	t := compare(sp, bs)
+	t := compare(sides)
 	t.print(os.Stdout)
 	if t.bad > 0 {
 		return fmt.Errorf("%d target(s) missed or not measured", t.bad)
@@ -202,9 +211,17 @@ func writeTone(path string, d time.Duration) error {
 	return w.Close()
 }
 
+// side is one kind of call measured in every round.
+type side struct {
+	name    string
+	bin     string // a softphone binary
+	baresip bool   // baresip calls instead
+	rounds  []roundResult
+}
+
 type bench struct {
 	ns, dir, tone      string
-	softphone, baresip string
+	serveBin, baresip  string // the softphone binary that serves, baresip's
 	sniff              *rtpsniff.Sniffer
 	window, settle     time.Duration
 	server             *proc
@@ -304,7 +321,7 @@ func (b *bench) startServer() error {
 	if err := os.WriteFile(b.keyFile, []byte("versus-bench-secret-key-0123456789\n"), 0o600); err != nil {
 		return err
 	}
-	p, err := b.start("softphone serve", b.softphone, "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0",
+	p, err := b.start("softphone serve", b.serveBin, "serve", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0",
 		"--secret-key-file", b.keyFile, "--log-level", "warn")
 	if err != nil {
 		return err
@@ -423,8 +440,8 @@ type headlessEvent struct {
 	VolumeMap map[string]int `json:"volumeMap"`
 }
 
-func (b *bench) headless(user string, extra ...string) (*proc, error) {
-	args := append([]string{b.softphone, "--headless", "--server", b.serverURL, "--user", user,
+func (b *bench) headless(bin, user string, extra ...string) (*proc, error) {
+	args := append([]string{bin, "--headless", "--server", b.serverURL, "--user", user,
 		"--secret-key-file", b.keyFile, "--mic", "tone:440", "--speaker", "none", "--log-level", "warn"}, extra...)
 	p, err := b.start("softphone "+user, args...)
 	if err != nil {
@@ -433,13 +450,13 @@ func (b *bench) headless(user string, extra ...string) (*proc, error) {
 	return p, nil
 }
 
-func (b *bench) softphoneCall(ctx context.Context) (roundResult, error) {
-	alice, err := b.headless("alice")
+func (b *bench) softphoneCall(ctx context.Context, bin string) (roundResult, error) {
+	alice, err := b.headless(bin, "alice")
 	if err != nil {
 		return roundResult{}, err
 	}
 	defer alice.stop()
-	bob, err := b.headless("bob", "--auto-answer")
+	bob, err := b.headless(bin, "bob", "--auto-answer")
 	if err != nil {
 		return roundResult{}, err
 	}
@@ -668,67 +685,33 @@ type table struct {
 	bad  int
 }
 
-// perEndpoint gathers a figure per round (the mean of caller and callee)
-// from the rounds that were measured.
-func perEndpoint(rs []roundResult, f func(procstat.Rates) float64) []float64 {
-	var v []float64
-	for _, r := range rs {
-		if r.err == nil {
-			v = append(v, (f(r.caller)+f(r.callee))/2)
-		}
-	}
-	return v
-}
-
-// compare builds the table of issue 14 from the rounds of each side.
-func compare(sp, bs []roundResult) *table {
+// compare builds the table of issue 14: a column per side, the first
+// (softphone) checked against the targets and the last (baresip) as the
+// reference of the ratio.
+func compare(sides []*side) *table {
 	t := &table{}
-	t.rows = append(t.rows, []string{"per endpoint, in a call", "softphone --headless", "baresip DTLS-SRTP", "ratio", "target", ""})
-	for _, side := range []struct {
-		name string
-		rs   []roundResult
-	}{{"softphone", sp}, {"baresip", bs}} {
+	head := []string{"per endpoint, in a call"}
+	for _, sd := range sides {
+		head = append(head, sd.name)
+	}
+	t.rows = append(t.rows, append(head, "ratio", "target", ""))
+	for _, sd := range sides {
 		failed := 0
-		for _, r := range side.rs {
+		for _, r := range sd.rounds {
 			if r.err != nil {
 				failed++
 			}
 		}
-		if failed > 0 || len(side.rs) == 0 {
+		if failed > 0 || len(sd.rounds) == 0 {
 			t.bad++
-			t.rows = append(t.rows, []string{fmt.Sprintf("%s calls not measured", side.name), "", "", "", "", fmt.Sprintf("%d of %d", failed, len(side.rs))})
-		}
-	}
-	spCPU := summarise(perEndpoint(sp, func(r procstat.Rates) float64 { return r.CPU }))
-	bsCPU := summarise(perEndpoint(bs, func(r procstat.Rates) float64 { return r.CPU }))
-	row := func(what string, a, b stat, target string, ok bool, checked bool) {
-		ratio := ""
-		if b.mean > 0 && !math.IsNaN(a.mean) {
-			ratio = fmt.Sprintf("%.1f×", a.mean/b.mean)
-		}
-		verdict := ""
-		if checked {
-			verdict = "ok"
-			if !ok || math.IsNaN(a.mean) {
-				verdict = "MISSED"
-				t.bad++
+			row := []string{sd.name + ": calls not measured"}
+			for range sides {
+				row = append(row, "")
 			}
+			t.rows = append(t.rows, append(row, "", "", fmt.Sprintf("%d of %d", failed, len(sd.rounds))))
 		}
-		t.rows = append(t.rows, []string{what, a.String(), b.String(), ratio, target, verdict})
 	}
-	row("CPU, % of one core", spCPU, bsCPU, "≤ baresip's", spCPU.mean <= bsCPU.mean, true)
-	row("  of which user", summarise(perEndpoint(sp, func(r procstat.Rates) float64 { return r.User })),
-		summarise(perEndpoint(bs, func(r procstat.Rates) float64 { return r.User })), "", true, false)
-	row("  of which kernel", summarise(perEndpoint(sp, func(r procstat.Rates) float64 { return r.System })),
-		summarise(perEndpoint(bs, func(r procstat.Rates) float64 { return r.System })), "", true, false)
-	sw := summarise(perEndpoint(sp, func(r procstat.Rates) float64 { return r.SwitchesPerSec }))
-	row("context switches/s (all threads)", sw,
-		summarise(perEndpoint(bs, func(r procstat.Rates) float64 { return r.SwitchesPerSec })), "≤ 400", sw.mean <= 400, true)
-	row("threads", summarise(perEndpoint(sp, func(r procstat.Rates) float64 { return float64(r.Threads) })),
-		summarise(perEndpoint(bs, func(r procstat.Rates) float64 { return float64(r.Threads) })), "", true, false)
 	mb := func(r procstat.Rates) float64 { return float64(r.RSS) / (1 << 20) }
-	rss := summarise(perEndpoint(sp, mb))
-	row("RSS, MB", rss, summarise(perEndpoint(bs, mb)), "≤ 15", rss.mean <= 15, true)
 	dial := func(rs []roundResult) []float64 {
 		var v []float64
 		for _, r := range rs {
@@ -738,9 +721,60 @@ func compare(sp, bs []roundResult) *table {
 		}
 		return v
 	}
-	d := summarise(dial(sp))
-	row("dial → RTP flowing both ways, ms", d, summarise(dial(bs)), "≤ 12", d.mean <= 12, true)
+	figures := []struct {
+		what   string
+		of     func([]roundResult) []float64
+		target string
+		ok     func(ours, ref stat) bool // nil: no target
+	}{
+		{"CPU, % of one core", rates(func(r procstat.Rates) float64 { return r.CPU }), "≤ baresip's",
+			func(ours, ref stat) bool { return ours.mean <= ref.mean }},
+		{"  of which user", rates(func(r procstat.Rates) float64 { return r.User }), "", nil},
+		{"  of which kernel", rates(func(r procstat.Rates) float64 { return r.System }), "", nil},
+		{"context switches/s (all threads)", rates(func(r procstat.Rates) float64 { return r.SwitchesPerSec }), "≤ 400",
+			func(ours, _ stat) bool { return ours.mean <= 400 }},
+		{"threads", rates(func(r procstat.Rates) float64 { return float64(r.Threads) }), "", nil},
+		{"RSS, MB", rates(mb), "≤ 15", func(ours, _ stat) bool { return ours.mean <= 15 }},
+		{"dial → RTP flowing both ways, ms", dial, "≤ 12", func(ours, _ stat) bool { return ours.mean <= 12 }},
+	}
+	for _, f := range figures {
+		row := []string{f.what}
+		var st []stat
+		for _, sd := range sides {
+			s := summarise(f.of(sd.rounds))
+			st = append(st, s)
+			row = append(row, s.String())
+		}
+		ours, ref := st[0], st[len(st)-1]
+		ratio := ""
+		if ref.mean > 0 && !math.IsNaN(ours.mean) {
+			ratio = fmt.Sprintf("%.1f×", ours.mean/ref.mean)
+		}
+		verdict := ""
+		if f.ok != nil {
+			verdict = "ok"
+			if math.IsNaN(ours.mean) || math.IsNaN(ref.mean) || !f.ok(ours, ref) {
+				verdict = "MISSED"
+				t.bad++
+			}
+		}
+		t.rows = append(t.rows, append(row, ratio, f.target, verdict))
+	}
 	return t
+}
+
+// rates gathers a figure per round, the mean of caller and callee, from the
+// rounds that were measured.
+func rates(f func(procstat.Rates) float64) func([]roundResult) []float64 {
+	return func(rs []roundResult) []float64 {
+		var v []float64
+		for _, r := range rs {
+			if r.err == nil {
+				v = append(v, (f(r.caller)+f(r.callee))/2)
+			}
+		}
+		return v
+	}
 }
 
 func (t *table) print(w io.Writer) {

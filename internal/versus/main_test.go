@@ -68,11 +68,14 @@ func TestCompare(t *testing.T) {
 	}
 	bs := []roundResult{r(1.8, 1.4, 300, 2, 12, 28*time.Millisecond), r(2.0, 1.6, 320, 2, 12, 30*time.Millisecond)}
 	good := []roundResult{r(1.5, 1, 350, 5, 14, 10*time.Millisecond), r(1.7, 1, 390, 5, 14, 11*time.Millisecond)}
-	if tab := compare(good, bs); tab.bad != 0 {
+	two := func(sp []roundResult) []*side {
+		return []*side{{name: "softphone", rounds: sp}, {name: "baresip", baresip: true, rounds: bs}}
+	}
+	if tab := compare(two(good)); tab.bad != 0 {
 		t.Fatalf("%d missed: %v", tab.bad, tab.rows)
 	}
 	var out strings.Builder
-	tab := compare(good, bs)
+	tab := compare(two(good))
 	tab.print(&out)
 	for _, want := range []string{"1.60 (1.50–1.70)", "1.90 (1.80–2)", "0.8×", "370 (350–390)", "10.5 (10–11)"} {
 		if !strings.Contains(out.String(), want) {
@@ -81,16 +84,25 @@ func TestCompare(t *testing.T) {
 	}
 	// Every target missed: CPU above baresip's, switches, RSS, dial.
 	bad := []roundResult{r(2.5, 1, 900, 9, 22, 22*time.Millisecond)}
-	if tab := compare(bad, bs); tab.bad != 4 {
+	if tab := compare(two(bad)); tab.bad != 4 {
 		t.Fatalf("%d missed, want 4: %v", tab.bad, tab.rows)
 	}
 	// A call that failed is a miss, and its figures are left out.
 	failed := append([]roundResult{{err: fmt.Errorf("no media")}}, good...)
-	if tab := compare(failed, bs); tab.bad != 1 {
+	if tab := compare(two(failed)); tab.bad != 1 {
 		t.Fatalf("%d missed, want 1: %v", tab.bad, tab.rows)
 	}
-	if tab := compare(nil, bs); tab.bad == 0 {
+	if tab := compare(two(nil)); tab.bad == 0 {
 		t.Fatal("no softphone rounds, no miss")
+	}
+	// A before column sits between ours and baresip's; the targets and the
+	// ratio stay ours against baresip's.
+	three := []*side{{name: "softphone", rounds: good}, {name: "before", rounds: bad}, {name: "baresip", baresip: true, rounds: bs}}
+	out.Reset()
+	tab = compare(three)
+	tab.print(&out)
+	if tab.bad != 0 || !strings.Contains(out.String(), "before") || !strings.Contains(out.String(), "2.50") || !strings.Contains(out.String(), "0.8×") {
+		t.Fatalf("%d missed:\n%s", tab.bad, out.String())
 	}
 }
 

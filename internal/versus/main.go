@@ -9,9 +9,9 @@
 //
 //	go run ./internal/versus [-rounds 4] [-window 20s] [-softphone ./softphone] [-before OLD_BINARY]
 //
-// -before adds a third call to each round, with another softphone binary (a
-// build from before a change), and a column for it: before and after side by
-// side in one run.
+// -before adds a call to each round with another softphone binary (a build
+// from before a change), and a column for it: before and after side by side
+// in one run. It may be repeated.
 //
 // Everything runs in a network namespace of its own with only loopback (and a
 // veth pair, since baresip wants an address that is not loopback's): the
@@ -59,16 +59,20 @@ func main() {
 	window := flag.Duration("window", 20*time.Second, "how long each call is measured")
 	settle := flag.Duration("settle", 2*time.Second, "how long a call runs before its window")
 	softphone := flag.String("softphone", "./softphone", "the softphone binary")
-	before := flag.String("before", "", "another softphone binary (a build from before a change) to measure in the same rounds")
+	var before []string
+	flag.Func("before", "another softphone binary (a build from before a change) to measure in the same rounds; may be repeated", func(v string) error {
+		before = append(before, v)
+		return nil
+	})
 	baresip := flag.String("baresip", "baresip", "the baresip binary (Debian's baresip-core)")
 	flag.Parse()
-	if err := run(*rounds, *window, *settle, *softphone, *before, *baresip); err != nil {
+	if err := run(*rounds, *window, *settle, *softphone, before, *baresip); err != nil {
 		fmt.Fprintln(os.Stderr, "versus:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rounds int, window, settle time.Duration, softphoneBin, beforeBin, baresipBin string) error {
+func run(rounds int, window, settle time.Duration, softphoneBin string, beforeBins []string, baresipBin string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root: network namespaces and packet sockets")
 	}
@@ -80,14 +84,15 @@ func run(rounds int, window, settle time.Duration, softphoneBin, beforeBin, bare
 		return fmt.Errorf("%w (make bench builds it)", err)
 	}
 	sides := []*side{{name: "softphone --headless", bin: softphoneBin}}
-	if beforeBin != "" {
-		if beforeBin, err = filepath.Abs(beforeBin); err != nil {
+	for _, bin := range beforeBins {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
 			return err
 		}
-		if _, err := os.Stat(beforeBin); err != nil {
+		if _, err := os.Stat(abs); err != nil {
 			return err
 		}
-		sides = append(sides, &side{name: "softphone before", bin: beforeBin})
+		sides = append(sides, &side{name: filepath.Base(bin), bin: abs})
 	}
 	sides = append(sides, &side{name: "baresip DTLS-SRTP", baresip: true})
 	if baresipBin, err = exec.LookPath(baresipBin); err != nil {

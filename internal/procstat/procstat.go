@@ -192,8 +192,12 @@ func MachineCPU() (busy, total int64, ok bool) {
 // split into user and kernel, its threads, and the context switches of all
 // its threads (voluntary: it slept; involuntary: it was preempted).
 type Usage struct {
-	At                     time.Time
-	User, System           time.Duration
+	At           time.Time
+	User, System time.Duration // in USER_HZ ticks (10 ms), sampled
+	// Runtime is the CPU time the scheduler measured for all threads, to
+	// the nanosecond (/proc/PID/task/TID/schedstat): the total to use for
+	// short windows, where the 10 ms ticks of User and System are coarse.
+	Runtime                time.Duration
 	Threads                int
 	Voluntary, Involuntary int64
 	RSS                    int64 // bytes, at the reading
@@ -228,8 +232,25 @@ func ReadUsage(pid int) (Usage, error) {
 		}
 		u.Voluntary += StatusInt(status, "voluntary_ctxt_switches:")
 		u.Involuntary += StatusInt(status, "nonvoluntary_ctxt_switches:")
+		if ss, err := os.ReadFile(dir(pid) + "/task/" + t.Name() + "/schedstat"); err == nil {
+			u.Runtime += ParseSchedstat(ss)
+		}
 	}
 	return u, nil
+}
+
+// ParseSchedstat reads the time spent on the CPU from a /proc schedstat
+// line ("runtime_ns waiting_ns timeslices"), or 0.
+func ParseSchedstat(b []byte) time.Duration {
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return 0
+	}
+	ns, err := strconv.ParseInt(string(f[0]), 10, 64)
+	if err != nil || ns < 0 {
+		return 0
+	}
+	return time.Duration(ns)
 }
 
 // ParseStatUsage reads utime, stime and num_threads from a /proc/PID/stat
@@ -268,7 +289,9 @@ type Rates struct {
 	RSS               int64
 }
 
-// Between computes the Rates from a to b.
+// Between computes the Rates from a to b. The CPU is the scheduler's
+// runtime when both readings have it (split into user and kernel in the
+// proportion of the tick counts), else the ticks.
 func Between(a, b Usage) Rates {
 	r := Rates{Threads: b.Threads, RSS: b.RSS}
 	wall := b.At.Sub(a.At).Seconds()
@@ -278,6 +301,15 @@ func Between(a, b Usage) Rates {
 	r.User = 100 * (b.User - a.User).Seconds() / wall
 	r.System = 100 * (b.System - a.System).Seconds() / wall
 	r.CPU = r.User + r.System
+	if run := b.Runtime - a.Runtime; a.Runtime > 0 && run > 0 {
+		cpu := 100 * run.Seconds() / wall
+		if r.CPU > 0 {
+			r.User, r.System = cpu*r.User/r.CPU, cpu*r.System/r.CPU
+		} else {
+			r.User, r.System = cpu, 0
+		}
+		r.CPU = cpu
+	}
 	r.SwitchesPerSec = float64(b.Switches()-a.Switches()) / wall
 	return r
 }

@@ -56,6 +56,9 @@ func FuzzProcParsers(f *testing.F) {
 			}
 		}
 		StatusKB(b, "VmRSS:")
+		if ParseSchedstat(b) < 0 {
+			t.Fatal("negative runtime")
+		}
 	})
 }
 
@@ -118,6 +121,10 @@ func TestReadUsage(t *testing.T) {
 	if after.User+after.System <= before.User+before.System {
 		t.Errorf("CPU time did not grow: %v+%v → %v+%v", before.User, before.System, after.User, after.System)
 	}
+	// The scheduler's count is at least the 50 ms of busy work.
+	if d := after.Runtime - before.Runtime; d < 40*time.Millisecond {
+		t.Errorf("runtime grew by %v over 50 ms of work", d)
+	}
 	if after.RSS <= 0 {
 		t.Errorf("RSS %d", after.RSS)
 	}
@@ -142,5 +149,20 @@ func TestBetween(t *testing.T) {
 	}
 	if r := Between(b, b); r.CPU != 0 || r.SwitchesPerSec != 0 {
 		t.Fatalf("no time passed, got %+v", r)
+	}
+	// With the scheduler's runtime: 0.5 s over 10 s is 5 %, split 2:1 as
+	// the ticks are.
+	a.Runtime, b.Runtime = time.Second, 1500*time.Millisecond
+	r = Between(a, b)
+	if math.Abs(r.CPU-5) > 1e-9 || math.Abs(r.User-5.0*2/3) > 1e-9 || math.Abs(r.System-5.0/3) > 1e-9 {
+		t.Fatalf("with runtime: %+v", r)
+	}
+	if got := ParseSchedstat([]byte("1048614 0 1\n")); got != 1048614 {
+		t.Fatalf("schedstat: %v", got)
+	}
+	for _, bad := range []string{"", "x 1 2", "-5 0 0"} {
+		if got := ParseSchedstat([]byte(bad)); got != 0 {
+			t.Errorf("%q: %v", bad, got)
+		}
 	}
 }

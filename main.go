@@ -12,6 +12,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	// A 1 ms timer slack for every thread: fewer wake-ups in a call (see
+	// the package).
+	_ "softphone/internal/timerslack"
 )
 
 const usage = `softphone — voice calls in the terminal

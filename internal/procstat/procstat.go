@@ -201,6 +201,10 @@ type Usage struct {
 	Threads                int
 	Voluntary, Involuntary int64
 	RSS                    int64 // bytes, at the reading
+	// RSSAnon is the part of RSS that is the process's own memory (heap,
+	// stacks), not pages of files it maps (its binary, libraries), which
+	// the page cache holds and processes share.
+	RSSAnon int64
 }
 
 // Switches is every context switch counted, voluntary or not.
@@ -218,9 +222,12 @@ func ReadUsage(pid int) (Usage, error) {
 	if u.User, u.System, u.Threads, err = ParseStatUsage(stat); err != nil {
 		return u, fmt.Errorf("process %d: %w", pid, err)
 	}
-	if u.RSS, err = RSS(pid); err != nil {
-		return u, err
+	status, err := os.ReadFile(dir(pid) + "/status")
+	if err != nil {
+		return u, fmt.Errorf("read the memory of process %d: %w", pid, err)
 	}
+	u.RSS = StatusKB(status, "VmRSS:") * 1024
+	u.RSSAnon = StatusKB(status, "RssAnon:") * 1024
 	tasks, err := os.ReadDir(dir(pid) + "/task")
 	if err != nil {
 		return u, fmt.Errorf("list the threads of process %d: %w", pid, err)
@@ -286,14 +293,14 @@ type Rates struct {
 	CPU, User, System float64 // % of one core
 	SwitchesPerSec    float64
 	Threads           int
-	RSS               int64
+	RSS, RSSAnon      int64
 }
 
 // Between computes the Rates from a to b. The CPU is the scheduler's
 // runtime when both readings have it (split into user and kernel in the
 // proportion of the tick counts), else the ticks.
 func Between(a, b Usage) Rates {
-	r := Rates{Threads: b.Threads, RSS: b.RSS}
+	r := Rates{Threads: b.Threads, RSS: b.RSS, RSSAnon: b.RSSAnon}
 	wall := b.At.Sub(a.At).Seconds()
 	if wall <= 0 {
 		return r

@@ -125,8 +125,8 @@ func TestReadUsage(t *testing.T) {
 	if d := after.Runtime - before.Runtime; d < 40*time.Millisecond {
 		t.Errorf("runtime grew by %v over 50 ms of work", d)
 	}
-	if after.RSS <= 0 {
-		t.Errorf("RSS %d", after.RSS)
+	if after.RSS <= 0 || after.RSSAnon <= 0 || after.RSSAnon >= after.RSS {
+		t.Errorf("RSS %d, of which anonymous %d", after.RSS, after.RSSAnon)
 	}
 	r := Between(before, after)
 	if r.CPU <= 0 || r.CPU != r.User+r.System || r.SwitchesPerSec <= 0 || r.Threads != after.Threads {

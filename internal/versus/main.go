@@ -360,8 +360,8 @@ type roundResult struct {
 
 func (r roundResult) String() string {
 	f := func(x procstat.Rates) string {
-		return fmt.Sprintf("CPU %.2f %% (user %.2f, kernel %.2f), %.0f switches/s, %d threads, RSS %.1f MB",
-			x.CPU, x.User, x.System, x.SwitchesPerSec, x.Threads, float64(x.RSS)/(1<<20))
+		return fmt.Sprintf("CPU %.2f %% (user %.2f, kernel %.2f), %.0f switches/s, %d threads, RSS %.1f MB (anonymous %.1f)",
+			x.CPU, x.User, x.System, x.SwitchesPerSec, x.Threads, float64(x.RSS)/(1<<20), float64(x.RSSAnon)/(1<<20))
 	}
 	return fmt.Sprintf("dial → RTP both ways %.1f ms; caller %s; callee %s",
 		float64(r.dialToRTP)/float64(time.Millisecond), f(r.caller), f(r.callee))
@@ -740,6 +740,7 @@ func compare(sides []*side) *table {
 			func(ours, _ stat) bool { return ours.mean <= 400 }},
 		{"threads", rates(func(r procstat.Rates) float64 { return float64(r.Threads) }), "", nil},
 		{"RSS, MB", rates(mb), "≤ 15", func(ours, _ stat) bool { return ours.mean <= 15 }},
+		{"  of which its own (anonymous), MB", rates(func(r procstat.Rates) float64 { return float64(r.RSSAnon) / (1 << 20) }), "", nil},
 		{"dial → RTP flowing both ways, ms", dial, "≤ 12", func(ours, _ stat) bool { return ours.mean <= 12 }},
 	}
 	for _, f := range figures {

@@ -152,3 +152,67 @@ func TestCodecRejectsBadInput(t *testing.T) {
 		t.Error("FEC into nothing: no error")
 	}
 }
+
+// TestEncoderResetForgetsThePast: after Reset the encoder is as good as a
+// new one with the same settings: the same input gives the same packets,
+// and silence after a tone decodes to silence, not to the tone's tail (a new
+// call must not start with the end of the last one).
+func TestEncoderResetForgetsThePast(t *testing.T) {
+	settle := func(e *Encoder) {
+		t.Helper()
+		if err := e.SetBitrate(24000); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.SetExpectedLoss(12); err != nil {
+			t.Fatal(err)
+		}
+	}
+	used, err := NewEncoder(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(used)
+	pkt := make([]byte, MaxPayload)
+	for _, f := range toneFrames(t, 660, DefaultToneAmplitude, 75) {
+		if _, err := used.Encode(f, pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := used.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := NewEncoder(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(fresh)
+	dec, err := NewDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	freshPkt, pcm := make([]byte, MaxPayload), make([]int16, MaxPacketSamples)
+	frames := append(make([][]int16, 5), toneFrames(t, 440, DefaultToneAmplitude, 5)...)
+	for i, f := range frames {
+		if f == nil {
+			f = make([]int16, FrameSamples) // digital silence
+		}
+		n, err := used.Encode(f, pkt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := fresh.Encode(f, freshPkt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(pkt[:n]) != string(freshPkt[:m]) {
+			t.Errorf("frame %d after Reset: a %d-byte packet, unlike a new encoder's %d bytes", i, n, m)
+		}
+		k, err := dec.Decode(pkt[:n], pcm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := Level(pcm[:k]); i < 5 && l != 0 {
+			t.Errorf("silent frame %d after Reset decodes to level %d: the last call's audio", i, l)
+		}
+	}
+}

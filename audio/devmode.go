@@ -12,6 +12,7 @@ import (
 // open) and runs on the pipeline's own clock.
 type activeSet struct {
 	mode              Mode
+	call              uint64 // see modeWant
 	capture, playback *device
 }
 
@@ -34,7 +35,7 @@ func (p *Pipeline) manageDevices() {
 		p.devs.close()
 	}()
 	for {
-		capDev, playDev = p.applyMode(Mode(p.mode.Load()), capDev, playDev)
+		capDev, playDev = p.applyMode(*p.want.Load(), capDev, playDev)
 		select {
 		case <-p.done:
 			return
@@ -43,10 +44,11 @@ func (p *Pipeline) manageDevices() {
 	}
 }
 
-// applyMode makes the devices match m: it starts or opens what m needs,
-// publishes the new activeSet, then closes what m does not need. It returns
-// the devices now open.
-func (p *Pipeline) applyMode(m Mode, capDev, playDev *device) (*device, *device) {
+// applyMode makes the devices match w's mode m: it starts or opens what m
+// needs, publishes the new activeSet, then closes what m does not need. It
+// returns the devices now open.
+func (p *Pipeline) applyMode(w modeWant, capDev, playDev *device) (*device, *device) {
+	m := w.mode
 	var retire []*device
 	// A device that stopped by itself (unplugged, its stream killed) is
 	// reopened: the mode change is the chance to find it again.
@@ -81,7 +83,7 @@ func (p *Pipeline) applyMode(m Mode, capDev, playDev *device) (*device, *device)
 			}
 		}
 	}
-	p.active.Store(&activeSet{mode: m, capture: capDev, playback: playDev})
+	p.active.Store(&activeSet{mode: m, call: w.call, capture: capDev, playback: playDev})
 	p.statsMu.Unlock()
 	select {
 	case p.runCh <- struct{}{}:

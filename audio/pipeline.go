@@ -163,8 +163,8 @@ type Pipeline struct {
 	cs captureState
 	ps playoutState
 
-	// mode is the mode asked for (SetMode); modeCh tells manageDevices.
-	mode   atomic.Int32
+	// want is what SetMode asked for last; modeCh tells manageDevices.
+	want   atomic.Pointer[modeWant]
 	modeCh chan struct{}
 	// active is what manageDevices set up for the mode last applied;
 	// runCh tells the run loop it changed.
@@ -252,7 +252,7 @@ func newPipeline(cfg Config) (*Pipeline, error) {
 		runCh:    make(chan struct{}, 1),
 		released: make(chan struct{}),
 	}
-	p.mode.Store(int32(cfg.Mode))
+	p.want.Store(&modeWant{mode: cfg.Mode, call: startsCall(ModeIdle, cfg.Mode)})
 	p.expectedLoss.Store(DefaultExpectedLoss)
 	p.bitrate.Store(int32(bitrate))
 	p.cs.loss, p.cs.bitrate = DefaultExpectedLoss, int32(bitrate)
@@ -344,8 +344,15 @@ func (p *Pipeline) SetMode(m Mode) {
 		p.logger.Error("audio: SetMode with an unknown mode; ignored", "mode", m)
 		return
 	}
-	if Mode(p.mode.Swap(int32(m))) == m {
-		return
+	for {
+		old := p.want.Load()
+		if old.mode == m {
+			return
+		}
+		next := &modeWant{mode: m, call: old.call + startsCall(old.mode, m)}
+		if p.want.CompareAndSwap(old, next) {
+			break
+		}
 	}
 	p.logger.Debug("audio: mode", "mode", m)
 	select {
@@ -355,7 +362,26 @@ func (p *Pipeline) SetMode(m Mode) {
 }
 
 // Mode returns the mode last asked for with SetMode (or Config.Mode).
-func (p *Pipeline) Mode() Mode { return Mode(p.mode.Load()) }
+func (p *Pipeline) Mode() Mode { return p.want.Load().mode }
+
+// modeWant is a mode asked for, and which call it belongs to.
+type modeWant struct {
+	mode Mode
+	// call counts the times the microphone began to be sent (the mode
+	// turned to one that sends): each is a new call, which must start
+	// with none of the last one's audio. The run loop may never see the
+	// mode between two calls (manageDevices and the run loop take only
+	// the latest change), so it tells the calls apart by this.
+	call uint64
+}
+
+// startsCall is 1 when going from mode from to mode to begins a call, else 0.
+func startsCall(from, to Mode) uint64 {
+	if to.sends() && !from.sends() {
+		return 1
+	}
+	return 0
+}
 
 // MicName describes the microphone in use, for a header line.
 func (p *Pipeline) MicName() string { return p.micName }

@@ -18,6 +18,8 @@ type runState struct {
 	// capDev and playDev are the side's devices (nil: none). A capture
 	// device may be open while capOn is false (ModeDialing).
 	capDev, playDev *device
+	// call is the call the capture side last started for (modeWant.call).
+	call uint64
 	// capClock and playClock: the side runs on the pipeline clock, because
 	// it has no device or its device stopped delivering.
 	capClock, playClock bool
@@ -128,8 +130,10 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 		return
 	}
 	capOn := a.mode.sends()
-	if capOn && (!rs.capOn || a.capture != rs.capDev) {
-		// The capture side starts (or its device was reopened).
+	if capOn && (!rs.capOn || a.capture != rs.capDev || a.call != rs.call) {
+		// The capture side starts, for a new call (even if this loop
+		// never saw the last one end), or its device was reopened.
+		rs.call = a.call
 		rs.capClock = a.capture == nil
 		p.cs.dropped = 0
 		if d := a.capture; d != nil {

@@ -60,9 +60,13 @@ func TestRelayPolicyCallOnLoopback(t *testing.T) {
 	bob.VolumeOf("alice", 5)
 	for _, pair := range [][2]*calltest.Engine{{alice, bob}, {bob, alice}} {
 		p := connectedPath(pair[0], pair[1].UserID())
-		if p.Type != "relay" || p.Local != "relay" || p.Protocol != "udp" {
-			t.Errorf("%s's path to %s: %+v, want a relay over UDP", pair[0].UserID(), pair[1].UserID(), p)
+		// The login reply offers the relay over UDP and TCP; UDP's pair has
+		// the higher priority, but pion nominates the best pair that has
+		// succeeded 2 s in, and on a loaded machine that was once TCP's.
+		if p.Type != "relay" || p.Local != "relay" || (p.Protocol != "udp" && p.Protocol != "tcp") {
+			t.Errorf("%s's path to %s: %+v, want a relay over UDP or TCP", pair[0].UserID(), pair[1].UserID(), p)
 		}
+		t.Logf("%s's path to %s: %+v", pair[0].UserID(), pair[1].UserID(), p)
 	}
 	if st := turn.Stats(); st.Allocations < 2 || st.RelayedBytes == 0 {
 		t.Fatalf("TURN server stats %+v: the call did not go through it", st)

@@ -13,8 +13,8 @@ import (
 	"io"
 	"os"
 
-	// A 1 ms timer slack for every thread: fewer wake-ups in a call (see
-	// the package).
+	// SOFTPHONE_TIMER_SLACK: a timer slack for every thread, for fewer
+	// wake-ups in a call (off by default; see the package).
 	_ "softphone/internal/timerslack"
 )
 

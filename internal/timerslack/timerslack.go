@@ -1,23 +1,20 @@
-// Package timerslack widens the Linux timer slack of the whole process to
-// 1 ms, from before the Go runtime starts, so that every thread the runtime
-// creates inherits it (prctl(2) PR_SET_TIMERSLACK; the default is 50 µs).
-// Importing it is enough.
+// Package timerslack lets SOFTPHONE_TIMER_SLACK (nanoseconds) set the Linux
+// timer slack of the whole process from before the Go runtime starts, so
+// that every thread the runtime creates inherits it (prctl(2)
+// PR_SET_TIMERSLACK; the kernel's default is 50 µs). Unset, 0 or not a
+// number: the process keeps the slack it inherited. Importing the package is
+// enough.
 //
 // Why: in a call the process wakes for every 20 ms audio frame and every
 // packet, and each wake-up that makes a system call wakes the runtime's
 // sysmon thread, which then polls every 20 µs until the process is idle
-// again (golang/go#18236). On this kind of virtual machine a context switch
-// costs ~27–30 µs of CPU, and those polls were over half of a call's
-// switches. With a 1 ms slack the kernel may defer a sleep's end by up to
-// 1 ms to batch wake-ups: sysmon's 20 µs polls become about one per wake-up
-// of the process. Only timed sleeps are affected (timers, sysmon, a 3 µs
-// pause in the scheduler's work stealing); packets, device callbacks and
-// channel hand-offs wake at once. A timer firing up to 1 ms late is within
-// the audio clock's tolerance: the 20 ms frame ticker keeps its absolute
-// schedule and the sound devices run on their own callbacks.
-//
-// SOFTPHONE_TIMER_SLACK overrides the slack in nanoseconds; 0 keeps the
-// slack the process inherited.
+// again (golang/go#18236): over half of a call's context switches on this
+// kind of virtual machine. With a 1 ms slack the kernel may end a timed
+// sleep up to 1 ms late, so sysmon polls about once per wake-up: a third to
+// a half fewer context switches in a call. It is off by default because it
+// bought no measurable CPU, and under load it cost audio: with 20 calls in
+// one busy process (softphone loadtest --media) 1.5–4.5 times as many frames
+// came too late to play, in each of 6 runs side by side.
 package timerslack
 
 /*
@@ -27,7 +24,7 @@ package timerslack
 // Runs before the Go runtime creates its first thread: C constructors run
 // before main in a binary linked with cgo (which softphone is: malgo).
 __attribute__((constructor)) static void softphone_set_timerslack(void) {
-	long ns = 1000000;
+	long ns = 0;
 	const char *v = getenv("SOFTPHONE_TIMER_SLACK");
 	if (v != NULL && *v != 0) {
 		char *end;
@@ -46,10 +43,6 @@ static long softphone_get_timerslack(void) {
 }
 */
 import "C"
-
-// Default is the slack the process runs with unless SOFTPHONE_TIMER_SLACK
-// says otherwise, in nanoseconds.
-const Default = 1_000_000
 
 // Current is the timer slack of the calling thread in nanoseconds.
 func Current() int64 { return int64(C.softphone_get_timerslack()) }

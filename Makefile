@@ -16,7 +16,8 @@ GO ?= go
 
 # The build needs Go and gcc only (malgo compiles miniaudio from its own
 # sources; Opus is pure Go). The tests need more, and make test installs it:
-# PulseAudio and sox for the real-device audio tests, tmux for the terminal
+# PulseAudio and sox for the real-device audio tests, espeak-ng for the
+# speech the voice processing tests talk with, tmux for the terminal
 # end-to-end tests, git to clone a fresh copy, OpenSSH and iproute2 for the
 # sound-over-SSH test (a real sshd in a network namespace), libopus-dev
 # with pkg-config for the interop tests against the reference codec (a
@@ -24,14 +25,18 @@ GO ?= go
 # nftables (packet loss in the test's namespace) and a font for the web
 # phone's tests in a real browser, and nftables for the NAT tests (homes
 # behind NAT routers, in namespaces).
-DEB_PACKAGES := gcc git pulseaudio pulseaudio-utils sox tmux openssh-server openssh-client iproute2 libopus-dev pkg-config \
+DEB_PACKAGES := gcc git pulseaudio pulseaudio-utils sox espeak-ng tmux openssh-server openssh-client iproute2 libopus-dev pkg-config \
 	chromium nftables fonts-dejavu-core
 
 # The race detector makes the pure-Go Opus codec ~10x slower (5 ms per
 # frame), too slow for the real-time audio tests. Its package is compiled
 # without race instrumentation; our own code keeps it. The codec keeps its
 # state per stream, used by one goroutine, and its own tests cover it.
-RACE := -race -gcflags='github.com/thesyncim/gopus/...=-race=false'
+# The same holds for the voice processing (audio/voice: pure arithmetic on
+# one processor per pipeline, used by the run loop alone): instrumented, it
+# takes milliseconds per frame, starves the real-time tests running beside
+# it, and its own measurements take minutes.
+RACE := -race -gcflags='github.com/thesyncim/gopus/...=-race=false' -gcflags='softphone/audio/voice=-race=false'
 
 # make bench measures the C softphone baresip (Debian's) beside ours.
 BENCH_DEB_PACKAGES := baresip-core

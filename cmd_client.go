@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"softphone/audio"
+	"softphone/audio/voice"
 	"softphone/engine"
 	"softphone/headless"
 	"softphone/internal/logfile"
@@ -27,6 +28,7 @@ type clientFlags struct {
 	tlsFingerprint                 string
 	appID                          int64
 	mic, speaker                   string
+	aec, ns, agc                   string
 	autoAnswer                     bool
 	ice                            stringList
 	icePolicy                      string
@@ -51,6 +53,9 @@ func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 	// Backquotes in a usage string would become the flag's value name.
 	fs.StringVar(&c.mic, "mic", "default", strings.ReplaceAll(audio.MicUsage, "`", "'"))
 	fs.StringVar(&c.speaker, "speaker", "default", strings.ReplaceAll(audio.SpeakerUsage, "`", "'"))
+	fs.StringVar(&c.aec, "aec", "on", "acoustic echo cancellation of what the speaker plays: on | off")
+	fs.StringVar(&c.ns, "ns", "high", "noise suppression: off | low (up to 12 dB) | high (up to 20 dB)")
+	fs.StringVar(&c.agc, "agc", "on", "automatic gain control of your voice to a steady level: on | off")
 	fs.BoolVar(&c.autoAnswer, "auto-answer", false, "accept every incoming call")
 	fs.Var(&c.ice, "ice-server", "extra STUN/TURN server, repeatable: stun:HOST:PORT or turn:USER:PASS@HOST:PORT (the call server offers its own)")
 	fs.StringVar(&c.icePolicy, "ice-transport-policy", "all", "media paths allowed: all, or relay (only through a TURN server: the other side never learns your address)")
@@ -61,6 +66,10 @@ func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 // engineConfig turns the flags into an engine configuration, minting a
 // ticket from the secret key when no --usersig is given.
 func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
+	vc, err := c.voiceConfig(stderr)
+	if err != nil {
+		return engine.Config{}, err
+	}
 	if c.server == "" {
 		fmt.Fprintln(stderr, "--server is required (or SOFTPHONE_SERVER), e.g. --server ws://127.0.0.1:7880/ws")
 		return engine.Config{}, errUsage
@@ -88,6 +97,7 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 		UserSig:    sig,
 		Mic:        c.mic,
 		Speaker:    c.speaker,
+		Voice:      vc,
 		AutoAnswer: c.autoAnswer,
 	}
 	if err := c.pinServer(&cfg); err != nil {
@@ -107,6 +117,22 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 		cfg.ICEServers = append(cfg.ICEServers, srv)
 	}
 	return cfg, nil
+}
+
+// voiceConfig parses --aec, --ns and --agc.
+func (c *clientFlags) voiceConfig(stderr io.Writer) (*voice.Config, error) {
+	var vc voice.Config
+	var err error
+	if vc.AEC, err = voice.ParseOnOff("aec", c.aec); err == nil {
+		if vc.NS, err = voice.ParseNS(c.ns); err == nil {
+			vc.AGC, err = voice.ParseOnOff("agc", c.agc)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bad", err)
+		return nil, errUsage
+	}
+	return &vc, nil
 }
 
 func cmdClient(args []string, stdin io.Reader, stdout, stderr io.Writer) error {

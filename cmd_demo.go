@@ -32,7 +32,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// The client flags that make sense here, with the client's help texts.
 	all := flag.NewFlagSet("", flag.ContinueOnError)
 	addClientFlags(all, &cf, false)
-	for _, name := range []string{"mic", "speaker", "log-level"} {
+	for _, name := range []string{"mic", "speaker", "aec", "ns", "agc", "log-level"} {
 		f := all.Lookup(name)
 		fs.Var(f.Value, f.Name, f.Usage)
 	}
@@ -53,6 +53,10 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	level, err := parseLevel(cf.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	vc, err := cf.voiceConfig(stderr)
 	if err != nil {
 		return err
 	}
@@ -138,6 +142,7 @@ func cmdDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if cfg, err = config(cf.user, cf.mic, cf.speaker); err != nil {
 		return err
 	}
+	cfg.Voice = vc
 	fmt.Fprintf(stderr, "softphone demo: call server on %s with the bots %s and %s\n", publicURL, demoEcho, demoAlice)
 	fmt.Fprintf(stderr, "softphone demo: its secret key is in %s (removed when the demo ends)\n", keyPath)
 	fmt.Fprintf(stderr, "softphone demo: other softphones join with  softphone --server %s --secret-key-file %s --user NAME\n", publicURL, keyPath)

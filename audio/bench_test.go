@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"fmt"
 	"runtime"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gen2brain/malgo"
 
+	"softphone/audio/voice"
 	"softphone/internal/testenv"
 )
 
@@ -71,13 +73,28 @@ func BenchmarkEncodeDecode20ms(b *testing.B) {
 
 // BenchmarkCaptureToEncode is one 20 ms frame from the capture callback (two
 // 10 ms periods of C-side bytes) through the ring, the meter and the encoder
-// to the packet handler.
+// to the packet handler; with voice=on, through the voice processing too,
+// as a device microphone's frames go (with a speaker's reference).
 func BenchmarkCaptureToEncode(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("voice=%v", map[bool]string{false: "off", true: "on"}[on]), func(b *testing.B) {
+			benchCaptureToEncode(b, on)
+		})
+	}
+}
+
+func benchCaptureToEncode(b *testing.B, voiceOn bool) {
 	p, err := newPipeline(Config{Mic: "silence", Speaker: "none"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Close()
+	var spk *device
+	if voiceOn {
+		p.voice = newVoiceChain(voice.Default, VoiceStatus{})
+		spk = newDevice(malgo.Playback, BackendNull, "bench speaker")
+		p.voicePlay = spk
+	}
 	dev := newDevice(malgo.Capture, BackendNull, "bench")
 	sent := 0
 	p.SetPacketHandler(func(pk Packet) { sent += len(pk.Payload) })
@@ -98,6 +115,15 @@ func BenchmarkCaptureToEncode(b *testing.B) {
 		dev.captureData(nil, periods[(2*i)%len(periods)], PeriodSamples)
 		dev.captureData(nil, periods[(2*i+1)%len(periods)], PeriodSamples)
 		<-dev.wake
+		if voiceOn {
+			// What the speaker plays, written and played out, as the
+			// playout and the device callback do.
+			f := frames[(i+7)%len(frames)]
+			at := spk.ring.w.Load()
+			spk.ring.Write(f)
+			p.voice.played(f, at)
+			spk.ring.ReadFull(p.ps.tmp[:])
+		}
 		p.captureDevice(dev)
 		i++
 	}
@@ -183,6 +209,9 @@ func BenchmarkDecodeMixPlayback(b *testing.B) {
 //     playback ring (written-ms: only to the frame written into that ring,
 //     the old, shorter measure);
 //   - total-ms: capture-ms + playout-ms, the budget (≤ 30 ms);
+//   - voice-ms: the delay voice processing adds to the microphone's sound
+//     (its band split and spectral overlap; it runs on device
+//     microphones), not counted in total-ms;
 //   - allocs/frame: heap allocations of the whole process per 20 ms frame
 //     while it runs.
 //
@@ -321,6 +350,7 @@ func measureLatency(b *testing.B, cfg Config) {
 	b.ReportMetric(toMS(pct(play, 0.99)), "playout-p99-ms")
 	b.ReportMetric(toMS(mean(written)), "written-ms")
 	b.ReportMetric(toMS(c+pl), "total-ms")
+	b.ReportMetric(float64(p.voice.delay())*1000/SampleRate, "voice-ms")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(n), "allocs/frame")
 }
 
@@ -369,7 +399,8 @@ func BenchmarkModeStart(b *testing.B) {
 	playInto(b, "mic", 440)
 	var loudAt atomic.Int64
 	var p *Pipeline
-	p, err := Open(Config{Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio},
+	// Voice processing off: the tone would be suppressed as noise.
+	p, err := Open(Config{Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio}, Voice: &voice.Off,
 		OnPacket: func(Packet) {
 			if p.LocalLevel() > 50 {
 				loudAt.CompareAndSwap(0, time.Now().UnixNano())

@@ -11,7 +11,10 @@
 // every remote's jitter buffer, decodes (with FEC and PLC), mixes and plays.
 // The engine never handles PCM or timing; it only tells the pipeline what
 // the call needs ([Pipeline.SetMode]): nothing between calls, the speaker
-// while a call rings, both sides in a call.
+// while a call rings, both sides in a call. A microphone device's frames
+// are cleaned by package voice (echo cancellation against what the
+// speaker plays, noise suppression, gain control: [Config.Voice]) before
+// they are metered and encoded.
 //
 // The format is fixed: 48 kHz, mono, signed 16-bit PCM; devices run with
 // 10 ms periods and the codec with 20 ms frames.

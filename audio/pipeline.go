@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"softphone/audio/voice"
 )
 
 // Config configures a Pipeline.
@@ -43,6 +45,14 @@ type Config struct {
 	// zero value, ModeIdle, runs nothing and opens no device until
 	// SetMode asks for more.
 	Mode Mode
+	// Voice is the microphone's voice processing (package voice): echo
+	// cancellation against what the speaker plays, noise suppression and
+	// automatic gain control; nil means voice.Default, all on. It cleans
+	// microphone devices only: tone:, wav:, silence and echo are test
+	// sources and are sent as they are. Without a speaker device
+	// (--speaker none or wav:) there is no echo, and the canceller stays
+	// off.
+	Voice *voice.Config
 }
 
 // PipelineStats are the local side's counters.
@@ -129,19 +139,23 @@ func (c *frameClock) due(now time.Time) (due, skipped int) {
 // caller of SetMode. In ModeIdle neither wakes up. All methods are safe for
 // concurrent use.
 type Pipeline struct {
-	logger   *slog.Logger
-	mic      MicSpec
-	spk      SpeakerSpec
-	devs     *deviceSet // slots and contexts; its devices pass to manageDevices
-	micName  string
-	spkName  string
-	src      source // nil when the microphone is a device
-	echo     *echoSource
-	wav      *WAVWriter
-	enc      *Encoder
-	mixer    *Mixer
-	ringtone Ringtone
-	onWarn   func(string)
+	logger  *slog.Logger
+	mic     MicSpec
+	spk     SpeakerSpec
+	devs    *deviceSet // slots and contexts; its devices pass to manageDevices
+	micName string
+	spkName string
+	src     source // nil when the microphone is a device
+	echo    *echoSource
+	wav     *WAVWriter
+	voice   *voiceChain
+	// voicePlay is the playback device whose positions the voice chain
+	// pairs with (owned by the run loop; nil when none plays).
+	voicePlay *device
+	enc       *Encoder
+	mixer     *Mixer
+	ringtone  Ringtone
+	onWarn    func(string)
 
 	handler      atomic.Pointer[func(Packet)]
 	muted        atomic.Bool
@@ -322,6 +336,10 @@ func newPipeline(cfg Config) (*Pipeline, error) {
 	default:
 		p.spkName = "none (no device)"
 	}
+	micDevice := p.src == nil && p.devs.capture != nil && p.devs.capture.backend != BackendNull
+	spkDevice := p.devs.playback != nil && p.devs.playback.backend != BackendNull
+	p.voice = newVoiceChain(voiceConfig(cfg.Voice, micDevice, spkDevice))
+	logger.Info("audio: voice processing", "aec", p.voice.status.AEC, "ns", p.voice.status.NS, "agc", p.voice.status.AGC)
 
 	return p, nil
 }
@@ -382,6 +400,14 @@ func startsCall(from, to Mode) uint64 {
 	}
 	return 0
 }
+
+// Voice returns the voice processing that runs on the microphone (see
+// Config.Voice): what was asked for, less what cannot apply.
+func (p *Pipeline) Voice() voice.Config { return p.voice.cfg }
+
+// VoiceStatus says what runs of the voice processing, and why a part that
+// was asked for does not, for a header line.
+func (p *Pipeline) VoiceStatus() VoiceStatus { return p.voice.status }
 
 // MicName describes the microphone in use, for a header line.
 func (p *Pipeline) MicName() string { return p.micName }
@@ -472,8 +498,8 @@ func (p *Pipeline) SetBitrate(bps int) error {
 	return nil
 }
 
-// LocalLevel returns the 0–100 level of the last 20 ms of the microphone
-// (0 while muted, and outside ModeCall).
+// LocalLevel returns the 0–100 level of the last 20 ms of the microphone,
+// as sent: after voice processing (0 while muted, and outside ModeCall).
 func (p *Pipeline) LocalLevel() int { return int(p.localLevel.Load()) }
 
 // Ring starts, changes or stops the ringtone mixed into the speaker.
@@ -597,8 +623,9 @@ type captureState struct {
 	ringDropped uint64
 }
 
-// sendFrame processes p.cs.frame, the next 20 ms of microphone: mute, meter,
-// encode, hand over. It does not allocate.
+// sendFrame processes p.cs.frame, the next 20 ms of microphone, already
+// through voice processing: mute, meter, encode, hand over. It does not
+// allocate.
 func (p *Pipeline) sendFrame() {
 	cs := &p.cs
 	if p.muted.Load() {
@@ -642,8 +669,18 @@ func (p *Pipeline) captureDevice(dev *device) {
 		p.cs.ringDropped += frames * FrameSamples
 	}
 	for dev.ring.Len() >= FrameSamples {
+		// The ring's index is the capture position: what voice
+		// processing pairs with the speaker's play position. It runs
+		// while muted too, so the echo canceller and the noise estimate
+		// are current when the user unmutes.
+		at := dev.ring.r.Load()
 		dev.ring.Read(p.cs.frame[:])
 		left := dev.ring.Len()
+		var playing uint64
+		if pd := p.voicePlay; pd != nil {
+			playing = pd.ring.Consumed()
+		}
+		p.voice.process(p.cs.frame[:], at, dev.ring.w.Load(), playing)
 		p.sendFrame()
 		p.noteCaptureDelay(dev, left)
 	}
@@ -747,7 +784,12 @@ func (p *Pipeline) playDevice(dev *device) {
 		if p.traceFrame != nil {
 			p.traceFrame(dev.ring.w.Load())
 		}
+		at := dev.ring.w.Load()
 		dev.ring.Write(p.ps.out[:])
+		// Its play position: its place in the ring, plus the silence the
+		// device played for underruns before it (underruns only happen
+		// with the ring empty, so they all came before this frame).
+		p.voice.played(p.ps.out[:], at+dev.ring.padded.Load())
 		p.framePlayed()
 	}
 }

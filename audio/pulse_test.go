@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"softphone/audio/voice"
 	"softphone/internal/testenv"
 )
 
@@ -62,6 +63,8 @@ func recordFrom(t *testing.T, source string) func() []int16 { return pulse.d.Rec
 
 // TestRealDeviceCapture: a 440 Hz tone played into the "mic" sink comes
 // out of our capture path (PulseAudio device → ring → Opus) at 440 Hz.
+// Voice processing is off: its noise suppressor takes a steady tone for a
+// fan (see TestRealDeviceEchoCancellation for it on a device).
 func TestRealDeviceCapture(t *testing.T) {
 	needPulse(t)
 	playInto(t, "mic", 440)
@@ -70,6 +73,7 @@ func TestRealDeviceCapture(t *testing.T) {
 	var mu sync.Mutex
 	var got []int16
 	p := mustOpen(t, Config{Mode: ModeCall, Mic: "mic.monitor", Speaker: "none", Backends: []Backend{BackendPulseAudio},
+		Voice: &voice.Off,
 		OnPacket: func(pk Packet) {
 			n, err := dec.Decode(pk.Payload, pcm)
 			if err != nil {
@@ -95,7 +99,15 @@ func TestRealDeviceCapture(t *testing.T) {
 		return Level(last) > 70
 	})
 	wantFreq(t, "captured", last, 440)
-	if l := p.LocalLevel(); l < 78 || l > 86 {
+	// The meter shows the last 20 ms: read it over 10 frames and take the
+	// highest, as one frame a starved sound server cut short reads low (77
+	// was seen on a loaded machine).
+	l := 0
+	for range 10 {
+		l = max(l, p.LocalLevel())
+		time.Sleep(FrameDuration)
+	}
+	if l < 78 || l > 86 {
 		t.Errorf("local level %d, want ~82 for amplitude 0.3", l)
 	}
 	st := p.Stats()
@@ -247,13 +259,14 @@ func waitStreams(t *testing.T, mode string, speakers, mics int) {
 // no stream at all (the microphone is released, the sound card free);
 // ringing opens only the speaker; dialing opens the microphone too but
 // captures nothing; a call captures the tone, with at most one wakeup per
-// 20 ms frame and direction; idle again releases both.
+// 20 ms frame and direction; idle again releases both. (Voice processing is
+// off: the test tone would be suppressed as noise.)
 func TestRealDeviceModes(t *testing.T) {
 	needPulse(t)
 	playInto(t, "mic", 440)
 	var sent atomic.Int64
 	p := mustOpen(t, Config{Mic: "mic.monitor", Speaker: "spk", Backends: []Backend{BackendPulseAudio},
-		OnPacket: func(Packet) { sent.Add(1) }})
+		Voice: &voice.Off, OnPacket: func(Packet) { sent.Add(1) }})
 	defer p.Close()
 	waitStreams(t, "idle after Open", 0, 0)
 

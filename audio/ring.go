@@ -31,6 +31,7 @@ type Ring struct {
 	overruns  atomic.Uint64
 	underruns atomic.Uint64
 	dropped   atomic.Uint64
+	padded    atomic.Uint64 // silence samples ReadFull stood in with
 }
 
 // NewRing returns a ring that holds at least capacity samples (rounded up to
@@ -115,8 +116,14 @@ func (q *Ring) ReadFull(p []int16) {
 	if n < len(p) {
 		clear(p[n:])
 		q.underruns.Add(1)
+		q.padded.Add(uint64(len(p) - n))
 	}
 }
+
+// Consumed returns how many samples the consumer has had: those read or
+// dropped, plus the silence ReadFull padded with. For a playback ring it is
+// the device's position in what it played.
+func (q *Ring) Consumed() uint64 { return q.r.Load() + q.padded.Load() }
 
 // Discard drops up to n of the oldest samples and returns how many it
 // dropped. Only the consumer may call it.

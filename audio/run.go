@@ -104,6 +104,11 @@ func (p *Pipeline) run() {
 				p.cs.dropped += skipped
 				for range n {
 					src.read(p.cs.frame[:])
+					if p.src == nil {
+						// A microphone device that stopped: silence,
+						// still through the processing's delay.
+						p.voice.processClocked(p.cs.frame[:])
+					}
 					p.sendFrame()
 				}
 			}
@@ -113,11 +118,15 @@ func (p *Pipeline) run() {
 				}
 			}
 		}
-		if rs.capOn && !rs.capClock {
-			p.captureDevice(rs.capDev)
-		}
+		// The speaker first: after a stall the microphone has several
+		// frames waiting, and the echo canceller pairs each with a frame
+		// the speaker played; topping the speaker up first keeps that
+		// pairing from running dry.
 		if rs.playOn && !rs.playClock {
 			p.playDevice(rs.playDev)
+		}
+		if rs.capOn && !rs.capClock {
+			p.captureDevice(rs.capDev)
 		}
 	}
 }
@@ -133,6 +142,11 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 	if capOn && (!rs.capOn || a.capture != rs.capDev || a.call != rs.call) {
 		// The capture side starts, for a new call (even if this loop
 		// never saw the last one end), or its device was reopened.
+		if rs.capOn && a.call != rs.call {
+			// The last call ended unseen: what its voice processing
+			// found is logged before it is forgotten.
+			p.voice.logCall(p.logger)
+		}
 		rs.call = a.call
 		rs.capClock = a.capture == nil
 		p.cs.dropped = 0
@@ -150,9 +164,13 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 		if p.echo != nil {
 			p.echo.reset()
 		}
+		// Nor its echo path, noise or level: the devices were opened
+		// afresh.
+		p.voice.reset()
 	}
 	if !capOn && rs.capOn {
 		p.localLevel.Store(0)
+		p.voice.logCall(p.logger)
 	}
 	rs.capOn, rs.capDev = capOn, a.capture
 
@@ -163,6 +181,15 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 		if !rs.playOn {
 			p.fillRecording(now)
 		}
+	}
+	if a.playback != p.voicePlay || !playOn {
+		// A fresh speaker device counts its positions from zero: the
+		// voice chain pairs anew.
+		p.voicePlay = nil
+		if playOn {
+			p.voicePlay = a.playback
+		}
+		p.voice.restart()
 	}
 	rs.playOn, rs.playDev = playOn, a.playback
 }

@@ -103,7 +103,8 @@ func TestSetAudioInCall(t *testing.T) {
 	bob.VolumeOf("alice", 5)
 	time.Sleep(time.Second)
 	calltest.Must(t, "set audio", alice.SetAudio("tone:880", "none"))
-	alice.ExpectEvent(AudioDeviceChanged{Mic: "tone 880 Hz", Speaker: "none"})
+	const test = "off (test source)"
+	alice.ExpectEvent(AudioDeviceChanged{Mic: "tone 880 Hz", Speaker: "none", Voice: VoiceProcessing{AEC: test, NS: test, AGC: test}})
 	time.Sleep(1500 * time.Millisecond)
 	bob.VolumeOf("alice", 5)
 	if err := alice.SetAudio("wav:/nonexistent/x.wav", "none"); err == nil {

@@ -17,10 +17,11 @@
 //   - Events: one struct per reference event (CallReceived, CallBegin,
 //     CallEnd, UserJoin, ... UserNetworkQualityChanged) plus
 //     ConnectionChanged and AudioDeviceChanged, with their values
-//     MediaType, CallRole, RoomID, NetworkQuality and ConnState, and the
+//     MediaType, CallRole, RoomID, NetworkQuality and ConnState, the
 //     ConnectionPath each participant's media takes (direct, STUN, relay;
-//     on UserNetworkQualityChanged); IsLossy tells the coalesced ones;
-//     MarshalEvent gives their JSON form.
+//     on UserNetworkQualityChanged), and VoiceProcessing (what cleans the
+//     microphone, on AudioDeviceChanged); IsLossy tells the coalesced
+//     ones; MarshalEvent gives their JSON form.
 //   - Input from people: ParseDial (user ids and --video, the one parser of
 //     both front ends), ValidUserID and MaxUserIDLen, ParseMediaType,
 //     ParseICEServer, ParseICETransportPolicy.

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"softphone/audio"
+	"softphone/audio/voice"
 	"softphone/signaling"
 )
 
@@ -28,6 +29,9 @@ type Config struct {
 	// Mic and Speaker are the --mic and --speaker specs (audio.ParseMic,
 	// audio.ParseSpeaker); empty means the default devices.
 	Mic, Speaker string
+	// Voice is the microphone's voice processing (--aec, --ns, --agc; see
+	// audio.Config.Voice); nil means all on.
+	Voice *voice.Config
 	// AudioBackends are the audio systems to try (audio.DefaultBackends).
 	AudioBackends []audio.Backend
 	// ICEServers are STUN/TURN servers, used together with (before) those
@@ -166,6 +170,7 @@ func (e *Engine) openAudio(mic, speaker string) (*audio.Pipeline, error) {
 	pipe, err := audio.Open(audio.Config{
 		Mic:      mic,
 		Speaker:  speaker,
+		Voice:    e.cfg.Voice,
 		Logger:   e.cfg.Logger.With("user", e.cfg.UserID),
 		Backends: e.cfg.AudioBackends,
 		OnWarning: func(string) {
@@ -187,7 +192,9 @@ func (e *Engine) openAudio(mic, speaker string) (*audio.Pipeline, error) {
 
 // publishDevice raises onAudioDeviceChanged for pipe.
 func (e *Engine) publishDevice(pipe *audio.Pipeline) {
-	e.events.publish(AudioDeviceChanged{Mic: pipe.MicName(), Speaker: pipe.SpeakerName(), Warning: pipe.Warning()})
+	v := pipe.VoiceStatus()
+	e.events.publish(AudioDeviceChanged{Mic: pipe.MicName(), Speaker: pipe.SpeakerName(), Warning: pipe.Warning(),
+		Voice: VoiceProcessing{AEC: v.AEC, NS: v.NS, AGC: v.AGC}})
 }
 
 // SetAudio switches the microphone and the speaker (specs as for --mic and

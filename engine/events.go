@@ -233,6 +233,20 @@ type AudioDeviceChanged struct {
 	Mic     string `json:"mic"`
 	Speaker string `json:"speaker"`
 	Warning string `json:"warning,omitempty"`
+	// Voice is what cleans the microphone before it is sent.
+	Voice VoiceProcessing `json:"voice"`
+}
+
+// VoiceProcessing says what runs of the microphone's voice processing
+// (audio.VoiceStatus): AEC (acoustic echo cancellation), NS (noise
+// suppression) and AGC (automatic gain control) are each "on" (NS: "low"
+// or "high"), "off", "off (test source)" (a tone:, wav:, silence or echo
+// microphone is sent as it is) or, for AEC, "off (no speaker)". The web
+// phone reports its browser's own, each "on" or "off".
+type VoiceProcessing struct {
+	AEC string `json:"aec"`
+	NS  string `json:"ns"`
+	AGC string `json:"agc"`
 }
 
 func (ErrorEvent) EventName() string                { return "onError" }

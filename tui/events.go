@@ -109,6 +109,7 @@ func (m *Model) onConnection(s engine.ConnState) {
 func (m *Model) onAudioDevice(ev engine.AudioDeviceChanged) {
 	m.devicesKnown = true
 	m.mic, m.speaker, m.audioWarning = clean(ev.Mic), clean(ev.Speaker), clean(ev.Warning)
+	m.voice = engine.VoiceProcessing{AEC: clean(ev.Voice.AEC), NS: clean(ev.Voice.NS), AGC: clean(ev.Voice.AGC)}
 	if m.audioWarning != "" {
 		m.addLog(levelWarn, "audio: "+m.audioWarning)
 		m.setStatus(levelWarn, "Audio: "+m.audioWarning)

@@ -23,7 +23,8 @@ func stripANSI(s string) string { return ansi.Strip(s) }
 func connected(h *harness) {
 	h.event(
 		engine.ConnectionChanged{State: engine.ConnConnected},
-		engine.AudioDeviceChanged{Mic: "Built-in Microphone", Speaker: "Built-in Speakers"},
+		engine.AudioDeviceChanged{Mic: "Built-in Microphone", Speaker: "Built-in Speakers",
+			Voice: engine.VoiceProcessing{AEC: "on", NS: "high", AGC: "on"}},
 	)
 }
 

@@ -18,6 +18,7 @@ type header struct {
 	mic, speaker string
 	warning      string
 	devicesKnown bool
+	voice        engine.VoiceProcessing
 	sound        string // where the sound is, when not simply here
 	styles       *Styles
 }
@@ -59,7 +60,46 @@ func (h header) devicesView(short bool) string {
 	case short:
 		return st.Dim.Render(" (" + h.mic + ")")
 	}
-	return st.Dim.Render("mic: ") + h.mic + st.Dim.Render(" · speaker: ") + h.speaker
+	line := st.Dim.Render("mic: ") + h.mic + st.Dim.Render(" · speaker: ") + h.speaker
+	if v := voiceShort(h.voice); v != "" {
+		line += st.Dim.Render(" · " + v)
+	}
+	return line
+}
+
+// voiceShort names the voice processing that runs, for the header:
+// "AEC NS:high AGC", "NS:low", or "no AEC/NS/AGC"; "" when the engine has
+// not said.
+func voiceShort(v engine.VoiceProcessing) string {
+	if v == (engine.VoiceProcessing{}) {
+		return ""
+	}
+	var on []string
+	if v.AEC == "on" {
+		on = append(on, "AEC")
+	}
+	if v.NS == "low" || v.NS == "high" {
+		on = append(on, "NS:"+v.NS)
+	}
+	if v.AGC == "on" {
+		on = append(on, "AGC")
+	}
+	if len(on) == 0 {
+		return "no AEC/NS/AGC"
+	}
+	return strings.Join(on, " ")
+}
+
+// voiceLong says what the voice processing does, for the help screen.
+func voiceLong(v engine.VoiceProcessing) string {
+	const test = "off (test source)"
+	switch {
+	case v == (engine.VoiceProcessing{}):
+		return ""
+	case v.AEC == test && v.NS == test && v.AGC == test:
+		return "Voice processing: off, the microphone is a test source (tone:, wav:), sent as it is."
+	}
+	return "Voice processing: AEC " + v.AEC + " · NS " + v.NS + " · AGC " + v.AGC + " (set with --aec, --ns, --agc)"
 }
 
 // View draws the header in two lines of at most width cells.

@@ -67,6 +67,7 @@ type Model struct {
 	devicesKnown  bool
 	mic, speaker  string
 	audioWarning  string
+	voice         engine.VoiceProcessing
 	muted         bool
 	muteSeq       int
 	mutePending   bool

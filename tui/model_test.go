@@ -847,11 +847,13 @@ func TestQuitFilter(t *testing.T) {
 func TestHelpScreen(t *testing.T) {
 	h := newHarness(t)
 	inCall1to1(h)
+	h.event(engine.AudioDeviceChanged{Mic: "Laptop mic", Speaker: "none", Voice: engine.VoiceProcessing{AEC: "off (no speaker)", NS: "high", AGC: "on"}})
 	h.press("?")
 	if !h.m.showHelp {
 		t.Fatal("? did not open help")
 	}
-	h.wantScreen("Keys", "a/enter", "invite more", "Log file: /home/alice/.local/state/softphone/softphone.log")
+	h.wantScreen("Keys", "a/enter", "invite more", "Log file: /home/alice/.local/state/softphone/softphone.log",
+		"Voice processing: AEC off (no speaker) · NS high · AGC on", "--agc")
 	h.press("esc")
 	if h.m.showHelp {
 		t.Fatal("esc did not close help")
@@ -911,6 +913,12 @@ func TestHeaderFollowsConnectionAndDevices(t *testing.T) {
 		{engine.ConnectionChanged{State: engine.ConnReconnecting}, "◌ reconnecting"},
 		{engine.ConnectionChanged{State: engine.ConnOffline}, "○ offline"},
 		{engine.AudioDeviceChanged{Mic: "USB Headset", Speaker: "USB Headset"}, "mic: USB Headset · speaker: USB Headset"},
+		{engine.AudioDeviceChanged{Mic: "Laptop mic", Speaker: "Laptop", Voice: engine.VoiceProcessing{AEC: "on", NS: "high", AGC: "on"}},
+			"mic: Laptop mic · speaker: Laptop · AEC NS:high AGC"},
+		{engine.AudioDeviceChanged{Mic: "tone 440 Hz", Speaker: "none", Voice: engine.VoiceProcessing{AEC: "off (test source)", NS: "off (test source)", AGC: "off (test source)"}},
+			"mic: tone 440 Hz · speaker: none · no AEC/NS/AGC"},
+		{engine.AudioDeviceChanged{Mic: "Laptop mic", Speaker: "none", Voice: engine.VoiceProcessing{AEC: "off (no speaker)", NS: "low", AGC: "off"}},
+			"speaker: none · NS:low"},
 		{engine.AudioDeviceChanged{Mic: "null", Speaker: "null", Warning: "no audio device found"}, "⚠ no audio device found"},
 	}
 	for _, tc := range cases {

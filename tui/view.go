@@ -56,7 +56,7 @@ func (m *Model) render() string {
 	st := &m.styles
 	hd := header{
 		user: m.user, server: m.server, conn: m.conn, muted: m.muted,
-		mic: m.mic, speaker: m.speaker, warning: m.audioWarning, devicesKnown: m.devicesKnown,
+		mic: m.mic, speaker: m.speaker, warning: m.audioWarning, devicesKnown: m.devicesKnown, voice: m.voice,
 		sound: m.sound.Where, styles: st,
 	}
 	lines := strings.Split(hd.View(w), "\n")
@@ -386,6 +386,13 @@ func (m *Model) helpView(w, h int) []string {
 			}
 		}
 		lines = append(lines, "")
+	}
+	// What cleans the microphone, with the log file: two facts about this
+	// phone's set-up, after the keys and the sound's whereabouts.
+	if v := voiceLong(m.voice); v != "" {
+		for _, l := range wrap(v, w-2) {
+			lines = append(lines, " "+l)
+		}
 	}
 	logPath := m.logPath
 	if logPath == "" {

@@ -223,7 +223,8 @@ func runGoBenchmarks(t *table) {
 	} else {
 		t.missing("  the same with libopus (C, same run, for comparison)", why)
 	}
-	check("allocations per frame, capture → encode", "BenchmarkCaptureToEncode", "allocs/op", "", 1, true, 0)
+	check("allocations per frame, capture → encode", "BenchmarkCaptureToEncode/voice=off", "allocs/op", "", 1, true, 0)
+	check("allocations per frame, capture → voice processing → encode", "BenchmarkCaptureToEncode/voice=on", "allocs/op", "", 1, true, 0)
 	for _, n := range []string{"1", "4", "8"} {
 		check("allocations per frame, decode → mix → playback, "+n+" remotes",
 			"BenchmarkDecodeMixPlayback/remotes="+n, "allocs/op", "", 1, true, 0)
@@ -235,6 +236,12 @@ func runGoBenchmarks(t *table) {
 	if v, why := metric(latency, "written-ms"); why == "" {
 		t.info("  playout only to the playback ring (the old, shorter measure)", num(v)+" ms")
 	}
+	if v, why := metric(latency, "voice-ms"); why == "" {
+		t.info("  + voice processing's delay on a device microphone (not in the total)", num(v)+" ms")
+	}
+	t.section("voice processing (audio/voice: echo cancellation, noise suppression, gain control)")
+	check("AEC + NS + AGC on one 20 ms frame, CPU time", "BenchmarkVoiceProcessing", "cpu-µs/frame", "µs", 1, true, 150)
+	check("allocations per frame", "BenchmarkVoiceProcessing", "allocs/op", "", 1, true, 0)
 	t.section("engine (two engines on loopback)")
 	check("call setup: invite to onCallBegin and audio at both, p50", "BenchmarkCallSetup", "p50-ms", "ms", 1, true, 50)
 	check("call setup, p95", "BenchmarkCallSetup", "p95-ms", "ms", 1, true, 100)

@@ -646,6 +646,16 @@
     return r;
   }
 
+  // voiceOf says what cleans the microphone track t, as the terminal phone's
+  // onAudioDeviceChanged does: here the browser's own echo cancellation,
+  // noise suppression and gain control, each "on" or "off" as the browser
+  // reports it (getSettings); all "off" without a microphone.
+  function voiceOf(t) {
+    const s = (t && t.getSettings && t.getSettings()) || {};
+    const onOff = (b) => (b ? "on" : "off");
+    return { aec: onOff(s.echoCancellation), ns: onOff(s.noiseSuppression), agc: onOff(s.autoGainControl) };
+  }
+
   class Kit {
     constructor() {
       this.listeners = new Map();
@@ -869,7 +879,7 @@
         const msg = !global.isSecureContext
           ? "the browser gives the microphone only to https:// or localhost pages"
           : (e && e.message) || String(e);
-        this.publish(TUICallEvent.onAudioDeviceChanged, { mic: "none", speaker: "default", warning: "microphone: " + msg });
+        this.publish(TUICallEvent.onAudioDeviceChanged, { mic: "none", speaker: "default", warning: "microphone: " + msg, voice: voiceOf(null) });
         this.publish(TUICallEvent.onError, { code: ErrorCode.MEDIA, message: "microphone: " + msg });
         stream = this.silentStream();
       }
@@ -878,7 +888,7 @@
       if (t) {
         t.enabled = !this.muted;
         this.localStream().addTrack(t);
-        if (t.label) this.publish(TUICallEvent.onAudioDeviceChanged, { mic: t.label, speaker: "default" });
+        if (t.label) this.publish(TUICallEvent.onAudioDeviceChanged, { mic: t.label, speaker: "default", voice: voiceOf(t) });
       }
       const ctx = this.audioContext();
       if (ctx && t) {

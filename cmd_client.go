@@ -24,15 +24,16 @@ import (
 
 // clientFlags are the flags every client mode shares (TUI, headless, demo).
 type clientFlags struct {
-	server, user, usersig, keyFile string
-	tlsFingerprint                 string
-	appID                          int64
-	mic, speaker                   string
-	aec, ns, agc                   string
-	autoAnswer                     bool
-	ice                            stringList
-	icePolicy                      string
-	logFile, logLevel              string
+	server                 serverList
+	user, usersig, keyFile string
+	tlsFingerprint         string
+	appID                  int64
+	mic, speaker           string
+	aec, ns, agc           string
+	autoAnswer             bool
+	ice                    stringList
+	icePolicy              string
+	logFile, logLevel      string
 }
 
 // stringList is a repeatable string flag.
@@ -41,9 +42,40 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
+// serverList is --server: one URL, several separated by commas, or the
+// flag repeated (the nodes of a cluster). A default (from the environment)
+// gives way to the first --server given.
+type serverList struct {
+	urls []string
+	set  bool
+}
+
+func (l *serverList) String() string { return strings.Join(l.urls, ",") }
+func (l *serverList) Set(v string) error {
+	if !l.set {
+		l.urls, l.set = nil, true
+	}
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			l.urls = append(l.urls, u)
+		}
+	}
+	return nil
+}
+
+// first is the first URL, "" when none.
+func (l *serverList) first() string {
+	if len(l.urls) == 0 {
+		return ""
+	}
+	return l.urls[0]
+}
+
 func addClientFlags(fs *flag.FlagSet, c *clientFlags, withServer bool) {
 	if withServer {
-		fs.StringVar(&c.server, "server", os.Getenv("SOFTPHONE_SERVER"), "call server `URL`, ws://HOST:PORT/ws or wss://... (env SOFTPHONE_SERVER)")
+		c.server.Set(os.Getenv("SOFTPHONE_SERVER"))
+		c.server.set = false
+		fs.Var(&c.server, "server", "call server `URL`, ws://HOST:PORT/ws or wss://...; the nodes of a cluster: repeat it or separate them with commas (env SOFTPHONE_SERVER)")
 		fs.StringVar(&c.usersig, "usersig", os.Getenv("SOFTPHONE_USERSIG"), "login `ticket` from 'softphone usersig' (env SOFTPHONE_USERSIG)")
 		fs.StringVar(&c.keyFile, "secret-key-file", "", "instead of --usersig, mint a ticket with this secret key file (also $"+signaling.SecretKeyEnv+", else the key 'softphone serve' generated)")
 		fs.Int64Var(&c.appID, "sdk-app-id", signaling.DefaultSDKAppID, "SDKAppID for tickets minted with the secret key")
@@ -70,7 +102,7 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 	if err != nil {
 		return engine.Config{}, err
 	}
-	if c.server == "" {
+	if len(c.server.urls) == 0 {
 		fmt.Fprintln(stderr, "--server is required (or SOFTPHONE_SERVER), e.g. --server ws://127.0.0.1:7880/ws")
 		return engine.Config{}, errUsage
 	}
@@ -92,7 +124,8 @@ func (c *clientFlags) engineConfig(stderr io.Writer) (engine.Config, error) {
 		}
 	}
 	cfg := engine.Config{
-		ServerURL:  c.server,
+		ServerURL:  c.server.first(),
+		ServerURLs: c.server.urls,
 		UserID:     c.user,
 		UserSig:    sig,
 		Mic:        c.mic,
@@ -202,7 +235,7 @@ func runTUI(ctx context.Context, cfg engine.Config, logPath, hint string, stdin 
 		return err
 	}
 	defer closeEngine(e)
-	fmt.Fprintf(stderr, "softphone: logging in to %s as %s...\n", cfg.ServerURL, cfg.UserID)
+	fmt.Fprintf(stderr, "softphone: logging in to %s as %s...\n", e.ServerURL(), cfg.UserID)
 	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	err = e.Login(lctx)
 	cancel()

@@ -17,8 +17,11 @@ import (
 )
 
 func cmdLoadtest(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("loadtest", "softphone loadtest --server URL [--users N] [--calls-per-sec R] [--duration D] [--media] [flags]", stderr)
-	server := fs.String("server", os.Getenv("SOFTPHONE_SERVER"), "call server `URL`, ws://HOST:PORT/ws (env SOFTPHONE_SERVER); loopback only unless --allow-remote")
+	fs := newFlagSet("loadtest", "softphone loadtest --server URL[,URL...] [--users N] [--calls-per-sec R] [--duration D] [--media] [flags]", stderr)
+	var server serverList
+	server.Set(os.Getenv("SOFTPHONE_SERVER"))
+	server.set = false
+	fs.Var(&server, "server", "call server `URL`, ws://HOST:PORT/ws (env SOFTPHONE_SERVER); the nodes of a cluster: repeat it or separate them with commas, users are spread over them; loopback only unless --allow-remote")
 	keyFile := fs.String("secret-key-file", "", "the server's secret key file, to mint the users' tickets (default: $"+signaling.SecretKeyEnv+", else the key 'softphone serve' generated)")
 	appID := fs.Int64("sdk-app-id", signaling.DefaultSDKAppID, "SDKAppID of the server")
 	users := fs.Int("users", 100, "users to log in (paired; each pair calls back and forth)")
@@ -38,7 +41,7 @@ func cmdLoadtest(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *server == "" {
+	if len(server.urls) == 0 {
 		fmt.Fprintln(stderr, "--server is required (or SOFTPHONE_SERVER), e.g. --server ws://127.0.0.1:7880/ws")
 		return errUsage
 	}
@@ -59,7 +62,7 @@ func cmdLoadtest(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := loadtest.Run(ctx, loadtest.Config{
-		ServerURL: *server, SecretKey: key, SDKAppID: *appID,
+		ServerURLs: server.urls, SecretKey: key, SDKAppID: *appID,
 		Users: *users, CallsPerSec: *rate, Duration: *duration, Hold: *hold,
 		Media: *media, AllowRemote: *allowRemote, ServerPID: *serverPID, CallTimeout: *callTimeout,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),

@@ -47,6 +47,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	var webFlags serveWebFlags
 	addServeWebFlags(fs, &webFlags)
 	turnFlags := addTURNFlags(fs)
+	clusterFlags := addClusterFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -117,9 +118,27 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 			cfg.MaxConnections = max(signaling.FileBudget()-turn.Descriptors(), 16)
 		}
 	}
-	srv, err := signaling.NewServer(cfg)
+	natsCfg, err := clusterFlags.config(key, cfg.RestoreWindow, cfg.Logger, stderr)
 	if err != nil {
 		return err
+	}
+	if natsCfg != nil {
+		cl, err := signaling.NewNATSCluster(*natsCfg)
+		if err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		cfg.Cluster = cl // the server closes it at shutdown
+		cfg.Logger.Info("cluster node up", "node", cl.Node(), "name", natsCfg.Name, "nats", cl.ClientURLRedacted())
+	}
+	srv, err := signaling.NewServer(cfg)
+	if err != nil {
+		if cfg.Cluster != nil {
+			cfg.Cluster.(*signaling.NATSCluster).Close()
+		}
+		return err
+	}
+	if cl, ok := cfg.Cluster.(*signaling.NATSCluster); ok {
+		cl.WaitForNodes()
 	}
 	eff := srv.Config()
 	cfg.Logger.Info("limits", "maxConnections", eff.MaxConnections, "maxUnauthenticated", eff.MaxUnauthenticated,

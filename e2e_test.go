@@ -232,6 +232,13 @@ type serveProc struct {
 // if it still runs.
 func startServe(t testing.TB, argv []string) *serveProc {
 	t.Helper()
+	return launchServe(t, argv)()
+}
+
+// launchServe starts argv and returns the wait for its banner: nodes of a
+// cluster print theirs only once the others are up.
+func launchServe(t testing.TB, argv []string) (banner func() *serveProc) {
+	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -254,20 +261,23 @@ func startServe(t testing.TB, argv []string) *serveProc {
 		}
 		p.exited <- nil // for a second cleanup
 	})
-	sc := bufio.NewScanner(stdout)
-	if !sc.Scan() {
-		t.Fatalf("softphone serve printed no banner; stderr:\n%s", p.stderr.String())
-	}
-	m := regexp.MustCompile(`listening on (ws://\S+)`).FindStringSubmatch(sc.Text())
-	if m == nil {
-		t.Fatalf("banner %q", sc.Text())
-	}
-	go func() { // keep the pipe drained
-		for sc.Scan() {
+	return func() *serveProc {
+		t.Helper()
+		sc := bufio.NewScanner(stdout)
+		if !sc.Scan() {
+			t.Fatalf("softphone serve printed no banner; stderr:\n%s", p.stderr.String())
 		}
-	}()
-	p.url = m[1]
-	return p
+		m := regexp.MustCompile(`listening on (ws://\S+)`).FindStringSubmatch(sc.Text())
+		if m == nil {
+			t.Fatalf("banner %q", sc.Text())
+		}
+		go func() { // keep the pipe drained
+			for sc.Scan() {
+			}
+		}()
+		p.url = m[1]
+		return p
+	}
 }
 
 // writeKey writes a fresh secret key for a test server.

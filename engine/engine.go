@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,11 @@ import (
 type Config struct {
 	// ServerURL is the call server's WebSocket URL (ws://HOST:PORT/ws).
 	ServerURL string
+	// ServerURLs, when set, are the nodes of a cluster of call servers
+	// (ServerURL, if also set, is tried first): the phone logs in to the
+	// first that answers and, when its connection drops, resumes on the
+	// next that does (signaling.ClientConfig.URLs).
+	ServerURLs []string
 	// UserID and UserSig are the login.
 	UserID  string
 	UserSig string
@@ -253,8 +259,31 @@ func (e *Engine) Events() <-chan Event { return e.events.out }
 // UserID is the logged-in user.
 func (e *Engine) UserID() string { return e.cfg.UserID }
 
-// ServerURL is the call server's URL.
-func (e *Engine) ServerURL() string { return e.cfg.ServerURL }
+// ServerURL is the call server's URL: the one connected to (or tried
+// last) once logged in.
+func (e *Engine) ServerURL() string {
+	e.mu.Lock()
+	client := e.client
+	e.mu.Unlock()
+	if client != nil {
+		return client.URL()
+	}
+	if urls := e.serverURLs(); len(urls) > 0 {
+		return urls[0]
+	}
+	return ""
+}
+
+// serverURLs is ServerURL followed by ServerURLs, without repeats.
+func (e *Engine) serverURLs() []string {
+	var urls []string
+	for _, u := range append([]string{e.cfg.ServerURL}, e.cfg.ServerURLs...) {
+		if u != "" && !slices.Contains(urls, u) {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
 
 // AudioStats are the local audio pipeline's counters (for diagnostics and
 // the load test).
@@ -298,7 +327,7 @@ func (e *Engine) Login(ctx context.Context) error {
 	e.events.publish(ConnectionChanged{State: ConnConnecting})
 
 	client, err := signaling.Dial(ctx, signaling.ClientConfig{
-		URL:          e.cfg.ServerURL,
+		URLs:         e.serverURLs(),
 		UserID:       e.cfg.UserID,
 		UserSig:      e.cfg.UserSig,
 		Logger:       e.cfg.Logger, // the client adds the user itself

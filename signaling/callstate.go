@@ -175,6 +175,14 @@ type member struct {
 	// lostRing: rebuilt from a call token in which it was ringing; the
 	// invitation ended with the old server (restore announces it).
 	lostRing bool
+	// In a cluster: home is the node the member is logged in to when that
+	// is not this one (its pushes and changes go there; "" here), away
+	// that its connection there is down; ringAt is when the invitation
+	// times out, inviterHome the node of invitedBy when it rang.
+	home        string
+	away        bool
+	ringAt      time.Time
+	inviterHome string
 }
 
 // call is one call on the server.
@@ -199,6 +207,14 @@ type call struct {
 	tokenVer uint64
 	// restored: rebuilt from a call token (restore.go).
 	restored bool
+	// In a cluster: remote marks a stand-in at a member's node for a call
+	// that another node runs (remote is that node; only id is set);
+	// savedAs is the owner under which the shared state lists the call
+	// ("" when never saved), tombstone that its end must be recorded
+	// there (tokens of it are about).
+	remote    string
+	savedAs   string
+	tombstone bool
 }
 
 func (c *call) member(userID string) *member {
@@ -243,6 +259,7 @@ func (s *Server) apply(c *call, m *member, ev callEvent, reason Reason, by strin
 	prev := m.state
 	m.state = next
 	c.ver++
+	s.changed(c)
 	if m.ringTimer != nil && next != StateRinging {
 		m.ringTimer.Stop()
 		m.ringTimer = nil
@@ -252,9 +269,9 @@ func (s *Server) apply(c *call, m *member, ev callEvent, reason Reason, by strin
 	case evInvite:
 		m.reason, m.begun = ReasonNone, false
 		m.relays, m.relayBytes = 0, 0
-		s.setCall(m.userID, c)
+		s.setCall(c, m)
 		s.startRing(c, m)
-		s.push(m.userID, &Frame{Type: TypeIncoming, Call: s.callInfo(c)})
+		s.tell(c, m, &Frame{Type: TypeIncoming, Call: s.callInfo(c)})
 		if by != "" {
 			// A later invitation (inviteMore or a re-invite): tell the
 			// others. The first invitees need no such push: the caller has
@@ -269,19 +286,19 @@ func (s *Server) apply(c *call, m *member, ev callEvent, reason Reason, by strin
 		s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserNoResponse, CallID: c.id, UserID: m.userID, Reason: ReasonOffline, CallToken: s.callToken(c)})
 	case evAccept, evJoin:
 		if prev == StateRinging {
-			s.invites.answered(&s.cfg.Invites, m.invitedBy, m.userID)
+			s.inviteAnswered(c, m)
 		}
 		m.reason, m.begun = ReasonNone, false
-		s.setCall(m.userID, c)
+		s.setCall(c, m)
 		s.pushOthers(c, m.userID, "", true, &Frame{Type: TypeUserJoined, CallID: c.id, UserID: m.userID, CallToken: s.callToken(c)})
 	case evReject, evHangup, evTimeout, evGone:
-		s.clearCall(m.userID, c)
+		s.clearCall(c, m)
 		switch {
 		case prev == StateRinging && (ev == evReject || ev == evHangup):
 			m.reason, c.lastOutcome = ReasonRejected, ReasonRejected
-			s.invites.rejected(s.since(), &s.cfg.Invites, m.invitedBy, m.userID)
+			s.inviteRejected(c, m)
 			s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserRejected, CallID: c.id, UserID: m.userID, CallToken: s.callToken(c)})
-			s.push(m.userID, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: ReasonRejected})
+			s.tell(c, m, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: ReasonRejected})
 		case prev == StateRinging:
 			r := ReasonNoResponse
 			if ev == evGone {
@@ -289,7 +306,7 @@ func (s *Server) apply(c *call, m *member, ev callEvent, reason Reason, by strin
 			}
 			m.reason, c.lastOutcome = r, ReasonNoResponse
 			s.pushOthers(c, m.userID, "", false, &Frame{Type: TypeUserNoResponse, CallID: c.id, UserID: m.userID, Reason: r, CallToken: s.callToken(c)})
-			s.push(m.userID, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: r})
+			s.tell(c, m, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: r})
 		default: // joined → left
 			r := ReasonHangup
 			if ev == evGone {
@@ -298,12 +315,12 @@ func (s *Server) apply(c *call, m *member, ev callEvent, reason Reason, by strin
 			m.reason = r
 			s.pushOthers(c, m.userID, "", true, &Frame{Type: TypeUserLeft, CallID: c.id, UserID: m.userID, Reason: r, CallToken: s.callToken(c)})
 			if m.begun {
-				s.push(m.userID, &Frame{Type: TypeCallEnded, CallID: c.id, Reason: r})
+				s.tell(c, m, &Frame{Type: TypeCallEnded, CallID: c.id, Reason: r})
 			} else {
 				if r == ReasonHangup {
 					r = ReasonCanceled
 				}
-				s.push(m.userID, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: r})
+				s.tell(c, m, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: r})
 			}
 			m.begun = false
 		}
@@ -325,7 +342,7 @@ func (s *Server) settle(c *call) {
 			for _, m := range c.members {
 				if m.state == StateJoined && !m.begun {
 					m.begun = true
-					s.push(m.userID, &Frame{Type: TypeCallBegan, CallID: c.id, RoomID: &c.room, MediaType: c.media,
+					s.tell(c, m, &Frame{Type: TypeCallBegan, CallID: c.id, RoomID: &c.room, MediaType: c.media,
 						CallRole: c.role(m.userID), Call: s.callInfo(c), CallToken: s.callToken(c)})
 				}
 			}
@@ -346,7 +363,17 @@ func (s *Server) endCall(c *call, reason Reason) {
 	if c.state != callEnded {
 		s.totals.callsEnded++
 	}
+	if s.multi && c.state == callActive {
+		// A participant who was away keeps the call's token and may
+		// present it to another node: the end must be on record.
+		for _, m := range c.members {
+			if m.state == StateJoined && s.isAway(m) {
+				c.tombstone = true
+			}
+		}
+	}
 	c.state = callEnded
+	s.changed(c)
 	for _, m := range c.members {
 		if m.ringTimer != nil {
 			m.ringTimer.Stop()
@@ -354,7 +381,7 @@ func (s *Server) endCall(c *call, reason Reason) {
 		}
 		switch m.state {
 		case StateJoined:
-			s.clearCall(m.userID, c)
+			s.clearCall(c, m)
 			m.state = StateLeft
 			switch {
 			case reason != ReasonNone:
@@ -367,25 +394,26 @@ func (s *Server) endCall(c *call, reason Reason) {
 				m.reason = ReasonCanceled
 			}
 			if m.begun {
-				s.push(m.userID, &Frame{Type: TypeCallEnded, CallID: c.id, Reason: m.reason})
+				s.tell(c, m, &Frame{Type: TypeCallEnded, CallID: c.id, Reason: m.reason})
 			} else {
-				s.push(m.userID, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: m.reason})
+				s.tell(c, m, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: m.reason})
 			}
 			m.begun = false
 		case StateRinging:
-			s.clearCall(m.userID, c)
+			s.clearCall(c, m)
 			m.state = StateNoResponse
 			m.reason = ReasonCanceled
 			if reason != ReasonNone {
 				m.reason = reason
 			}
-			s.push(m.userID, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: m.reason})
+			s.tell(c, m, &Frame{Type: TypeCallCancelled, CallID: c.id, CallerID: c.callerID, Reason: m.reason})
 		}
 	}
 	delete(s.calls, c.id)
 	s.releaseRoom(c)
 	if c.restored {
-		s.restoredEnded[c.id] = true // its old tokens must not bring it back again
+		s.cl.endedRestored(c.id) // its old tokens must not bring it back again
+		c.tombstone = true
 	}
 	s.log.Debug("call ended", "call", c.id)
 }
@@ -405,6 +433,7 @@ func (s *Server) forgetOldest(c *call, keep []string) {
 		}
 		c.members = slices.Delete(c.members, i, i+1)
 		c.ver++
+		s.changed(c)
 		return
 	}
 }
@@ -415,6 +444,12 @@ func (s *Server) startRing(c *call, m *member) {
 	if m.ringFor > 0 {
 		d = m.ringFor
 	}
+	m.ringAt = s.clock.Now().Add(d)
+	s.armRing(c, m, d)
+}
+
+// armRing runs m's invitation timeout in d.
+func (s *Server) armRing(c *call, m *member, d time.Duration) {
 	var t Timer
 	t = s.afterFunc(d, func() {
 		s.mu.Lock()
@@ -450,7 +485,9 @@ func (s *Server) callInfo(c *call) *CallInfo {
 		}
 		p := Participant{UserID: m.userID, State: m.state, Reason: m.reason}
 		if m.state == StateJoined {
-			if sess := s.sessions[m.userID]; sess != nil && sess.conn == nil {
+			if m.home != "" {
+				p.Away = m.away
+			} else if sess := s.sessions[m.userID]; sess != nil && sess.conn == nil {
 				p.Away = true
 			}
 		}
@@ -459,16 +496,30 @@ func (s *Server) callInfo(c *call) *CallInfo {
 	return info
 }
 
-// setCall records c as the user's current call (what makes them busy).
-func (s *Server) setCall(userID string, c *call) {
-	if sess := s.sessions[userID]; sess != nil {
+// setCall records c as member m's current call (what makes them busy):
+// here, or on the member's node.
+func (s *Server) setCall(c *call, m *member) {
+	if m.home != "" {
+		s.visitors[m.userID] = c
+		s.queueOp(m.home, peerItem{User: m.userID, Op: opCall, Call: c.id, Owner: s.node})
+		return
+	}
+	if sess := s.sessions[m.userID]; sess != nil {
 		sess.call = c
+		sess.reserved = nil
 	}
 }
 
-// clearCall forgets c as the user's current call.
-func (s *Server) clearCall(userID string, c *call) {
-	if sess := s.sessions[userID]; sess != nil && sess.call == c {
+// clearCall forgets c as member m's current call.
+func (s *Server) clearCall(c *call, m *member) {
+	if m.home != "" {
+		if s.visitors[m.userID] == c {
+			delete(s.visitors, m.userID)
+		}
+		s.queueOp(m.home, peerItem{User: m.userID, Op: opClear, Call: c.id})
+		return
+	}
+	if sess := s.sessions[m.userID]; sess != nil && sess.call == c {
 		sess.call = nil
 		if sess.conn == nil && sess.graceTimer != nil {
 			// Away and no call to come back to: nothing left to hold.

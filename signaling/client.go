@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +20,12 @@ import (
 type ClientConfig struct {
 	// URL is the server's WebSocket URL, ws://HOST:PORT/ws or wss://...
 	URL string
+	// URLs, when set, are the servers to use instead of URL: the nodes of
+	// a cluster (PROTOCOL.md, "Several servers"). The client logs in to
+	// the first that answers; when its connection drops it tries that
+	// server again, then the others in turn, so it resumes on another node
+	// when its own is gone.
+	URLs []string
 	// UserID and UserSig are the login: the user and their ticket.
 	UserID  string
 	UserSig string
@@ -55,7 +62,10 @@ type Client struct {
 	done   <-chan struct{}
 	wg     sync.WaitGroup
 
+	urls []string // the servers, in the order to try them
+
 	mu        sync.Mutex
+	cur       int             // index in urls of the server connected to (or tried last)
 	ws        *websocket.Conn // nil unless connected
 	state     ConnState
 	up        chan struct{} // closed while connected; replaced on disconnect
@@ -84,8 +94,17 @@ type Client struct {
 // (errors.Is ErrBadTicket, ErrTicketExpired, ...) when the login was refused.
 // The first event on Events is a ConnEvent with State ConnConnected.
 func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
-	if cfg.URL == "" {
+	urls := cfg.URLs
+	if len(urls) == 0 && cfg.URL != "" {
+		urls = []string{cfg.URL}
+	}
+	if len(urls) == 0 {
 		return nil, errors.New("signaling: ClientConfig.URL is empty: give the server's ws:// URL")
+	}
+	for _, u := range urls {
+		if u == "" {
+			return nil, errors.New("signaling: ClientConfig.URLs holds an empty URL")
+		}
 	}
 	if !ValidUserID(cfg.UserID) {
 		return nil, fmt.Errorf("signaling: user ID %q must be 1-%d characters of A-Z a-z 0-9 _ -", cfg.UserID, MaxUserIDLen)
@@ -110,6 +129,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	}
 	c := &Client{
 		cfg:     cfg,
+		urls:    slices.Clone(urls),
 		log:     cfg.Logger,
 		events:  make(chan Event, 64),
 		up:      make(chan struct{}),
@@ -120,7 +140,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.done = c.ctx.Done()
-	ws, reply, err := c.connect(ctx)
+	ws, reply, err := c.connectAny(ctx)
 	if err != nil {
 		c.cancel()
 		return nil, err
@@ -139,6 +159,36 @@ func (c *Client) Events() <-chan Event { return c.events }
 
 // UserID is the logged-in user.
 func (c *Client) UserID() string { return c.cfg.UserID }
+
+// URL is the server the client is connected to, or tried last.
+func (c *Client) URL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.urls[c.cur]
+}
+
+// connectAny tries each server once, from the current one on, and returns
+// the first login that succeeds. A refusal that would be the same on every
+// node of a cluster (bad or expired ticket, session replaced) ends it at
+// once; an unreachable or shutting-down server moves on to the next.
+func (c *Client) connectAny(ctx context.Context) (*websocket.Conn, *Frame, error) {
+	var err error
+	for range c.urls {
+		var ws *websocket.Conn
+		var reply *Frame
+		if ws, reply, err = c.connect(ctx); err == nil {
+			return ws, reply, nil
+		}
+		var se *Error
+		if (errors.As(err, &se) && se.Code != CodeShuttingDown) || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		c.mu.Lock()
+		c.cur = (c.cur + 1) % len(c.urls)
+		c.mu.Unlock()
+	}
+	return nil, nil, err
+}
 
 // SessionInfo is what the server said at the latest login.
 type SessionInfo struct {
@@ -201,33 +251,33 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// connect dials and logs in once.
+// connect dials the current server and logs in once.
 func (c *Client) connect(ctx context.Context) (*websocket.Conn, *Frame, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, c.cfg.URL, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
+	c.mu.Lock()
+	url, token, callToken := c.urls[c.cur], c.token, c.callToken
+	c.mu.Unlock()
+	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
 	if err != nil {
 		if resp != nil {
-			return nil, nil, fmt.Errorf("%w: %s answered HTTP %s: %w", ErrUnreachable, c.cfg.URL, resp.Status, err)
+			return nil, nil, fmt.Errorf("%w: %s answered HTTP %s: %w", ErrUnreachable, url, resp.Status, err)
 		}
-		return nil, nil, fmt.Errorf("%w: %s: %w (is `softphone serve` running there?)", ErrUnreachable, c.cfg.URL, err)
+		return nil, nil, fmt.Errorf("%w: %s: %w (is `softphone serve` running there?)", ErrUnreachable, url, err)
 	}
 	ws.SetReadLimit(hardFrameLimit)
-	c.mu.Lock()
-	token, callToken := c.token, c.callToken
-	c.mu.Unlock()
 	login := &Frame{Type: TypeLogin, ID: 1, Version: ProtocolVersion, UserID: c.cfg.UserID, UserSig: c.cfg.UserSig,
 		Resume: token, CallToken: callToken}
 	b, _ := EncodeFrame(login)
 	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
 		ws.CloseNow()
-		return nil, nil, fmt.Errorf("%w: %s: login: %w", ErrUnreachable, c.cfg.URL, err)
+		return nil, nil, fmt.Errorf("%w: %s: login: %w", ErrUnreachable, url, err)
 	}
 	for {
 		_, msg, err := ws.Read(ctx)
 		if err != nil {
 			ws.CloseNow()
-			return nil, nil, fmt.Errorf("%w: %s: no login reply: %w", ErrUnreachable, c.cfg.URL, err)
+			return nil, nil, fmt.Errorf("%w: %s: no login reply: %w", ErrUnreachable, url, err)
 		}
 		f, err := DecodeFrame(msg)
 		if err != nil || f.ID != 1 {
@@ -272,7 +322,7 @@ func (c *Client) online(ws *websocket.Conn, reply *Frame) bool {
 	}
 	close(c.up)
 	c.mu.Unlock()
-	c.log.Info("signaling connected", "user", c.cfg.UserID, "resumed", reply.Resumed)
+	c.log.Info("signaling connected", "user", c.cfg.UserID, "server", c.URL(), "resumed", reply.Resumed)
 	c.emit(ConnEvent{State: ConnConnected, Resumed: reply.Resumed, Call: reply.Call, ICEServers: reply.ICEServers})
 	return true
 }
@@ -324,6 +374,9 @@ func (c *Client) run(ws *websocket.Conn) {
 }
 
 // reconnect dials with backoff until logged in again; nil when it gave up.
+// Each round tries the server it was connected to, then the others in turn
+// (connectAny), so a client of a cluster node that went away resumes on
+// another one.
 func (c *Client) reconnect() *websocket.Conn {
 	wait := c.cfg.ReconnectMin
 	for attempt := 1; ; attempt++ {
@@ -336,7 +389,7 @@ func (c *Client) reconnect() *websocket.Conn {
 			return nil
 		case <-t.C:
 		}
-		ws, reply, err := c.connect(c.ctx)
+		ws, reply, err := c.connectAny(c.ctx)
 		if err == nil {
 			if !c.online(ws, reply) {
 				c.terminate(ErrClosed)

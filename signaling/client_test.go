@@ -121,6 +121,9 @@ func (h *harness) client(user, url string, life time.Duration) *Client {
 	h.t.Helper()
 	ctx, cancel := testCtx()
 	defer cancel()
+	if len(h.nodes) > 0 && url == h.url {
+		url = h.nextURL() // a cluster's users go to its nodes in turn
+	}
 	c, err := Dial(ctx, ClientConfig{URL: url, UserID: user, UserSig: h.ticket(user, life),
 		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond})
 	if err != nil {
@@ -498,7 +501,7 @@ func TestClientKickedWhileAway(t *testing.T) {
 	a1 := h.client("alice", p.url(), time.Hour)
 	p.cut(true)
 	nextEvent[ConnEvent](t, a1) // reconnecting
-	waitFor(t, "alice away", func() bool { return h.srv.Stats().Connections == 0 })
+	waitFor(t, "alice away", func() bool { return h.stats().Connections == 0 })
 	a2 := h.client("alice", h.url, time.Hour)
 	p.up()
 	expectKickedOff(t, a1)
@@ -515,7 +518,7 @@ func TestClientWaitingRequestFailsWhenRefused(t *testing.T) {
 	a1 := h.client("alice", p.url(), time.Hour)
 	p.cut(true)
 	nextEvent[ConnEvent](t, a1)
-	waitFor(t, "alice away", func() bool { return h.srv.Stats().Connections == 0 })
+	waitFor(t, "alice away", func() bool { return h.stats().Connections == 0 })
 	h.client("alice", h.url, time.Hour)
 	ctx, cancel := testCtx()
 	defer cancel()
@@ -530,7 +533,7 @@ func TestClientWaitingRequestFailsWhenRefused(t *testing.T) {
 func TestNoGoroutineLeakPerConnection(t *testing.T) {
 	h := newHarness(t, nil)
 	h.login("warmup").drop()
-	waitFor(t, "warmup gone", func() bool { return h.srv.Stats().Sessions == 0 })
+	waitFor(t, "warmup gone", func() bool { return h.stats().Sessions == 0 })
 	running := testenv.Running()
 	for i := 0; i < 3; i++ {
 		a := h.client("alice", h.url, time.Hour)
@@ -548,7 +551,7 @@ func TestNoGoroutineLeakPerConnection(t *testing.T) {
 		b.Close()
 	}
 	waitFor(t, "sessions gone", func() bool {
-		st := h.srv.Stats()
+		st := h.stats()
 		return st.Connections == 0 && st.Sessions == 0 && st.Calls == 0
 	})
 	running.Check(t)
@@ -579,7 +582,7 @@ func TestClientTicketExpiresWhileAway(t *testing.T) {
 	a := h.client("alice", p.url(), 30*time.Second)
 	p.cut(true)
 	nextEvent[ConnEvent](t, a)
-	waitFor(t, "alice away", func() bool { return h.srv.Stats().Sessions == 0 })
+	waitFor(t, "alice away", func() bool { return h.stats().Sessions == 0 })
 	h.clock.Advance(31 * time.Second)
 	p.up()
 	nextEvent[TicketExpired](t, a)

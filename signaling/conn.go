@@ -26,6 +26,7 @@ type conn struct {
 	opened int64    // Server.since() at the upgrade
 	sess   *session // guarded by Server.mu
 	swept  bool     // the sweep is closing it; guarded by Server.mu
+	down   bool     // its read loop ended; guarded by Server.mu
 
 	// Token buckets (messages, relayed bytes); touched only by the reader.
 	tokens      float64
@@ -161,17 +162,23 @@ func (c *conn) allow() bool {
 // allowRelay takes n payload bytes from the connection's relay bucket
 // (Config.RelayBytesPerSecond, bursts of four seconds' worth).
 func (c *conn) allowRelay(n int) bool {
+	if !c.mayRelay(n) {
+		return false
+	}
+	c.relayTokens -= float64(n)
+	return true
+}
+
+// mayRelay reports whether the relay bucket holds n bytes, taking none (a
+// relay through another node takes them once it went through).
+func (c *conn) mayRelay(n int) bool {
 	now := c.s.since()
 	rate := float64(c.s.cfg.RelayBytesPerSecond)
 	if now > c.relayFill {
 		c.relayTokens = min(c.relayTokens+float64(now-c.relayFill)/1e9*rate, 4*rate)
 		c.relayFill = now
 	}
-	if c.relayTokens < float64(n) {
-		return false
-	}
-	c.relayTokens -= float64(n)
-	return true
+	return c.relayTokens >= float64(n)
 }
 
 // scanID finds the "id" of a request without decoding it: the value of the

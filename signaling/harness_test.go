@@ -35,12 +35,20 @@ type harness struct {
 	url   string
 	ln    net.Listener
 	done  chan error
+	// A cluster harness (cluster_test.go) has several nodes; h.srv and
+	// h.url are the first's, and dial spreads users over all of them.
+	nodes []*harness
+	next  int
 }
 
 // newHarness starts a server; cfg edits its config. Cleanup shuts it down
-// and checks that no goroutine outlives the test.
+// and checks that no goroutine outlives the test. Under TestCluster it
+// starts a cluster of three nodes instead (cluster_test.go).
 func newHarness(t *testing.T, edit func(*Config)) *harness {
 	t.Helper()
+	if urls := clusterFor(t); urls != nil {
+		return newClusterHarness(t, urls, edit)
+	}
 	running := testenv.Running()
 	clock := NewManualClock(testStart)
 	cfg := Config{SecretKey: testKey, SDKAppID: testApp, Clock: clock, IdleTimeout: 24 * time.Hour}
@@ -65,6 +73,24 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 }
 
 func (h *harness) shutdown() {
+	if len(h.nodes) > 0 {
+		// One node after the other, as a rolling stop would: the last
+		// one ends what is left.
+		for i, n := range h.nodes {
+			n.shutdown()
+			// The others notice and take over before the next goes.
+			rest := h.nodes[i+1:]
+			waitFor(h.t, "the other nodes to take over", func() bool {
+				for _, o := range rest {
+					if len(o.srv.cl.liveNodes()) > len(rest) || o.srv.takingOver() {
+						return false
+					}
+				}
+				return true
+			})
+		}
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if err := h.srv.Shutdown(ctx); err != nil {
@@ -109,7 +135,11 @@ func (h *harness) dial(user string) *tclient {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, h.url, nil)
+	url := h.url
+	if len(h.nodes) > 0 {
+		url = h.nextURL()
+	}
+	ws, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		h.t.Fatalf("dial: %v", err)
 	}
@@ -330,4 +360,37 @@ func httpGet(url string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// stats is the server's Stats; a cluster's counts are its nodes' together.
+func (h *harness) stats() Stats {
+	if len(h.nodes) == 0 {
+		return h.srv.Stats()
+	}
+	var sum Stats
+	for _, n := range h.nodes {
+		st := n.srv.Stats()
+		sum.Connections += st.Connections
+		sum.Sessions += st.Sessions
+		sum.Calls += st.Calls
+		sum.Accepted += st.Accepted
+		sum.Unauthenticated += st.Unauthenticated
+		sum.Logins += st.Logins
+		sum.CallsStarted += st.CallsStarted
+		sum.CallsConnected += st.CallsConnected
+		sum.CallsEnded += st.CallsEnded
+	}
+	return sum
+}
+
+// sweepers is how many timers run with nothing going on: each server's
+// idle sweep.
+func (h *harness) sweepers() int { return max(len(h.nodes), 1) }
+
+// nextURL is the URL of a cluster's next node: its users log in to the
+// nodes in turn.
+func (h *harness) nextURL() string {
+	url := h.nodes[h.next%len(h.nodes)].url
+	h.next++
+	return url
 }

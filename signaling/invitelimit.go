@@ -95,8 +95,14 @@ func inviteLimited(format string, args ...any) *Error {
 	return &Error{CodeInviteLimited, fmt.Sprintf(format, args...)}
 }
 
+// In a cluster the limits live with the users (nodes.go): a caller's
+// buckets (per caller, per pair, the holds after a reject) on the caller's
+// node, a callee's bucket on the callee's node, where a claim checks it;
+// they move with the user's session. elsewhere, below, names the callees
+// whose bucket is on another node; nil for a lone server.
+
 // check says whether caller may invite callees now, changing nothing.
-func (l *inviteLimiter) check(now int64, lim *InviteLimits, caller string, callees []string) *Error {
+func (l *inviteLimiter) check(now int64, lim *InviteLimits, caller string, callees []string, elsewhere map[string]bool) *Error {
 	if lim.PerCaller > 0 && get(l.caller, caller, now, lim.PerCaller).tokens < float64(len(callees)) {
 		return inviteLimited("you sent %d unanswered invitations within a minute: wait a little", lim.PerCaller)
 	}
@@ -108,15 +114,25 @@ func (l *inviteLimiter) check(now int64, lim *InviteLimits, caller string, calle
 		if lim.PerPair > 0 && get(l.pair, p, now, lim.PerPair).tokens < 1 {
 			return inviteLimited("you rang %s %d times within a minute without an answer: wait a little", to, lim.PerPair)
 		}
-		if lim.PerCallee > 0 && get(l.callee, to, now, lim.PerCallee).tokens < 1 {
-			return inviteLimited("%s was rung too often within a minute: try again later", to)
+		if !elsewhere[to] {
+			if e := l.checkCallee(now, lim, to); e != nil {
+				return e
+			}
 		}
 	}
 	return nil
 }
 
+// checkCallee says whether to may be rung once more now.
+func (l *inviteLimiter) checkCallee(now int64, lim *InviteLimits, to string) *Error {
+	if lim.PerCallee > 0 && get(l.callee, to, now, lim.PerCallee).tokens < 1 {
+		return inviteLimited("%s was rung too often within a minute: try again later", to)
+	}
+	return nil
+}
+
 // take charges the invitations that check allowed.
-func (l *inviteLimiter) take(now int64, lim *InviteLimits, caller string, callees []string) {
+func (l *inviteLimiter) take(now int64, lim *InviteLimits, caller string, callees []string, elsewhere map[string]bool) {
 	if lim.PerCaller > 0 {
 		get(l.caller, caller, now, lim.PerCaller).tokens -= float64(len(callees))
 	}
@@ -124,21 +140,38 @@ func (l *inviteLimiter) take(now int64, lim *InviteLimits, caller string, callee
 		if lim.PerPair > 0 {
 			get(l.pair, userPair{caller, to}, now, lim.PerPair).tokens--
 		}
-		if lim.PerCallee > 0 {
-			get(l.callee, to, now, lim.PerCallee).tokens--
+		if !elsewhere[to] {
+			l.takeCallee(now, lim, to)
 		}
+	}
+}
+
+func (l *inviteLimiter) takeCallee(now int64, lim *InviteLimits, to string) {
+	if lim.PerCallee > 0 {
+		get(l.callee, to, now, lim.PerCallee).tokens--
+	}
+}
+
+func refund(b *bucket, perMinute int) {
+	if b != nil {
+		b.tokens = min(b.tokens+1, float64(perMinute))
 	}
 }
 
 // answered gives back what the invitation of callee by caller took.
 func (l *inviteLimiter) answered(lim *InviteLimits, caller, callee string) {
-	refund := func(b *bucket, perMinute int) {
-		if b != nil {
-			b.tokens = min(b.tokens+1, float64(perMinute))
-		}
-	}
+	l.answeredCaller(lim, caller, callee)
+	l.answeredCallee(lim, callee)
+}
+
+// answeredCaller and answeredCallee are answered's two halves: the
+// caller's buckets and the callee's.
+func (l *inviteLimiter) answeredCaller(lim *InviteLimits, caller, callee string) {
 	refund(l.caller[caller], lim.PerCaller)
 	refund(l.pair[userPair{caller, callee}], lim.PerPair)
+}
+
+func (l *inviteLimiter) answeredCallee(lim *InviteLimits, callee string) {
 	refund(l.callee[callee], lim.PerCallee)
 }
 
@@ -168,5 +201,71 @@ func pruneFull[K comparable](m map[K]*bucket, now int64) {
 		if now-b.at >= int64(time.Minute) {
 			delete(m, k)
 		}
+	}
+}
+
+// userLimits is one user's state in the limiter, moved with the user's
+// session to another node. Buckets keep their refill time relative to the
+// node's clock: At is how long ago they were last filled.
+type userLimits struct {
+	Caller  *bucketState           `json:"c,omitempty"`
+	Callee  *bucketState           `json:"e,omitempty"`
+	Pairs   map[string]bucketState `json:"p,omitempty"`
+	Blocked map[string]int64       `json:"b,omitempty"` // ns left
+}
+
+type bucketState struct {
+	Tokens float64 `json:"t"`
+	Ago    int64   `json:"a"` // ns since the last fill
+}
+
+// export takes user's state out of the limiter (for another node).
+func (l *inviteLimiter) export(now int64, user string) *userLimits {
+	u := &userLimits{}
+	if b := l.caller[user]; b != nil {
+		u.Caller = &bucketState{b.tokens, now - b.at}
+		delete(l.caller, user)
+	}
+	if b := l.callee[user]; b != nil {
+		u.Callee = &bucketState{b.tokens, now - b.at}
+		delete(l.callee, user)
+	}
+	for p, b := range l.pair {
+		if p.from == user {
+			if u.Pairs == nil {
+				u.Pairs = map[string]bucketState{}
+			}
+			u.Pairs[p.to] = bucketState{b.tokens, now - b.at}
+			delete(l.pair, p)
+		}
+	}
+	for p, until := range l.blocked {
+		if p.from == user && until > now {
+			if u.Blocked == nil {
+				u.Blocked = map[string]int64{}
+			}
+			u.Blocked[p.to] = until - now
+			delete(l.blocked, p)
+		}
+	}
+	return u
+}
+
+// restore puts a user's state from another node into the limiter.
+func (l *inviteLimiter) restore(now int64, user string, u *userLimits) {
+	if u == nil {
+		return
+	}
+	if u.Caller != nil {
+		l.caller[user] = &bucket{u.Caller.Tokens, now - u.Caller.Ago}
+	}
+	if u.Callee != nil {
+		l.callee[user] = &bucket{u.Callee.Tokens, now - u.Callee.Ago}
+	}
+	for to, b := range u.Pairs {
+		l.pair[userPair{user, to}] = &bucket{b.Tokens, now - b.Ago}
+	}
+	for to, left := range u.Blocked {
+		l.blocked[userPair{user, to}] = now + left
 	}
 }

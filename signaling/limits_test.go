@@ -87,7 +87,7 @@ func TestNothingButLoginBeforeLogin(t *testing.T) {
 		c.closedWith()
 	}
 	late.ok(Frame{Type: TypePing})
-	if st := h.srv.Stats(); st.Unauthenticated != 0 || st.Accepted != 1 {
+	if st := h.stats(); st.Unauthenticated != 0 || st.Accepted != 1 {
 		t.Fatalf("stats %+v, want one connection, logged in", st)
 	}
 }
@@ -105,7 +105,7 @@ func TestUnauthenticatedCaps(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		a = append(a, h.mustDialFrom("127.0.0.2", "a"))
 	}
-	waitFor(t, "three unauthenticated", func() bool { return h.srv.Stats().Unauthenticated == 3 })
+	waitFor(t, "three unauthenticated", func() bool { return h.stats().Unauthenticated == 3 })
 	newest := h.mustDialFrom("127.0.0.2", "alice")
 	a[0].closedWith() // the oldest of that address made room
 	h.loginAs(newest)
@@ -113,7 +113,7 @@ func TestUnauthenticatedCaps(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		b = append(b, h.mustDialFrom("127.0.0.3", "b"))
 	}
-	waitFor(t, "the overall cap", func() bool { return h.srv.Stats().Unauthenticated == 5 })
+	waitFor(t, "the overall cap", func() bool { return h.stats().Unauthenticated == 5 })
 	carol := h.mustDialFrom("127.0.0.4", "carol") // over the overall cap
 	b[0].closedWith()                             // the oldest of the most crowded address
 	h.loginAs(carol)
@@ -143,7 +143,7 @@ func TestMaxConnections(t *testing.T) {
 	if d, err := h.dialFrom("127.0.0.1", "dave"); err == nil {
 		d.closedWith()
 	}
-	if st := h.srv.Stats(); st.Accepted != 3 || st.Sessions != 3 {
+	if st := h.stats(); st.Accepted != 3 || st.Sessions != 3 {
 		t.Fatalf("stats %+v, want the three logged-in users", st)
 	}
 	for _, x := range []*tclient{a, b, c} {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -48,67 +49,92 @@ func (c *conn) handle(b []byte) {
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	sess := c.sess
 	if sess == nil {
 		// Nothing but login before login, not even ping: a connection
 		// that does not log in is closed at the login deadline.
+		s.mu.Unlock()
 		c.replyError(f.ID, &Error{CodeNotLoggedIn, "log in first: only login is allowed before it"})
 		return
 	}
 	if f.Type == TypePing {
 		b, _ := EncodeFrame(&Frame{Type: TypeOK, ID: f.ID, ServerTime: s.clock.Now().UnixMilli()})
 		c.enqueue(b)
+		s.mu.Unlock()
 		return
 	}
-	var reply *Frame
-	var e *Error
+	if s.multi {
+		// About a call another node runs, or ringing users of other
+		// nodes: nodes.go, which must not hold the lock while it waits.
+		if owner, across := s.routeOf(sess, &f); across {
+			s.mu.Unlock()
+			s.handleAcross(c, sess, &f, b, owner, payloadErr)
+			return
+		}
+	}
+	defer s.mu.Unlock()
+	reply, e := s.serve(sess, &f, payloadErr)
+	if f.Type == TypeLogout && e == nil {
+		c.sess = nil
+		sess.conn = nil
+		defer c.closeAfterFlush(websocket.StatusNormalClosure, "logged out")
+	}
+	s.flush(c, encodeReply(s.log, f.ID, reply, e))
+}
+
+// encodeReply renders the reply to request id: ok with reply's fields, or
+// the error.
+func encodeReply(log *slog.Logger, id uint64, reply *Frame, e *Error) []byte {
+	var out []byte
+	if e != nil {
+		out, _ = EncodeFrame(&Frame{Type: TypeError, ID: id, Code: e.Code, Message: e.Message})
+		return out
+	}
+	reply.Type, reply.ID = TypeOK, id
+	var err error
+	if out, err = EncodeFrame(reply); err != nil {
+		log.Error("encode reply", "err", err)
+		out, _ = EncodeFrame(&Frame{Type: TypeError, ID: id, Code: CodeInternal, Message: "internal error"})
+	}
+	return out
+}
+
+// serve runs one request of a logged-in user (here, or of another node's
+// user about a call run here: nodes.go) and returns the reply or the
+// error. Held: s.mu.
+func (s *Server) serve(sess *session, f *Frame, payloadErr *Error) (reply *Frame, e *Error) {
 	switch f.Type {
 	case TypeInvite:
-		reply, e = s.invite(sess, &f)
+		reply, e = s.invite(sess, f)
 	case TypeAccept:
-		reply, e = s.answer(sess, &f, evAccept)
+		reply, e = s.answer(sess, f, evAccept)
 	case TypeReject:
-		reply, e = s.answer(sess, &f, evReject)
+		reply, e = s.answer(sess, f, evReject)
 	case TypeHangup:
-		reply, e = s.hangup(sess, &f)
+		reply, e = s.hangup(sess, f)
 	case TypeJoin:
-		reply, e = s.join(sess, &f)
+		reply, e = s.join(sess, f)
 	case TypeInviteMore:
-		reply, e = s.inviteMore(sess, &f)
+		reply, e = s.inviteMore(sess, f)
 	case TypeSwitchMedia:
-		reply, e = s.switchMedia(sess, &f)
+		reply, e = s.switchMedia(sess, f)
 	case TypeRelay:
-		reply, e = s.relay(sess, &f, payloadErr)
+		reply, e = s.relay(sess, f, payloadErr)
 	case TypeSync:
 		reply = &Frame{}
-		if sess.call != nil {
+		if sess.call != nil && sess.call.remote == "" {
 			reply.Call = s.callInfo(sess.call)
 		}
 	case TypeLogout:
 		s.leaveCall(sess, evHangup, ReasonNone)
 		s.dropSession(sess)
-		c.sess = nil
-		sess.conn = nil
 		reply = &Frame{}
-		defer c.closeAfterFlush(websocket.StatusNormalClosure, "logged out")
 	case TypeOK, TypeError:
 		e = &Error{CodeUnknownType, fmt.Sprintf("%q is a server reply, not a request", f.Type)}
 	default:
 		e = &Error{CodeUnknownType, fmt.Sprintf("unknown request type %q", f.Type)}
 	}
-	var out []byte
-	if e != nil {
-		out, _ = EncodeFrame(&Frame{Type: TypeError, ID: f.ID, Code: e.Code, Message: e.Message})
-	} else {
-		reply.Type, reply.ID = TypeOK, f.ID
-		var err error
-		if out, err = EncodeFrame(reply); err != nil {
-			s.log.Error("encode reply", "err", err)
-			out, _ = EncodeFrame(&Frame{Type: TypeError, ID: f.ID, Code: CodeInternal, Message: "internal error"})
-		}
-	}
-	s.flush(c, out)
+	return reply, e
 }
 
 // login checks the ticket and starts, resumes or takes over a session; a
@@ -139,16 +165,27 @@ func (s *Server) login(c *conn, f *Frame) {
 	if f.CallToken != "" {
 		claims = s.restorable(f.CallToken, f.UserID)
 	}
-
+	if s.multi {
+		s.loginCluster(c, f, tk, claims)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.loginHere(c, f, tk, claims, nil)
+}
+
+// loginHere logs in a user whose session, if any, is on this node. In a
+// cluster, pres is what the user's presence record holds. Held: s.mu.
+func (s *Server) loginHere(c *conn, f *Frame, tk Ticket, claims *callClaims, pres *presenceHere) *session {
+	fail := func(code Code, msg string) { c.replyError(f.ID, &Error{code, msg}) }
+	now := s.clock.Now()
 	if s.closing {
 		fail(CodeShuttingDown, "the server is shutting down")
-		return
+		return nil
 	}
 	if c.sess != nil {
 		fail(CodeAlreadyLoggedIn, "already logged in on this connection")
-		return
+		return nil
 	}
 	if c.tc != nil {
 		c.tc.t.loggedIn(c.tc)
@@ -166,7 +203,15 @@ func (s *Server) login(c *conn, f *Frame) {
 			reply.Resumed = false // a new session for the client; its call came back
 			s.rejoin(old, claims)
 			s.replyLogin(c, old, reply, "call restored")
-			return
+			return old
+		}
+		if pres != nil && f.Resume != "" && s.resumeOK(old, f.Resume) {
+			// A place held for a user whose node went away: resumed.
+			old.token = f.Resume
+			s.attach(old, c, tk.ExpiresAt(), reply)
+			old.presRev = pres.rev
+			s.replyLogin(c, old, reply, "session resumed")
+			return old
 		}
 		// Logged in without that call: the place is given up.
 		s.leaveCall(old, evGone, ReasonConnectionLost)
@@ -176,20 +221,27 @@ func (s *Server) login(c *conn, f *Frame) {
 	if old != nil && f.Resume != "" && subtle.ConstantTimeCompare([]byte(f.Resume), []byte(old.token)) == 1 {
 		// The same client coming back: take the session over quietly.
 		s.attach(old, c, tk.ExpiresAt(), reply)
+		if pres != nil {
+			old.presRev = pres.rev
+		}
 		s.replyLogin(c, old, reply, "session resumed")
-		return
+		return old
 	}
 	if old != nil && f.Resume != "" {
 		// A client coming back to a session that a newer login replaced
 		// (while this one was away and missed its kicked push) must not
 		// kick the newer one in turn.
 		fail(CodeSessionReplaced, "this session was replaced by a newer login of the same user; log in again without resume to take over")
-		return
+		return nil
 	}
 	if old != nil {
+		old.moved = true // the presence record is the new session's
 		s.kick(old)
 	}
 	sess := &session{userID: f.UserID, token: newID(16), conn: c}
+	if pres != nil {
+		sess.token, sess.presRev = pres.token, pres.rev
+	}
 	s.sessions[f.UserID] = sess
 	c.sess = sess
 	s.armExpiry(sess, tk.ExpiresAt())
@@ -204,6 +256,7 @@ func (s *Server) login(c *conn, f *Frame) {
 	s.replyLogin(c, sess, reply, what)
 	then()
 	s.flush(nil, nil)
+	return sess
 }
 
 // attach gives an existing session (away, or a restored call's place) the
@@ -282,39 +335,54 @@ func (s *Server) armExpiry(sess *session, at time.Time) {
 	sess.expiryTimer = t
 }
 
-// invite starts a call.
-func (s *Server) invite(sess *session, f *Frame) (*Frame, *Error) {
+// checkInvite checks an invitation; elsewhere names the invitees a claim
+// on their node checked (cluster). It changes nothing.
+func (s *Server) checkInvite(sess *session, f *Frame, elsewhere map[string]bool) (timeout time.Duration, room RoomID, named bool, e *Error) {
 	if s.closing {
-		return nil, &Error{CodeShuttingDown, "the server is shutting down"}
+		return 0, room, false, &Error{CodeShuttingDown, "the server is shutting down"}
 	}
 	if sess.call != nil {
-		return nil, &Error{CodeBusy, fmt.Sprintf("you are already in call %s: hang up first", sess.call.id)}
+		return 0, room, false, &Error{CodeBusy, fmt.Sprintf("you are already in call %s: hang up first", sess.call.id)}
+	}
+	if s.isReserved(sess) {
+		return 0, room, false, &Error{CodeBusy, "you are being rung or are joining a call: hang up first"}
 	}
 	if e := s.checkInvitees(sess.userID, f.CalleeIDs, s.cfg.MaxCallSize-1); e != nil {
-		return nil, e
+		return 0, room, false, e
 	}
 	if !f.MediaType.Valid() {
-		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("mediaType %d: want 0 (voice) or 1 (video)", f.MediaType)}
+		return 0, room, false, &Error{CodeInvalidArgument, fmt.Sprintf("mediaType %d: want 0 (voice) or 1 (video)", f.MediaType)}
 	}
-	timeout, e := s.inviteTimeout(f.Timeout, s.cfg.InviteTimeout)
-	if e != nil {
-		return nil, e
+	if timeout, e = s.inviteTimeout(f.Timeout, s.cfg.InviteTimeout); e != nil {
+		return 0, room, false, e
 	}
 	if len(f.UserData) > maxUserData {
-		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("userData is longer than %d bytes", maxUserData)}
+		return 0, room, false, &Error{CodeInvalidArgument, fmt.Sprintf("userData is longer than %d bytes", maxUserData)}
 	}
 	if len(f.GroupID) > maxGroupID {
-		return nil, &Error{CodeInvalidArgument, fmt.Sprintf("groupId is longer than %d bytes", maxGroupID)}
+		return 0, room, false, &Error{CodeInvalidArgument, fmt.Sprintf("groupId is longer than %d bytes", maxGroupID)}
 	}
-	room, named, e := s.pickRoom(sess.userID, f.RoomID)
+	if room, named, e = s.pickRoom(sess.userID, f.RoomID); e != nil {
+		return 0, room, false, e
+	}
+	if e := s.invites.check(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs, elsewhere); e != nil {
+		return 0, room, false, e
+	}
+	return timeout, room, named, nil
+}
+
+// invite starts a call.
+func (s *Server) invite(sess *session, f *Frame) (*Frame, *Error) {
+	elsewhere := claimedSet(sess.claims)
+	timeout, room, named, e := s.checkInvite(sess, f, elsewhere)
 	if e != nil {
 		return nil, e
 	}
-	if e := s.invites.check(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs); e != nil {
-		return nil, e
+	id := sess.newCall
+	if id == "" {
+		id = s.newCallID()
 	}
-
-	c := &call{id: newID(12), room: room, named: named, callerID: sess.userID, groupID: f.GroupID, media: f.MediaType,
+	c := &call{id: id, room: room, named: named, callerID: sess.userID, groupID: f.GroupID, media: f.MediaType,
 		userData: f.UserData, timeout: timeout, state: callRinging}
 	c.members = make([]*member, 0, 1+len(f.CalleeIDs))
 	c.members = append(c.members, &member{userID: sess.userID, state: StateJoined})
@@ -325,8 +393,9 @@ func (s *Server) invite(sess *session, f *Frame) (*Frame, *Error) {
 	s.totals.callsStarted++
 	s.claimRoom(c)
 	sess.call = c
-	s.invites.take(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs)
-	s.ring(c, c.members[1:], "", timeout)
+	s.changed(c)
+	s.invites.take(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs, elsewhere)
+	s.ring(c, c.members[1:], "", "", timeout, sess.claims)
 	reply := &Frame{Call: s.callInfo(c)}
 	s.settle(c)
 	s.log.Debug("call placed", "call", c.id, "caller", sess.userID, "callees", f.CalleeIDs)
@@ -335,20 +404,35 @@ func (s *Server) invite(sess *session, f *Frame) (*Frame, *Error) {
 
 // ring invites members: free users ring, busy and offline ones are told
 // at once. Ringing comes first so that a busy first invitee cannot end the
-// call before the others were asked.
-func (s *Server) ring(c *call, ms []*member, by string, timeout time.Duration) {
+// call before the others were asked. by invited them (byHome: its node),
+// claims say how the invitees of other nodes were found (cluster).
+func (s *Server) ring(c *call, ms []*member, by, byHome string, timeout time.Duration, claims []claimResult) {
 	var later []*member
 	for _, m := range ms {
-		t := s.sessions[m.userID]
-		if t == nil || t.call != nil {
-			later = append(later, m)
-			continue
+		m.inviterHome = byHome
+		if cr := findClaim(claims, m.userID); cr != nil {
+			if cr.Res != claimOK {
+				later = append(later, m)
+				continue
+			}
+			m.home, m.away = cr.Node, false
+		} else {
+			t := s.sessions[m.userID]
+			if t == nil || t.call != nil || s.isReserved(t) {
+				later = append(later, m)
+				continue
+			}
+			m.home, m.away = "", false
 		}
 		m.ringFor = timeout
 		s.apply(c, m, evInvite, ReasonNone, by)
 	}
 	for _, m := range later {
-		if s.sessions[m.userID] == nil {
+		offline := s.sessions[m.userID] == nil
+		if cr := findClaim(claims, m.userID); cr != nil {
+			offline = cr.Res != claimBusy
+		}
+		if offline {
 			s.apply(c, m, evOffline, ReasonNone, by)
 		} else {
 			s.apply(c, m, evBusy, ReasonNone, by)
@@ -523,14 +607,18 @@ func (s *Server) join(sess *session, f *Frame) (*Frame, *Error) {
 	if _, e := transition(m.state, evJoin); e != nil {
 		return nil, e
 	}
-	if sess.call != nil && sess.call != c {
+	if sess.call != nil && sess.call.id != c.id {
 		return nil, &Error{CodeBusy, fmt.Sprintf("you are in call %s: hang up first", sess.call.id)}
+	}
+	if sess.call == nil && s.isReserved(sess) {
+		return nil, &Error{CodeBusy, "you are being rung for another call: answer or decline it first"}
 	}
 	if m.state != StateRinging {
 		if j, r := c.counts(); j+r >= s.cfg.MaxCallSize {
 			return nil, &Error{CodeCallFull, fmt.Sprintf("the call is full (%d people)", s.cfg.MaxCallSize)}
 		}
 	}
+	m.home, m.away = sess.home, false
 	s.apply(c, m, evJoin, ReasonNone, "")
 	s.settle(c)
 	return &Frame{Call: s.callInfo(c)}, nil
@@ -558,10 +646,26 @@ func (s *Server) inviteMore(sess *session, f *Frame) (*Frame, *Error) {
 	if e != nil {
 		return nil, e
 	}
-	if e := s.invites.check(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs); e != nil {
-		return nil, e
+	// The limits of an inviter of another node were checked there; the
+	// invitees' where they are (cluster).
+	elsewhere, now, lim := claimedSet(sess.claims), s.since(), &s.cfg.Invites
+	if sess.home == "" {
+		if e := s.invites.check(now, lim, sess.userID, f.CalleeIDs, elsewhere); e != nil {
+			return nil, e
+		}
+		s.invites.take(now, lim, sess.userID, f.CalleeIDs, elsewhere)
+	} else {
+		for _, to := range f.CalleeIDs {
+			if e := s.invites.checkCallee(now, lim, to); !elsewhere[to] && e != nil {
+				return nil, e
+			}
+		}
+		for _, to := range f.CalleeIDs {
+			if !elsewhere[to] {
+				s.invites.takeCallee(now, lim, to)
+			}
+		}
 	}
-	s.invites.take(s.since(), &s.cfg.Invites, sess.userID, f.CalleeIDs)
 	ms := make([]*member, 0, len(f.CalleeIDs))
 	for _, id := range f.CalleeIDs {
 		o := c.member(id)
@@ -573,7 +677,7 @@ func (s *Server) inviteMore(sess *session, f *Frame) (*Frame, *Error) {
 		o.invitedBy = sess.userID
 		ms = append(ms, o)
 	}
-	s.ring(c, ms, sess.userID, timeout)
+	s.ring(c, ms, sess.userID, sess.home, timeout, sess.claims)
 	reply := &Frame{Call: s.callInfo(c)}
 	s.settle(c)
 	return reply, nil
@@ -596,6 +700,7 @@ func (s *Server) switchMedia(sess *session, f *Frame) (*Frame, *Error) {
 	}
 	old := c.media
 	c.media = f.MediaType
+	s.changed(c)
 	s.pushOthers(c, "", "", false, &Frame{Type: TypeMediaChanged, CallID: c.id,
 		OldMediaType: mediaPtr(old), NewMediaType: mediaPtr(c.media), By: sess.userID})
 	return &Frame{}, nil
@@ -624,7 +729,7 @@ func (s *Server) relay(sess *session, f *Frame, payloadErr *Error) (*Frame, *Err
 		if t == nil || !t.state.Active() || f.To == sess.userID {
 			return nil, &Error{CodeNotInCall, fmt.Sprintf("%s is not a participant of this call", f.To)}
 		}
-		if ts := s.sessions[f.To]; ts == nil || ts.conn == nil {
+		if s.isAway(t) {
 			return nil, &Error{CodeUnavailable, fmt.Sprintf("%s is reconnecting; try again when they are back", f.To)}
 		}
 	}
@@ -641,7 +746,7 @@ func (s *Server) relay(sess *session, f *Frame, payloadErr *Error) (*Frame, *Err
 				x.userID, s.cfg.RingingRelays, s.cfg.RingingRelayBytes)}
 		}
 	}
-	if !sess.conn.allowRelay(n) {
+	if (sess.home == "" && !sess.conn.allowRelay(n)) || (sess.home != "" && !sess.relayOK) {
 		return nil, &Error{CodeRateLimited, fmt.Sprintf("relaying more than %d bytes a second: slow down", s.cfg.RelayBytesPerSecond)}
 	}
 	for _, x := range []*member{m, t} {
@@ -654,7 +759,7 @@ func (s *Server) relay(sess *session, f *Frame, payloadErr *Error) (*Frame, *Err
 	if t == nil {
 		s.pushOthers(c, sess.userID, "", true, out)
 	} else {
-		s.push(f.To, out)
+		s.tell(c, t, out)
 	}
 	return &Frame{}, nil
 }

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -101,7 +102,7 @@ func (s *Server) callToken(c *call) string {
 	if c.token != "" && c.tokenVer == c.ver {
 		return c.token
 	}
-	cl := callClaims{Node: s.instance, CallID: c.id, Ver: c.ver, Room: c.room, Named: c.named,
+	cl := callClaims{Node: s.node, CallID: c.id, Ver: c.ver, Room: c.room, Named: c.named,
 		Group: c.groupID, Media: c.media, Data: c.userData, Timeout: int(c.timeout / time.Second),
 		Members: make([]claimMember, len(c.members))}
 	for i, m := range c.members {
@@ -160,16 +161,22 @@ func verifyCallToken(key []byte, tok string, maxMembers int) *callClaims {
 // restorable returns the claims of a call token that user may bring a call
 // back with: a good token, signed by another server (or an earlier run of
 // this one: one this server signed is about a call it knows, or one that
-// ended here), within RestoreWindow of this server's start, of a call this
-// server did not restore and end already, in which user was joined with at
-// least one other. Otherwise nil: the login goes on without the call,
-// whose end the client then reports. Held: s.mu (restoredEnded).
+// ended here; in a cluster, by a node that went away), within RestoreWindow
+// of this server's start (of that node's going), of a call not restored
+// and ended already, in which user was joined with at least one other.
+// Otherwise nil: the login goes on without the call, whose end the client
+// then reports. It may ask the cluster: s.mu not held.
 func (s *Server) restorable(tok, user string) *callClaims {
 	if s.cfg.RestoreWindow < 0 {
 		return nil
 	}
 	cl := verifyCallToken(s.tokenKey, tok, s.cfg.MaxCallSize+s.cfg.MemberHistory+1)
-	if cl == nil || cl.Node == s.instance || s.since() > int64(s.cfg.RestoreWindow) || s.restoredEnded[cl.CallID] {
+	if cl == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if !s.cl.restoreOpen(ctx, cl.Node) || s.cl.wasEnded(ctx, cl.CallID) {
 		return nil
 	}
 	joined, me := 0, false
@@ -257,9 +264,11 @@ func (s *Server) rebuild(cl *callClaims) *call {
 		switch cm.State {
 		case StateJoined:
 			m.begun = true
-			if s.sessions[cm.User] == nil {
+			if sess := s.sessions[cm.User]; sess == nil {
 				s.holdPlace(c, cm.User)
 				held++
+			} else if sess.call != nil && sess.call.id == c.id && sess.call.remote != "" {
+				sess.call = c // its node's stand-in for the call (cluster)
 			}
 		case StateRinging:
 			m.state, m.reason, m.lostRing = StateNoResponse, ReasonConnectionLost, true

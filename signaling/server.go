@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -106,6 +107,12 @@ type Config struct {
 	// ICE, when set, is the STUN/TURN service offered to users: login
 	// replies carry its servers with per-user TURN credentials.
 	ICE *ICEService
+	// Cluster, when set, makes this server one node of a service of
+	// several sharing their state (NewNATSCluster): users logged in to
+	// any node call each other, and the others take over what a node
+	// that goes away ran. The server closes it at Shutdown. Nil: one
+	// node alone, all state in this process.
+	Cluster Cluster
 }
 
 const (
@@ -268,14 +275,28 @@ type Server struct {
 	totals     totals // cumulative counts for Stats
 	invites    inviteLimiter
 	lastLog    int64 // since() of the last limits log line
-	// restoredEnded holds the restored calls that ended, during the
-	// restore window (the only time they could be restored again).
-	restoredEnded map[string]bool
+
+	// The shared state (cluster.go, nodes.go). With other nodes (multi):
+	// visitors are the members of calls run here who are logged in to
+	// other nodes; pending the requests to other nodes whose answer comes
+	// on this node's stream; dirty the calls whose snapshot is to be
+	// saved; gone the nodes that went away (closed when handled).
+	visitors  map[string]*call
+	pending   map[uint64]*pendingReq
+	nextCorr  uint64
+	remoteOut map[string][]peerItem
+	dirty     map[*call]struct{}
+	saving    bool
+	gone      map[string]chan struct{}
+	lostIn    map[string]string // user → call of a node that went away (findHeld)
+	takeovers atomic.Int64      // nodes noticed gone whose takeover has not finished
 
 	// Fixed at NewServer.
 	limits   *tracker
 	tokenKey []byte // signs call tokens (derived from SecretKey)
-	instance string // this server's identity in the call tokens it signs
+	cl       Cluster
+	multi    bool   // cl.multi(): other nodes may exist
+	node     string // this server's identity in the cluster and in the call tokens it signs
 
 	// wg counts every goroutine the server starts or runs a connection on.
 	wg sync.WaitGroup
@@ -293,13 +314,41 @@ type session struct {
 	expiresAt   time.Time
 	iceTimer    Timer // pushes fresh TURN credentials before they expire
 	// restored marks a place held in a restored call for a participant
-	// who has not come back yet (no connection, no ticket seen).
+	// who has not come back yet (no connection, no ticket seen), or, in a
+	// cluster, for a participant whose node went away.
 	restored bool
+	// In a cluster: tokHash is the resume token's hash (all a place held
+	// for a participant of a node that went away knows of it); presRev
+	// the revision of the user's presence record; reserved an invitation
+	// or a join about to make the user busy; callToken the latest token
+	// of a call run elsewhere; moving that the session is being handed
+	// over to another node (its presence record is that node's then).
+	tokHash   string
+	presRev   uint64
+	reserved  *reservation
+	callToken string
+	moving    bool
+	moved     bool
+
+	// A session stands for another node's user while serve runs that
+	// user's request about a call run here (nodes.go): home is that node,
+	// relayOK its connection's relay budget, claims the invitations its
+	// node reserved. claims and newCall (the id for a new call, whose
+	// invitees were claimed under it) also carry the claims of a local
+	// invitation into serve.
+	home    string
+	relayOK bool
+	claims  []claimResult
+	newCall string
 }
 
+// outMsg is a message for a connection here, or (c nil) something for a
+// user of another node.
 type outMsg struct {
-	c *conn
-	b []byte
+	c    *conn
+	b    []byte
+	node string
+	item *peerItem
 }
 
 // NewServer checks cfg, fills in defaults and returns a server that is ready
@@ -309,18 +358,32 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:           cfg,
-		clock:         cfg.Clock,
-		log:           cfg.Logger,
-		sessions:      make(map[string]*session),
-		calls:         make(map[string]*call),
-		randRooms:     make(map[uint32]*call),
-		namedRooms:    make(map[string]*call),
-		conns:         make(map[*conn]struct{}),
-		invites:       newInviteLimiter(),
-		restoredEnded: map[string]bool{},
-		tokenKey:      callTokenKey(cfg.SecretKey, cfg.SDKAppID),
-		instance:      newID(8),
+		cfg:        cfg,
+		clock:      cfg.Clock,
+		log:        cfg.Logger,
+		sessions:   make(map[string]*session),
+		calls:      make(map[string]*call),
+		randRooms:  make(map[uint32]*call),
+		namedRooms: make(map[string]*call),
+		conns:      make(map[*conn]struct{}),
+		invites:    newInviteLimiter(),
+		tokenKey:   callTokenKey(cfg.SecretKey, cfg.SDKAppID),
+		cl:         cfg.Cluster,
+	}
+	if s.cl == nil {
+		s.cl = newLocalCluster(cfg.Clock, cfg.RestoreWindow)
+	}
+	s.node, s.multi = s.cl.node(), s.cl.multi()
+	if s.multi {
+		s.visitors = map[string]*call{}
+		s.pending = map[uint64]*pendingReq{}
+		s.remoteOut = map[string][]peerItem{}
+		s.dirty = map[*call]struct{}{}
+		s.gone = map[string]chan struct{}{}
+		s.log = s.log.With("node", s.node)
+		if err := s.cl.attach(s); err != nil {
+			return nil, fmt.Errorf("signaling: join the cluster: %w", err)
+		}
 	}
 	s.limits = newTracker(s)
 	s.epoch = s.clock.Now()
@@ -482,13 +545,24 @@ func (s *Server) Stats() Stats {
 // Clients get half a second to take the notice; connections still busy
 // after that (a client that does not read) are cut.
 func (s *Server) Shutdown(ctx context.Context) error {
+	handOff := s.multi && s.othersAlive()
 	s.mu.Lock()
 	already := s.closing
 	s.closing = true
 	var https []*http.Server
+	if !already && handOff {
+		// Other nodes go on: they take over this node's calls, ringing
+		// invitations and all, from the shared state, and hold its users'
+		// places until they log in to one of them.
+		s.mu.Unlock()
+		s.leaveCluster(ctx)
+		s.mu.Lock()
+	}
 	if !already {
-		for _, c := range s.calls {
-			s.handOver(c)
+		if !handOff {
+			for _, c := range s.calls {
+				s.handOver(c)
+			}
 		}
 		for _, sess := range s.sessions {
 			stopTimer(&sess.graceTimer)
@@ -496,7 +570,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		bye, _ := EncodeFrame(&Frame{Type: TypeShutdown, Message: "the server is shutting down"})
 		for c := range s.conns {
-			s.out = append(s.out, outMsg{c, bye})
+			s.out = append(s.out, outMsg{c: c, b: bye})
 		}
 		s.flush(nil, nil)
 		for c := range s.conns {
@@ -518,7 +592,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer polite.Stop()
 	select {
 	case <-done:
-		return nil
+		return s.closeCluster(nil)
 	case <-polite.C:
 	case <-ctx.Done():
 	}
@@ -533,11 +607,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-done:
-		return nil
+		return s.closeCluster(nil)
 	case <-ctx.Done():
 		<-done
-		return fmt.Errorf("signaling: shutdown cut short: %w", ctx.Err())
+		return s.closeCluster(fmt.Errorf("signaling: shutdown cut short: %w", ctx.Err()))
 	}
+}
+
+// closeCluster closes the shared state's connection (the embedded NATS
+// server with it) once the server is done.
+func (s *Server) closeCluster(err error) error {
+	if cerr := s.cl.close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // handOver settles a call at shutdown: one that has begun, with two or more
@@ -619,9 +702,7 @@ func (s *Server) sweep() {
 		s.lastLog = now
 		s.limits.logTally(s.log, logEvery)
 		s.invites.prune(now)
-		if now > int64(s.cfg.RestoreWindow) {
-			clear(s.restoredEnded)
-		}
+		s.cl.prune()
 	}
 	s.armSweep()
 }
@@ -643,12 +724,15 @@ func (s *Server) connGone(c *conn) {
 		return
 	}
 	sess.conn = nil
+	c.down = true
 	if sess.call == nil || s.closing {
 		s.dropSession(sess)
 		return
 	}
 	s.log.Info("connection lost; holding the call for the grace period", "user", sess.userID, "call", sess.call.id, "grace", s.cfg.Grace)
-	if m := sess.call.member(sess.userID); m != nil && m.state == StateJoined {
+	if sess.call.remote != "" {
+		s.sendNote(sess.call.remote, &peerMsg{Kind: kAway, User: sess.userID, Call: sess.call.id})
+	} else if m := sess.call.member(sess.userID); m != nil && m.state == StateJoined {
 		s.pushOthers(sess.call, sess.userID, "", true, &Frame{Type: TypeUserAway, CallID: sess.call.id, UserID: sess.userID})
 		s.flush(nil, nil)
 	}
@@ -674,20 +758,30 @@ func (s *Server) holdAway(sess *session) {
 	sess.graceTimer = t
 }
 
-// dropSession forgets a session and its timers.
+// dropSession forgets a session and its timers (and, in a cluster, its
+// presence record, unless the session moved to another node).
 func (s *Server) dropSession(sess *session) {
 	stopTimer(&sess.graceTimer)
 	stopTimer(&sess.expiryTimer)
 	stopTimer(&sess.iceTimer)
 	if s.sessions[sess.userID] == sess {
 		delete(s.sessions, sess.userID)
+		if s.multi && sess.presRev != 0 && !sess.moved {
+			s.cl.dropPresence(sess.userID, sess.presRev)
+		}
 	}
 }
 
-// leaveCall takes the session's user out of its current call.
+// leaveCall takes the session's user out of its current call. A call run
+// by another node is told, without waiting (leaveRemote waits).
 func (s *Server) leaveCall(sess *session, ev callEvent, reason Reason) {
 	c := sess.call
 	if c == nil {
+		return
+	}
+	if c.remote != "" {
+		sess.call = nil
+		s.sendNote(c.remote, &peerMsg{Kind: kLeave, User: sess.userID, Call: c.id, Ev: ev, Reason: reason})
 		return
 	}
 	m := c.member(sess.userID)
@@ -697,6 +791,42 @@ func (s *Server) leaveCall(sess *session, ev callEvent, reason Reason) {
 	}
 	s.apply(c, m, ev, reason, "")
 	s.settle(c)
+}
+
+// tell queues f for member m of c: here, or on its node.
+func (s *Server) tell(c *call, m *member, f *Frame) {
+	if m.home == "" {
+		s.push(m.userID, f)
+		return
+	}
+	if m.away {
+		return
+	}
+	b, err := EncodeFrame(f)
+	if err != nil {
+		s.log.Error("encode push", "type", f.Type, "err", err)
+		return
+	}
+	s.queueRemote(c, m, f, b)
+}
+
+// queueRemote queues b, frame f encoded, for member m of c, a user of
+// another node (m.home), with the call token it carries.
+func (s *Server) queueRemote(c *call, m *member, f *Frame, b []byte) {
+	it := peerItem{User: m.userID, Push: b}
+	if f.CallToken != "" {
+		it.Tok, it.Call = f.CallToken, c.id
+	}
+	s.out = append(s.out, outMsg{node: m.home, item: &it})
+}
+
+// isAway reports whether member m's connection is down.
+func (s *Server) isAway(m *member) bool {
+	if m.home != "" {
+		return m.away
+	}
+	sess := s.sessions[m.userID]
+	return sess == nil || sess.conn == nil
 }
 
 // push queues f for userID's connection, if it has one.
@@ -710,7 +840,7 @@ func (s *Server) push(userID string, f *Frame) {
 		s.log.Error("encode push", "type", f.Type, "err", err)
 		return
 	}
-	s.out = append(s.out, outMsg{sess.conn, b})
+	s.out = append(s.out, outMsg{c: sess.conn, b: b})
 }
 
 // pushOthers queues f for the active participants of c other than ex1 and
@@ -721,8 +851,12 @@ func (s *Server) pushOthers(c *call, ex1, ex2 string, joinedOnly bool, f *Frame)
 		if m.userID == ex1 || m.userID == ex2 || !m.state.Active() || (joinedOnly && m.state != StateJoined) {
 			continue
 		}
-		sess := s.sessions[m.userID]
-		if sess == nil || sess.conn == nil {
+		var sess *session
+		if m.home == "" {
+			if sess = s.sessions[m.userID]; sess == nil || sess.conn == nil {
+				continue
+			}
+		} else if m.away {
 			continue
 		}
 		if b == nil {
@@ -732,7 +866,11 @@ func (s *Server) pushOthers(c *call, ex1, ex2 string, joinedOnly bool, f *Frame)
 				return
 			}
 		}
-		s.out = append(s.out, outMsg{sess.conn, b})
+		if sess == nil {
+			s.queueRemote(c, m, f, b)
+		} else {
+			s.out = append(s.out, outMsg{c: sess.conn, b: b})
+		}
 	}
 }
 
@@ -743,11 +881,20 @@ func (s *Server) flush(to *conn, reply []byte) {
 	if to != nil && reply != nil {
 		to.enqueue(reply)
 	}
+	remote := false
 	for i, m := range s.out {
-		m.c.enqueue(m.b)
+		if m.c != nil {
+			m.c.enqueue(m.b)
+		} else {
+			s.remoteOut[m.node] = append(s.remoteOut[m.node], *m.item)
+			remote = true
+		}
 		s.out[i] = outMsg{}
 	}
 	s.out = s.out[:0]
+	if remote {
+		s.sendOut()
+	}
 }
 
 // newID returns a random hex identifier.

@@ -13,7 +13,7 @@ func TestStatsCounts(t *testing.T) {
 	want := Stats{Connections: 2, Sessions: 2, Accepted: 2, Logins: 2}
 	check := func(step string) {
 		t.Helper()
-		if got := h.srv.Stats(); got != want {
+		if got := h.stats(); got != want {
 			t.Fatalf("after %s: stats %+v, want %+v", step, got, want)
 		}
 	}
@@ -54,7 +54,7 @@ func TestStatsCounts(t *testing.T) {
 	// A second login of the same user counts; the kicked session goes, and
 	// its connection closes soon after (asynchronously).
 	h.login("bob")
-	waitFor(t, "the kicked connection to close", func() bool { s := h.srv.Stats(); return s.Connections == 2 && s.Accepted == 2 })
+	waitFor(t, "the kicked connection to close", func() bool { s := h.stats(); return s.Connections == 2 && s.Accepted == 2 })
 	want.Connections, want.Logins = 2, 3
 	check("second login")
 
@@ -62,7 +62,7 @@ func TestStatsCounts(t *testing.T) {
 	c := h.login("carol")
 	h.call(c, a)
 	h.shutdown()
-	got := h.srv.Stats()
+	got := h.stats()
 	if got.CallsStarted != 4 || got.CallsEnded != 4 || got.Calls != 0 {
 		t.Fatalf("after shutdown: %+v", got)
 	}

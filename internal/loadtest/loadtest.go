@@ -17,7 +17,9 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -32,6 +34,11 @@ import (
 type Config struct {
 	// ServerURL is the call server's WebSocket URL (ws://HOST:PORT/ws).
 	ServerURL string
+	// ServerURLs, when set, are the nodes of a cluster (ServerURL, if also
+	// set, comes first): user i logs in to node i mod len, so the two users
+	// of a pair are on different nodes and every call crosses nodes. Each
+	// user's client knows the others to move on to.
+	ServerURLs []string
 	// SecretKey and SDKAppID mint the users' tickets (signaling.Sign); they
 	// must be the server's.
 	SecretKey string
@@ -71,6 +78,25 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
+// urls is ServerURL followed by ServerURLs, without repeats.
+func (c *Config) urls() []string {
+	var out []string
+	for _, u := range append([]string{c.ServerURL}, c.ServerURLs...) {
+		if u != "" && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// nodeURLs is what user i dials: its node (i mod the nodes), then the
+// others in turn.
+func (c *Config) nodeURLs(i int) []string {
+	all := c.urls()
+	k := i % len(all)
+	return append(slices.Clone(all[k:]), all[:k]...)
+}
+
 // MaxMediaUsers bounds Config.Users with Media: each media user is a
 // whole engine (audio pipeline, Opus, a PeerConnection per call).
 const MaxMediaUsers = 200
@@ -89,11 +115,13 @@ func configError(format string, args ...any) error {
 var ErrRemoteTarget = errors.New("the load test targets only a server on this machine (a loopback address) unless remote targets are allowed (--allow-remote)")
 
 func (c *Config) check() error {
-	if c.ServerURL == "" {
+	if len(c.urls()) == 0 {
 		return configError("no server URL: give the call server's ws://HOST:PORT/ws")
 	}
-	if err := checkLoopback(c.ServerURL, c.AllowRemote); err != nil {
-		return err
+	for _, u := range c.urls() {
+		if err := checkLoopback(u, c.AllowRemote); err != nil {
+			return err
+		}
 	}
 	if c.SecretKey == "" {
 		return configError("no secret key: the load test mints its users' tickets with the server's key")
@@ -248,7 +276,7 @@ func newLoadRun(cfg Config) *loadRun {
 // loginAll logs every user in, LoginWorkers at a time, and pairs them up.
 func (r *loadRun) loginAll(ctx context.Context) error {
 	n := r.cfg.Users
-	r.log.Info("logging in", "users", n, "server", r.cfg.ServerURL, "media", r.cfg.Media)
+	r.log.Info("logging in", "users", n, "servers", r.cfg.urls(), "media", r.cfg.Media)
 	users := make([]*loadUser, n)
 	times := make([]time.Duration, n)
 	errs := make([]error, n)
@@ -261,7 +289,7 @@ func (r *loadRun) loginAll(ctx context.Context) error {
 			defer wg.Done()
 			for i := range next {
 				t0 := time.Now()
-				users[i], errs[i] = r.login(ctx, fmt.Sprintf("%s%05d", r.prefix, i))
+				users[i], errs[i] = r.login(ctx, fmt.Sprintf("%s%05d", r.prefix, i), r.cfg.nodeURLs(i))
 				times[i] = time.Since(t0)
 			}
 		}()
@@ -300,7 +328,7 @@ feed:
 		for k := range r.loginFailedBy {
 			why = k
 		}
-		return fmt.Errorf("load test: not even two users could log in to %s (%s)", r.cfg.ServerURL, why)
+		return fmt.Errorf("load test: not even two users could log in to %s (%s)", strings.Join(r.cfg.urls(), ", "), why)
 	}
 	r.idle = make(chan *loadPair, len(r.pairs))
 	for _, p := range r.pairs {
@@ -315,7 +343,7 @@ func (r *loadRun) ticketLife() time.Duration {
 	return r.cfg.Duration + r.cfg.Hold + 2*r.cfg.CallTimeout + time.Hour
 }
 
-func (r *loadRun) login(ctx context.Context, id string) (*loadUser, error) {
+func (r *loadRun) login(ctx context.Context, id string, urls []string) (*loadUser, error) {
 	sig, err := signaling.Sign(r.cfg.SecretKey, r.cfg.SDKAppID, id, r.ticketLife(), time.Now())
 	if err != nil {
 		return nil, err
@@ -325,7 +353,7 @@ func (r *loadRun) login(ctx context.Context, id string) (*loadUser, error) {
 	u := &loadUser{id: id}
 	if !r.cfg.Media {
 		u.sig, err = signaling.Dial(lctx, signaling.ClientConfig{
-			URL: r.cfg.ServerURL, UserID: id, UserSig: sig,
+			URLs: urls, UserID: id, UserSig: sig,
 			HTTPClient: r.cfg.HTTPClient, RequestTimeout: r.cfg.CallTimeout, DialTimeout: r.cfg.CallTimeout,
 		})
 		if err != nil {
@@ -334,7 +362,7 @@ func (r *loadRun) login(ctx context.Context, id string) (*loadUser, error) {
 		return u, nil
 	}
 	u.eng, err = engine.New(engine.Config{
-		ServerURL: r.cfg.ServerURL, UserID: id, UserSig: sig, HTTPClient: r.cfg.HTTPClient,
+		ServerURLs: urls, UserID: id, UserSig: sig, HTTPClient: r.cfg.HTTPClient,
 		Mic: "tone:440", Speaker: mediaSpeaker, AudioBackends: []audio.Backend{audio.BackendNull},
 	})
 	if err != nil {
@@ -851,7 +879,7 @@ func (r *loadRun) report() *Report {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	rep := &Report{
-		Server: r.cfg.ServerURL, Users: r.cfg.Users, Pairs: len(r.pairs), Media: r.cfg.Media,
+		Server: strings.Join(r.cfg.urls(), ","), Users: r.cfg.Users, Pairs: len(r.pairs), Media: r.cfg.Media,
 		OfferedRate: r.cfg.CallsPerSec, Duration: r.cfg.Duration.Seconds(), HoldSec: r.cfg.Hold.Seconds(),
 		LoggedIn: len(r.users), LoginFailed: r.loginFailed, LoginSec: r.loginWall.Seconds(),
 		Login:     percentiles(r.loginTimes),

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -289,5 +290,57 @@ func TestLoadReportTable(t *testing.T) {
 	}
 	if p99 := m["signaling"].(map[string]any)["p99Ms"]; p99 != 6.82 {
 		t.Errorf("signaling.p99Ms = %v", p99)
+	}
+}
+
+// TestLoadAcrossNodes spreads the users over two nodes of a cluster (two
+// servers on embedded NATS servers routed on loopback): the two users of
+// each pair are on different nodes, so every call crosses them, and every
+// one completes; each node counts its own half of the logins.
+func TestLoadAcrossNodes(t *testing.T) {
+	var addrs, routes []string
+	for range 2 {
+		a := testenv.FreeAddr(t)
+		addrs = append(addrs, a)
+		routes = append(routes, "nats://"+a)
+	}
+	cls := make([]*signaling.NATSCluster, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range cls {
+		wg.Go(func() {
+			cls[i], errs[i] = signaling.NewNATSCluster(signaling.NATSConfig{Name: "loadtest", ClusterListen: addrs[i],
+				Routes: routes, SecretKey: calltest.Key, StoreDir: t.TempDir(), Logger: calltest.DebugLog()})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
+	var nodes []*calltest.Server
+	for _, cl := range cls {
+		nodes = append(nodes, calltest.NewServer(t, func(c *signaling.Config) { c.Cluster = cl }))
+	}
+	cfg := loadConfig(nodes[0], 20, 20, 2*time.Second)
+	cfg.ServerURLs = []string{nodes[1].URL}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Completed != 40 || rep.LoggedIn != 20 {
+		t.Fatalf("report: %+v", rep)
+	}
+	var connected uint64
+	for i, n := range nodes {
+		st := n.Srv.Stats()
+		connected += st.CallsConnected
+		if st.Logins != 10 {
+			t.Errorf("node %d counted %d logins, want 10", i, st.Logins)
+		}
+	}
+	if connected != 40 {
+		t.Errorf("the nodes connected %d calls, the report completed 40", connected)
 	}
 }

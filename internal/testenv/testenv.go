@@ -4,6 +4,7 @@ package testenv
 import (
 	"bytes"
 	"math"
+	"net"
 	"os"
 	"sync"
 	"testing"
@@ -56,6 +57,19 @@ func (b *Buffer) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Len()
+}
+
+// FreeAddr is a loopback address (127.0.0.1:PORT) whose port was free a
+// moment ago, for a listener that cannot take port 0 (a route address
+// other processes must be told before it listens).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // WaitFor polls cond until it holds, failing the test after d: for states

@@ -1,0 +1,215 @@
+package signaling
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"softphone/internal/testenv"
+)
+
+// The cluster's tests run real nodes: three Servers, each with its own
+// NATSCluster, on a real NATS cluster of three embedded servers (routes on
+// loopback), sharing one manual clock. TestCluster runs the one-server
+// tests of the call state machine again with their users spread over the
+// three nodes (the harness's dial goes to the nodes in turn): every push
+// each user gets must be the same as on one server.
+
+// testNATS is the NATS cluster that TestCluster's subtests share (each
+// with buckets and subjects of its own).
+var testNATS struct {
+	mu   sync.Mutex
+	urls []string
+	seq  atomic.Int64
+}
+
+// clusterFor returns the NATS cluster for t when t runs under TestCluster.
+func clusterFor(t *testing.T) []string {
+	if !strings.HasPrefix(t.Name(), "TestCluster/") {
+		return nil
+	}
+	testNATS.mu.Lock()
+	defer testNATS.mu.Unlock()
+	return testNATS.urls
+}
+
+func testLog() *slog.Logger {
+	if os.Getenv("SOFTPHONE_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// startNATSCluster runs n embedded NATS servers (NewNATSCluster, as
+// `softphone serve --cluster-listen` does) routed to each other on
+// loopback, and returns them; they stop when the test ends.
+func startNATSCluster(t testing.TB, n int, name string) []*NATSCluster {
+	t.Helper()
+	var addrs, routes []string
+	for range n {
+		a := testenv.FreeAddr(t)
+		addrs = append(addrs, a)
+		routes = append(routes, "nats://"+a)
+	}
+	out := make([]*NATSCluster, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = NewNATSCluster(NATSConfig{Name: name, ClusterListen: addrs[i], Routes: routes,
+				ClientListen: "127.0.0.1:0", SecretKey: testKey, StoreDir: t.TempDir(), Logger: testLog()})
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+	}
+	t.Cleanup(func() {
+		for _, c := range out {
+			c.Close()
+		}
+	})
+	return out
+}
+
+// newClusterHarness starts three Servers on the shared NATS cluster (as
+// `softphone serve --nats URL` does), with buckets of their own.
+func newClusterHarness(t *testing.T, urls []string, edit func(*Config)) *harness {
+	t.Helper()
+	running := testenv.Running()
+	clock := NewManualClock(testStart)
+	name := fmt.Sprintf("t%d", testNATS.seq.Add(1))
+	h := &harness{t: t, clock: clock}
+	for i := range 3 {
+		cl, err := NewNATSCluster(NATSConfig{URL: urls[i], Name: name, SecretKey: testKey, Replicas: 3, Logger: testLog()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{SecretKey: testKey, SDKAppID: testApp, Clock: clock, IdleTimeout: 24 * time.Hour, Cluster: cl}
+		if edit != nil {
+			edit(&cfg)
+		}
+		if l := testLog(); l != nil {
+			cfg.Logger = l
+		}
+		srv, err := NewServer(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := &harness{t: t, srv: srv, clock: clock, url: WebSocketURL(ln.Addr(), false), ln: ln, done: make(chan error, 1)}
+		go func() { n.done <- srv.Serve(ln) }()
+		h.nodes = append(h.nodes, n)
+	}
+	h.srv, h.url, h.ln, h.done = h.nodes[0].srv, h.nodes[0].url, h.nodes[0].ln, h.nodes[0].done
+	// Each node hears the others' heartbeats before the test begins.
+	testenv.WaitFor(t, "the nodes to see each other", wait, func() bool {
+		for _, n := range h.nodes {
+			if len(n.srv.cl.liveNodes()) < 3 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Cleanup(func() {
+		for _, n := range h.nodes {
+			n.shutdown()
+		}
+		dropBuckets(t, urls[0], name)
+		running.Check(t)
+	})
+	return h
+}
+
+// dropBuckets deletes a test's buckets.
+func dropBuckets(t testing.TB, url, name string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Errorf("drop buckets: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for _, b := range []string{name + "_presence", name + "_calls"} {
+		if err := js.DeleteKeyValue(ctx, b); err != nil {
+			t.Errorf("drop bucket %s: %v", b, err)
+		}
+	}
+}
+
+// TestCluster runs the call state machine's tests on three nodes.
+func TestCluster(t *testing.T) {
+	ncs := startNATSCluster(t, 3, "testnats")
+	var urls []string
+	for _, c := range ncs {
+		urls = append(urls, c.ClientURL())
+	}
+	testNATS.mu.Lock()
+	testNATS.urls = urls
+	testNATS.mu.Unlock()
+	defer func() {
+		testNATS.mu.Lock()
+		testNATS.urls = nil
+		testNATS.mu.Unlock()
+	}()
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"CallerCancels", TestCallerCancels},
+		{"CalleeTimesOut", TestCalleeTimesOut},
+		{"CalleeRejects", TestCalleeRejects},
+		{"CalleeBusy", TestCalleeBusy},
+		{"CalleeOffline", TestCalleeOffline},
+		{"SecondLoginKicksTheFirst", TestSecondLoginKicksTheFirst},
+		{"ConnectedCallAndHangup", TestConnectedCallAndHangup},
+		{"GroupCall", TestGroupCall},
+		{"GroupCallAllDecline", TestGroupCallAllDecline},
+		{"InviteMoreAndSizeCap", TestInviteMoreAndSizeCap},
+		{"Authorisation", TestAuthorisation},
+		{"SwitchMedia", TestSwitchMedia},
+		{"TicketExpiresWhileOnline", TestTicketExpiresWhileOnline},
+		{"GraceResumeAndExpiry", TestGraceResumeAndExpiry},
+		{"ResumeReplacesLiveConnection", TestResumeReplacesLiveConnection},
+		{"Logout", TestLogout},
+		{"RingingCalleeLostConnection", TestRingingCalleeLostConnection},
+		{"RingingCalleeResumes", TestRingingCalleeResumes},
+		{"InviteLimits", TestInviteLimits},
+		{"RelayLimits", TestRelayLimits},
+		{"RelayPayloadChecked", TestRelayPayloadChecked},
+		{"MemberListCapped", TestMemberListCapped},
+		{"NamedRoomsAreTheCallers", TestNamedRoomsAreTheCallers},
+		{"DisconnectWithoutCallEndsSession", TestDisconnectWithoutCallEndsSession},
+		{"StatsCounts", TestStatsCounts},
+		{"ClientCallFlow", TestClientCallFlow},
+		{"ClientKicked", TestClientKicked},
+		{"ClientTicketExpires", TestClientTicketExpires},
+		{"ClientResumesWithinGrace", TestClientResumesWithinGrace},
+		{"ClientAfterGrace", TestClientAfterGrace},
+		{"ClientConcurrentRequests", TestClientConcurrentRequests},
+		{"ClientKickedWhileAway", TestClientKickedWhileAway},
+		{"ClientWaitingRequestFailsWhenRefused", TestClientWaitingRequestFailsWhenRefused},
+		{"ClientTicketExpiresWhileAway", TestClientTicketExpiresWhileAway},
+	} {
+		t.Run(tc.name, tc.f)
+	}
+}

@@ -94,6 +94,12 @@ func newClusterHarness(t *testing.T, urls []string, edit func(*Config)) *harness
 	clock := NewManualClock(testStart)
 	name := fmt.Sprintf("t%d", testNATS.seq.Add(1))
 	h := &harness{t: t, clock: clock}
+	dbg := &testenv.Buffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("DEBUG servers' log:\n%s", dbg.String())
+		}
+	})
 	for i := range 3 {
 		cl, err := NewNATSCluster(NATSConfig{URL: urls[i], Name: name, SecretKey: testKey, Replicas: 3, Logger: testLog()})
 		if err != nil {
@@ -105,6 +111,8 @@ func newClusterHarness(t *testing.T, urls []string, edit func(*Config)) *harness
 		}
 		if l := testLog(); l != nil {
 			cfg.Logger = l
+		} else {
+			cfg.Logger = slog.New(slog.NewTextHandler(dbg, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i)
 		}
 		srv, err := NewServer(cfg)
 		if err != nil {

@@ -239,7 +239,11 @@ func (n *NATSCluster) connect() error {
 }
 
 func (n *NATSCluster) jetstream() error {
-	js, err := jetstream.New(n.nc, jetstream.WithPublishAsyncMaxPending(1<<16))
+	js, err := jetstream.New(n.nc, jetstream.WithPublishAsyncMaxPending(1<<16),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			n.asyncErrs.Add(1)
+			n.log.Warn("cluster: a shared-state write was refused", "subject", m.Subject, "err", err)
+		}))
 	if err != nil {
 		return err
 	}
@@ -298,6 +302,31 @@ func (n *NATSCluster) ClientURLRedacted() string {
 // Node is this node's id in the cluster.
 func (n *NATSCluster) Node() string { return n.id }
 
+// leaderReads turns off direct gets on a bucket's stream: nats.go makes KV
+// buckets with AllowDirect, which lets any replica answer a Get, and a
+// replica one write behind answered "no such call" to a node taking over
+// a dead node's calls (the write had been acknowledged by the other two).
+// Takeovers and resumes must read what was acknowledged, so every Get goes
+// to the stream's leader.
+func (n *NATSCluster) leaderReads(ctx context.Context, kv jetstream.KeyValue, name string) (jetstream.KeyValue, error) {
+	st, err := n.js.Stream(ctx, "KV_"+name)
+	if err != nil {
+		return nil, err
+	}
+	cfg := st.CachedInfo().Config
+	if !cfg.AllowDirect {
+		return kv, nil
+	}
+	cfg.AllowDirect = false
+	if _, err := n.js.UpdateStream(ctx, cfg); err != nil {
+		// An external NATS may not let us change its streams: go on,
+		// with reads that may lag a write behind after a node dies.
+		n.log.Warn("cluster: cannot make the bucket read from its leader", "bucket", name, "err", err)
+		return kv, nil
+	}
+	return n.js.KeyValue(ctx, name)
+}
+
 // buckets creates (or finds) the presence and calls buckets, retrying while
 // the cluster's other nodes come up and elect a leader.
 func (n *NATSCluster) buckets() error {
@@ -320,6 +349,9 @@ func (n *NATSCluster) buckets() error {
 				if errors.Is(err, jetstream.ErrBucketExists) {
 					kv, err = n.js.KeyValue(ctx, name)
 				}
+			}
+			if err == nil {
+				kv, err = n.leaderReads(ctx, kv, name)
 			}
 			cancel()
 			if err == nil {
@@ -718,6 +750,7 @@ func (n *NATSCluster) pubAsync(m *nats.Msg, opts ...jetstream.PublishOpt) {
 	f, err := n.js.PublishMsgAsync(m, opts...)
 	if err != nil {
 		n.asyncErrs.Add(1)
+		n.log.Warn("cluster: a shared-state write failed", "subject", m.Subject, "err", err)
 		return
 	}
 	_ = f
@@ -769,6 +802,7 @@ func (n *NATSCluster) loadCall(ctx context.Context, id string) (*callRecord, uin
 	}
 	var rec callRecord
 	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		n.log.Debug("cluster: unreadable call record", "call", id, "op", e.Operation(), "rev", e.Revision(), "len", len(e.Value()), "err", err)
 		return nil, 0, errNotFound
 	}
 	return &rec, e.Revision(), nil

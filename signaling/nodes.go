@@ -234,10 +234,23 @@ func (s *Server) saveDirty() {
 		return
 	}
 	recs := s.snapshotDirty()
-	s.saving = false
 	s.mu.Unlock()
 	if len(recs) > 0 {
 		s.cl.saveCalls(recs)
+	}
+	// saving stays set until the writes are handed to NATS: a change made
+	// meanwhile waits for the next round instead of a second save running
+	// beside this one (which could hand an older snapshot over after a
+	// newer), and "nothing dirty, not saving" means handed over.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
+	s.saving = false
+	if len(s.dirty) > 0 {
+		s.saving = true
+		time.AfterFunc(saveEvery, s.saveDirty)
 	}
 }
 
@@ -574,6 +587,11 @@ func (s *Server) onRequest(m *peerMsg) *peerMsg {
 		defer s.mu.Unlock()
 		if id := s.holding(m.User); id != "" {
 			return &peerMsg{Call: id, Owner: s.node}
+		}
+		if ph := s.sessions[m.User]; ph != nil {
+			s.log.Debug("cluster: find: not holding", "user", m.User, "restored", ph.restored, "call", ph.call != nil)
+		} else {
+			s.log.Debug("cluster: find: no session", "user", m.User, "visitor", s.visitors[m.User] != nil)
 		}
 		return &peerMsg{}
 	}
@@ -1083,6 +1101,7 @@ func (s *Server) callOwner(ctx context.Context, id string) string {
 		}
 		return s.takeOver(ctx, id, rec.Owner)
 	}
+	s.log.Debug("cluster: no record of a call", "call", id, "err", err)
 	if len(id) == 24 && id[:8] != s.node && s.cl.alive(ctx, id[:8]) {
 		return id[:8]
 	}
@@ -1279,7 +1298,9 @@ func (s *Server) findHeld(ctx context.Context, user string) (call, owner string)
 		return id, s.node
 	}
 	if lost != "" {
-		if o := s.callOwner(ctx, lost); o != "" {
+		o := s.callOwner(ctx, lost)
+		s.log.Debug("cluster: looking for a held place", "user", user, "lostIn", lost, "owner", o)
+		if o != "" {
 			for range 20 { // its new node may be taking it in
 				if o == s.node {
 					return lost, o
@@ -1287,6 +1308,11 @@ func (s *Server) findHeld(ctx context.Context, user string) (call, owner string)
 				r, err := s.cl.request(ctx, o, &peerMsg{Kind: kFind, User: user})
 				if err == nil && r.Call == lost {
 					return lost, o
+				}
+				if err != nil {
+					s.log.Debug("cluster: find", "user", user, "node", o, "err", err)
+				} else {
+					s.log.Debug("cluster: find", "user", user, "node", o, "call", r.Call)
 				}
 				time.Sleep(25 * time.Millisecond)
 			}
@@ -1563,13 +1589,22 @@ func (s *Server) nodeGone(node string) {
 			ids = append(ids, id)
 		}
 	}
+	s.log.Debug("cluster: calls of the node that went away", "node", node, "onRecord", ids)
+	owners := make(map[string]string, len(ids))
 	for _, id := range ids {
-		s.takeOver(ctx, id, node)
+		owners[id] = s.takeOver(ctx, id, node)
 	}
 	for _, sess := range orphans {
 		s.mu.Lock()
 		c := sess.call
 		if s.sessions[sess.userID] != sess || c == nil || c.remote != node {
+			s.mu.Unlock()
+			continue
+		}
+		if o := owners[c.id]; o != "" && o != s.node {
+			// Another node won the call: its word of the new owner
+			// (opOwner) may not have arrived yet; the user stays in it.
+			c.remote = o
 			s.mu.Unlock()
 			continue
 		}
@@ -1600,6 +1635,7 @@ func (s *Server) takeOver(ctx context.Context, id, from string) string {
 	for range 5 {
 		rec, rev, err := s.cl.loadCall(ctx, id)
 		if err != nil || rec.Ended {
+			s.log.Debug("cluster: no call to take over", "call", id, "err", err)
 			return ""
 		}
 		s.noteLost(rec)

@@ -5,8 +5,10 @@
 #               no system library, go test -race ./... and the codec interop
 #               tests against libopus
 #   make demo   build and run `softphone demo` (flags in ARGS="...")
-#   make bench  Go benchmarks of every package plus two short load tests against
-#               a fresh server, one table of results against the targets
+#   make bench  softphone against baresip side by side (CPU, wake-ups, memory,
+#               dial → RTP), then Go benchmarks of every package plus two short
+#               load tests against a fresh server, one table of results against
+#               the targets
 
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
@@ -36,7 +38,10 @@ DEB_PACKAGES := gcc git pulseaudio pulseaudio-utils sox espeak-ng tmux openssh-s
 # it, and its own measurements take minutes.
 RACE := -race -gcflags='github.com/thesyncim/gopus/...=-race=false' -gcflags='softphone/audio/voice=-race=false'
 
-.PHONY: all build deps test vet fmt-check nolibs-check demo bench clean
+# make bench measures the C softphone baresip (Debian's) beside ours.
+BENCH_DEB_PACKAGES := baresip-core
+
+.PHONY: all build deps bench-deps test vet fmt-check nolibs-check demo bench bench-versus clean
 
 all: build
 
@@ -44,8 +49,9 @@ build:
 	$(GO) build -o softphone .
 
 # Installs only what is missing, so a warm machine pays nothing.
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+deps bench-deps: PACKAGES = $(if $(filter bench-deps,$@),$(BENCH_DEB_PACKAGES),$(DEB_PACKAGES))
+deps bench-deps:
+	@missing=""; for p in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -82,8 +88,16 @@ demo: build
 
 # BENCH_FLAGS passes options to internal/benchtable, e.g. BENCH_FLAGS="-duration 30s"
 # for the issue's 30-second sustained run, or -skip-go for the load tests only.
-bench: deps build
-	$(GO) run ./internal/benchtable $(BENCH_FLAGS)
+# VERSUS_FLAGS passes options to internal/versus (the side-by-side call with
+# baresip), e.g. VERSUS_FLAGS="-rounds 2 -window 10s". make bench runs it
+# first and still runs the rest when it misses a target; it exits 1 then.
+bench: deps bench-deps build
+	@$(GO) run ./internal/versus $(VERSUS_FLAGS); versus=$$?; \
+	$(GO) run ./internal/benchtable $(BENCH_FLAGS) && exit $$versus
+
+# Only the side-by-side call with baresip.
+bench-versus: bench-deps build
+	$(GO) run ./internal/versus $(VERSUS_FLAGS)
 
 clean:
 	rm -f softphone

@@ -12,6 +12,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	// SOFTPHONE_TIMER_SLACK: a timer slack for every thread, for fewer
+	// wake-ups in a call (off by default; see the package).
+	_ "softphone/internal/timerslack"
 )
 
 const usage = `softphone — voice calls in the terminal

@@ -303,38 +303,6 @@ func (n *NATSCluster) ClientURLRedacted() string {
 // Node is this node's id in the cluster.
 func (n *NATSCluster) Node() string { return n.id }
 
-// leaderReads turns off direct gets on a bucket's stream: nats.go makes KV
-// buckets with AllowDirect, which lets any replica answer a Get, and a
-// replica one write behind answered "no such call" to a node taking over
-// a dead node's calls (the write had been acknowledged by the other two).
-// Takeovers and resumes must read what was acknowledged, so every Get goes
-// to the stream's leader.
-func (n *NATSCluster) leaderReads(ctx context.Context, kv jetstream.KeyValue, name string) (jetstream.KeyValue, error) {
-	st, err := n.js.Stream(ctx, "KV_"+name)
-	if err != nil {
-		return nil, err
-	}
-	cfg := st.CachedInfo().Config
-	if !cfg.AllowDirect {
-		return kv, nil
-	}
-	cfg.AllowDirect = false
-	if _, err := n.js.UpdateStream(ctx, cfg); err != nil {
-		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-			// The cluster is still forming (or another node's update is
-			// under way): try again with a fresh handle. Going on with kv
-			// would keep direct gets that nobody answers once the update
-			// lands ("no responders" for every Get).
-			return nil, err
-		}
-		// An external NATS may not let us change its streams: go on,
-		// with reads that may lag a write behind after a node dies.
-		n.log.Warn("cluster: cannot make the bucket read from its leader", "bucket", name, "err", err)
-		return kv, nil
-	}
-	return n.js.KeyValue(ctx, name)
-}
-
 // buckets creates (or finds) the presence and calls buckets, retrying while
 // the cluster's other nodes come up and elect a leader.
 func (n *NATSCluster) buckets() error {
@@ -357,9 +325,6 @@ func (n *NATSCluster) buckets() error {
 				if errors.Is(err, jetstream.ErrBucketExists) {
 					kv, err = n.js.KeyValue(ctx, name)
 				}
-			}
-			if err == nil {
-				kv, err = n.leaderReads(ctx, kv, name)
 			}
 			cancel()
 			if err == nil {

@@ -187,3 +187,136 @@ func MachineCPU() (busy, total int64, ok bool) {
 	}
 	return busy, total, true
 }
+
+// Usage is what the kernel has counted for a whole process so far: CPU time
+// split into user and kernel, its threads, and the context switches of all
+// its threads (voluntary: it slept; involuntary: it was preempted).
+type Usage struct {
+	At           time.Time
+	User, System time.Duration // in USER_HZ ticks (10 ms), sampled
+	// Runtime is the CPU time the scheduler measured for all threads, to
+	// the nanosecond (/proc/PID/task/TID/schedstat): the total to use for
+	// short windows, where the 10 ms ticks of User and System are coarse.
+	Runtime                time.Duration
+	Threads                int
+	Voluntary, Involuntary int64
+	RSS                    int64 // bytes, at the reading
+	// RSSAnon is the part of RSS that is the process's own memory (heap,
+	// stacks), not pages of files it maps (its binary, libraries), which
+	// the page cache holds and processes share.
+	RSSAnon int64
+}
+
+// Switches is every context switch counted, voluntary or not.
+func (u Usage) Switches() int64 { return u.Voluntary + u.Involuntary }
+
+// ReadUsage reads process pid's Usage (0: this process). The context
+// switches are summed over /proc/PID/task: /proc/PID/status counts only the
+// main thread's. Threads that have exited no longer count.
+func ReadUsage(pid int) (Usage, error) {
+	u := Usage{At: time.Now()}
+	stat, err := os.ReadFile(dir(pid) + "/stat")
+	if err != nil {
+		return u, fmt.Errorf("read the CPU time of process %d: %w", pid, err)
+	}
+	if u.User, u.System, u.Threads, err = ParseStatUsage(stat); err != nil {
+		return u, fmt.Errorf("process %d: %w", pid, err)
+	}
+	status, err := os.ReadFile(dir(pid) + "/status")
+	if err != nil {
+		return u, fmt.Errorf("read the memory of process %d: %w", pid, err)
+	}
+	u.RSS = StatusKB(status, "VmRSS:") * 1024
+	u.RSSAnon = StatusKB(status, "RssAnon:") * 1024
+	tasks, err := os.ReadDir(dir(pid) + "/task")
+	if err != nil {
+		return u, fmt.Errorf("list the threads of process %d: %w", pid, err)
+	}
+	for _, t := range tasks {
+		status, err := os.ReadFile(dir(pid) + "/task/" + t.Name() + "/status")
+		if err != nil {
+			continue // the thread exited since the listing
+		}
+		u.Voluntary += StatusInt(status, "voluntary_ctxt_switches:")
+		u.Involuntary += StatusInt(status, "nonvoluntary_ctxt_switches:")
+		if ss, err := os.ReadFile(dir(pid) + "/task/" + t.Name() + "/schedstat"); err == nil {
+			u.Runtime += ParseSchedstat(ss)
+		}
+	}
+	return u, nil
+}
+
+// ParseSchedstat reads the time spent on the CPU from a /proc schedstat
+// line ("runtime_ns waiting_ns timeslices"), or 0.
+func ParseSchedstat(b []byte) time.Duration {
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return 0
+	}
+	ns, err := strconv.ParseInt(string(f[0]), 10, 64)
+	if err != nil || ns < 0 {
+		return 0
+	}
+	return time.Duration(ns)
+}
+
+// ParseStatUsage reads utime, stime and num_threads from a /proc/PID/stat
+// line.
+func ParseStatUsage(stat []byte) (user, system time.Duration, threads int, err error) {
+	f, err := statFields(stat)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// f[0] is field 3; utime, stime are fields 14, 15; num_threads is 20.
+	if len(f) < 18 {
+		return 0, 0, 0, errors.New("short /proc stat line")
+	}
+	u, err1 := strconv.ParseInt(string(f[11]), 10, 64)
+	s, err2 := strconv.ParseInt(string(f[12]), 10, 64)
+	n, err3 := strconv.Atoi(string(f[17]))
+	if err1 != nil || err2 != nil || err3 != nil || u < 0 || s < 0 || n < 0 {
+		return 0, 0, 0, errors.New("unreadable CPU times or thread count in /proc stat line")
+	}
+	return time.Duration(u) * time.Second / userHZ, time.Duration(s) * time.Second / userHZ, n, nil
+}
+
+// StatusInt returns the number on a "key: 123" line of /proc/PID/status
+// (no unit), or 0.
+func StatusInt(status []byte, key string) int64 {
+	return StatusKB(status, key)
+}
+
+// Rates is the use between two Usage readings of one process: CPU in percent
+// of one core (user and kernel), context switches per second, and the
+// threads and RSS at the later reading.
+type Rates struct {
+	CPU, User, System float64 // % of one core
+	SwitchesPerSec    float64
+	Threads           int
+	RSS, RSSAnon      int64
+}
+
+// Between computes the Rates from a to b. The CPU is the scheduler's
+// runtime when both readings have it (split into user and kernel in the
+// proportion of the tick counts), else the ticks.
+func Between(a, b Usage) Rates {
+	r := Rates{Threads: b.Threads, RSS: b.RSS, RSSAnon: b.RSSAnon}
+	wall := b.At.Sub(a.At).Seconds()
+	if wall <= 0 {
+		return r
+	}
+	r.User = 100 * (b.User - a.User).Seconds() / wall
+	r.System = 100 * (b.System - a.System).Seconds() / wall
+	r.CPU = r.User + r.System
+	if run := b.Runtime - a.Runtime; a.Runtime > 0 && run > 0 {
+		cpu := 100 * run.Seconds() / wall
+		if r.CPU > 0 {
+			r.User, r.System = cpu*r.User/r.CPU, cpu*r.System/r.CPU
+		} else {
+			r.User, r.System = cpu, 0
+		}
+		r.CPU = cpu
+	}
+	r.SwitchesPerSec = float64(b.Switches()-a.Switches()) / wall
+	return r
+}

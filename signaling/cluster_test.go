@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -114,17 +113,7 @@ func newClusterHarness(t *testing.T, urls []string, edit func(*Config)) *harness
 		} else {
 			cfg.Logger = slog.New(slog.NewTextHandler(dbg, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", i)
 		}
-		srv, err := NewServer(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := &harness{t: t, srv: srv, clock: clock, url: WebSocketURL(ln.Addr(), false), ln: ln, done: make(chan error, 1)}
-		go func() { n.done <- srv.Serve(ln) }()
-		h.nodes = append(h.nodes, n)
+		h.nodes = append(h.nodes, serveOnLoopback(t, cfg, clock))
 	}
 	h.srv, h.url, h.ln, h.done = h.nodes[0].srv, h.nodes[0].url, h.nodes[0].ln, h.nodes[0].done
 	// Each node hears the others' heartbeats before the test begins.

@@ -55,6 +55,18 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	if edit != nil {
 		edit(&cfg)
 	}
+	h := serveOnLoopback(t, cfg, clock)
+	t.Cleanup(func() {
+		h.shutdown()
+		running.Check(t)
+	})
+	return h
+}
+
+// serveOnLoopback starts a server with cfg on a random loopback port; the
+// caller arranges its shutdown.
+func serveOnLoopback(t *testing.T, cfg Config, clock *ManualClock) *harness {
+	t.Helper()
 	srv, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +77,6 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	}
 	h := &harness{t: t, srv: srv, clock: clock, url: WebSocketURL(ln.Addr(), false), ln: ln, done: make(chan error, 1)}
 	go func() { h.done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		h.shutdown()
-		running.Check(t)
-	})
 	return h
 }
 

@@ -588,11 +588,6 @@ func (s *Server) onRequest(m *peerMsg) *peerMsg {
 		if id := s.holding(m.User); id != "" {
 			return &peerMsg{Call: id, Owner: s.node}
 		}
-		if ph := s.sessions[m.User]; ph != nil {
-			s.log.Debug("cluster: find: not holding", "user", m.User, "restored", ph.restored, "call", ph.call != nil)
-		} else {
-			s.log.Debug("cluster: find: no session", "user", m.User, "visitor", s.visitors[m.User] != nil)
-		}
 		return &peerMsg{}
 	}
 	return nil
@@ -1308,11 +1303,6 @@ func (s *Server) findHeld(ctx context.Context, user string) (call, owner string)
 				r, err := s.cl.request(ctx, o, &peerMsg{Kind: kFind, User: user})
 				if err == nil && r.Call == lost {
 					return lost, o
-				}
-				if err != nil {
-					s.log.Debug("cluster: find", "user", user, "node", o, "err", err)
-				} else {
-					s.log.Debug("cluster: find", "user", user, "node", o, "call", r.Call)
 				}
 				time.Sleep(25 * time.Millisecond)
 			}

@@ -207,8 +207,8 @@ func TestCallSurvivesServerKill(t *testing.T) {
 	argv := func(listen string) []string {
 		return []string{bin, "serve", "--listen", listen, "--turn-listen", "127.0.0.1:0", "--secret-key-file", key, "--log-level", "warn"}
 	}
-	first := startServe(t, argv("127.0.0.1:0"))
-	addr := strings.TrimSuffix(strings.TrimPrefix(first.url, "ws://"), "/ws")
+	addr := testenv.FreeAddr(t) // kept across the restart, below the ephemeral range
+	first := startServe(t, argv(addr))
 	sv := calltest.External(t, first.url)
 	alice, bob := sv.Engine("alice", nil), sv.Engine("bob", nil)
 	calltest.Connect(t, alice, bob)

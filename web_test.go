@@ -941,11 +941,11 @@ func TestWebAPIFromAnotherSite(t *testing.T) {
 // "reconnecting" and nothing else, hear each other after, and a hangup
 // then ends the call as always.
 func TestWebCallOutlivesServerRestart(t *testing.T) {
-	e := newWebEnv(t, webOpts{})
+	addr := testenv.FreeAddr(t) // kept across the restart, below the ephemeral range
+	e := newWebEnv(t, webOpts{serveArgs: []string{"--listen", addr}})
 	alice, b, from := pageCallsAlice(e)
 	before := len(b.events())
 
-	addr := strings.TrimSuffix(strings.TrimPrefix(e.wsURL, "ws://"), "/ws")
 	e.stopServer()
 	b.waitJS("the page reconnecting", `window.__tuiEvents.some((e) => e.event === "onConnectionChanged" && e.state === "reconnecting")`)
 	e.serve(webOpts{serveArgs: []string{"--listen", addr}})

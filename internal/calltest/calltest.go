@@ -23,6 +23,7 @@ import (
 
 	"softphone/audio"
 	"softphone/engine"
+	"softphone/internal/testenv"
 	"softphone/signaling"
 )
 
@@ -59,7 +60,7 @@ func NewServer(t testing.TB, edit func(*signaling.Config)) *Server {
 	if edit != nil {
 		edit(&cfg)
 	}
-	s := &Server{t: t, cfg: cfg, addr: "127.0.0.1:0"}
+	s := &Server{t: t, cfg: cfg} // Start picks the address; a restart keeps it
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -81,6 +82,12 @@ func (s *Server) Start() {
 	var ln net.Listener
 	deadline := time.Now().Add(Wait)
 	for {
+		if s.addr == "" {
+			// Below the ephemeral range: no outgoing connection takes
+			// the port while the server is down between Stop and Start.
+			ln = testenv.ListenLoopback(s.t)
+			break
+		}
 		if ln, err = net.Listen("tcp", s.addr); err == nil || time.Now().After(deadline) {
 			break
 		}

@@ -4,8 +4,11 @@ package testenv
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,15 +64,51 @@ func (b *Buffer) Len() int {
 
 // FreeAddr is a loopback address (127.0.0.1:PORT) whose port was free a
 // moment ago, for a listener that cannot take port 0 (a route address
-// other processes must be told before it listens).
+// other processes must be told before it listens, a node started again at
+// the address it had).
+//
+// The port lies below the kernel's ephemeral range, which connect and
+// port-0 listeners draw from: a port from that range, released and bound
+// again later, can meanwhile be taken by any outgoing connection on the
+// machine (a node's restart once failed so, "address already in use").
+// Below the range only an explicit bind takes it.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := ListenLoopback(t)
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// ListenLoopback listens on 127.0.0.1 at a port below the ephemeral range
+// (see FreeAddr): for a server that a test stops and starts again at the
+// same address.
+func ListenLoopback(t testing.TB) net.Listener {
+	t.Helper()
+	lo := ephemeralLow()
+	const base = 10000
+	for range 200 {
+		port := base + rand.IntN(lo-base)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			return ln
+		}
+	}
+	t.Fatalf("no free loopback port in %d-%d after 200 tries", base, lo-1)
+	return nil
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// where it cannot be read, Linux's default).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if lo, err := strconv.Atoi(f[0]); err == nil && lo > 11000 {
+				return lo
+			}
+		}
+	}
+	return 32768
 }
 
 // WaitFor polls cond until it holds, failing the test after d: for states

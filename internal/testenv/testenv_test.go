@@ -2,8 +2,10 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,3 +73,24 @@ func TestGoroutinesCheckIsExact(t *testing.T) {
 }
 
 func leakyWorker(stop chan struct{}) { <-stop }
+
+// TestFreeAddrIsBelowTheEphemeralRange: the port is one no outgoing
+// connection can take, and it can be bound.
+func TestFreeAddrIsBelowTheEphemeralRange(t *testing.T) {
+	lo := ephemeralLow()
+	for range 20 {
+		addr := FreeAddr(t)
+		_, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if port, _ := strconv.Atoi(p); port < 10000 || port >= lo {
+			t.Fatalf("FreeAddr gave %s, want a port in 10000-%d", addr, lo-1)
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("FreeAddr's %s cannot be bound: %v", addr, err)
+		}
+		ln.Close()
+	}
+}

@@ -40,6 +40,17 @@ var vp8Codec = webrtc.RTPCodecParameters{
 	PayloadType: 96,
 }
 
+// resendHistory is how many sent packets a peer connection keeps to resend
+// when the remote asks (NACK): 64 packets, 1.28 s of audio, over six times
+// the most a jitter buffer here waits (200 ms), so every resend that could
+// still be played is there. pion's default, 1,024 (20 s of audio), keeps
+// ~1.5 MB of packet copies per call that no resend can use, and in a
+// process with many calls that heap made each garbage collection long
+// enough (25–70 ms with 40 calls) to make frames late at every receiver.
+// The terminal phone sends no video; a browser's own NACK history serves
+// its video.
+const resendHistory = 64
+
 // natPathWait is how long the controlling side of ICE looks for a better
 // path before it takes one through NAT (server- or peer-reflexive) or a
 // relay. None: pion nominates on its 200 ms check ticks, so any wait cost
@@ -95,7 +106,7 @@ func newAPI(cfg mediaConfig) (*webrtc.API, *statsHolder, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("nack generator: %w", err)
 	}
-	resp, err := nack.NewResponderInterceptor(nack.WithResponderLoggerFactory(lf))
+	resp, err := nack.NewResponderInterceptor(nack.WithResponderLoggerFactory(lf), nack.ResponderSize(resendHistory))
 	if err != nil {
 		return nil, nil, fmt.Errorf("nack responder: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"softphone/audio"
 	"softphone/audio/voice"
@@ -72,7 +71,7 @@ type Engine struct {
 	log    *slog.Logger
 	media  mediaConfig
 	pipe   *audio.Pipeline
-	track  *webrtc.TrackLocalStaticSample
+	track  *audioTrack
 	events *eventStream
 	relays *relayQueue
 
@@ -135,7 +134,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.relays = newRelayQueue(e.log)
 
-	track, err := webrtc.NewTrackLocalStaticSample(opusCodec.RTPCodecCapability, "audio", "softphone-"+cfg.UserID)
+	track, err := newAudioTrack(cfg.UserID)
 	if err != nil {
 		return nil, &Error{Code: CodeMedia, Message: "create the audio track: " + err.Error(), err: err}
 	}
@@ -166,7 +165,7 @@ func (e *Engine) sendAudio(p audio.Packet) {
 	}
 	// Before any peer is connected the track has no bindings and this is
 	// a cheap no-op.
-	_ = e.track.WriteSample(media.Sample{Data: p.Payload, Duration: 20 * time.Millisecond, PrevDroppedPackets: uint16(dropped)})
+	e.track.write(p.Payload, uint16(dropped))
 }
 
 // openAudio opens a pipeline for the given mic and speaker specs.

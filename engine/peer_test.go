@@ -8,7 +8,6 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"softphone/internal/testenv"
 )
@@ -17,16 +16,18 @@ import (
 // relay is tested elsewhere; here only the pion side is under test).
 type peerPair struct {
 	a, b           *peer
-	trackA, trackB *webrtc.TrackLocalStaticSample
-	gotA, gotB     atomic.Int64 // audio packets received by a and by b
+	trackA, trackB *audioTrack
+	gotA, gotB     atomic.Int64                      // audio packets received by a and by b
+	pumpA          atomic.Bool                       // the 20 ms pump writes a's track (on at the start)
+	tapB           atomic.Pointer[func(*rtp.Packet)] // sees each packet b receives
 	offersFromA    atomic.Int64
 	toA            func(signalMsg) // b's signal function
 	stop           chan struct{}
 }
 
-func newTestTrack(t testing.TB, id string) *webrtc.TrackLocalStaticSample {
+func newTestTrack(t testing.TB, id string) *audioTrack {
 	t.Helper()
-	tr, err := webrtc.NewTrackLocalStaticSample(opusCodec.RTPCodecCapability, "audio", id)
+	tr, err := newAudioTrack(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,14 +41,15 @@ func testMediaConfig() mediaConfig {
 	}
 }
 
-func newPeerPair(t *testing.T, cfg mediaConfig) *peerPair {
+func newPeerPair(t testing.TB, cfg mediaConfig) *peerPair {
 	t.Helper()
 	return newPeerPairNets(t, cfg, cfg)
 }
 
-func newPeerPairNets(t *testing.T, cfgA, cfgB mediaConfig) *peerPair {
+func newPeerPairNets(t testing.TB, cfgA, cfgB mediaConfig) *peerPair {
 	t.Helper()
 	pp := &peerPair{trackA: newTestTrack(t, "alice"), trackB: newTestTrack(t, "bob"), stop: make(chan struct{})}
+	pp.pumpA.Store(true)
 	toA, toB := make(chan signalMsg, 1024), make(chan signalMsg, 1024)
 	var err error
 	pp.a, err = newPeer("alice", "bob", cfgA, pp.trackA, false, peerEvents{
@@ -65,7 +67,12 @@ func newPeerPairNets(t *testing.T, cfgA, cfgB mediaConfig) *peerPair {
 	pp.toA = func(m signalMsg) { toA <- m }
 	pp.b, err = newPeer("bob", "alice", cfgB, pp.trackB, false, peerEvents{
 		signal: pp.toA,
-		audio:  func(*rtp.Packet) { pp.gotB.Add(1) },
+		audio: func(p *rtp.Packet) {
+			pp.gotB.Add(1)
+			if f := pp.tapB.Load(); f != nil {
+				(*f)(p)
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -90,8 +97,10 @@ func newPeerPairNets(t *testing.T, cfgA, cfgB mediaConfig) *peerPair {
 		for {
 			select {
 			case <-tk.C:
-				_ = pp.trackA.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
-				_ = pp.trackB.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+				if pp.pumpA.Load() {
+					pp.trackA.write(frame, 0)
+				}
+				pp.trackB.write(frame, 0)
 			case <-pp.stop:
 				return
 			}

@@ -91,7 +91,7 @@ type Packet struct {
 	// before this one (the run loop fell behind the device, or the
 	// machine stalled). The sender must advance its RTP sequence number
 	// and timestamp over them, or every later packet looks late to the
-	// receiver: with pion, set media.Sample.PrevDroppedPackets to it.
+	// receiver (the engine's audio track skips them in both).
 	Dropped int
 }
 
@@ -463,8 +463,8 @@ func (p *Pipeline) setIssue(i int, s string) {
 // SetPacketHandler sets the function that receives every encoded 20 ms Opus
 // frame (nil: stop sending). It runs on the run loop (see Pipeline): it must not
 // block for long, and the payload is only valid during the call (copy it to
-// keep it). pion's TrackLocalStaticSample.WriteSample copies, so the
-// engine can write the same frame to every peer directly.
+// keep it). The engine's track sends the frame to every peer before its
+// write returns, so it writes the payload as it is.
 func (p *Pipeline) SetPacketHandler(fn func(Packet)) {
 	if fn == nil {
 		p.handler.Store(nil)

@@ -51,7 +51,7 @@ const webWait = 20 * time.Second
 const browserToneHz = 1000
 
 type webEnv struct {
-	t      *testing.T
+	t      testing.TB
 	ns     string // network namespace
 	bin    string
 	dir    string
@@ -80,7 +80,7 @@ type webOpts struct {
 
 // newWebEnv makes the namespace, starts softphone serve in it and a
 // headless Chromium whose microphone plays browserToneHz.
-func newWebEnv(t *testing.T, o webOpts) *webEnv {
+func newWebEnv(t testing.TB, o webOpts) *webEnv {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "the browser tests run in a network namespace of their own, which needs root")
@@ -109,7 +109,7 @@ func newWebEnv(t *testing.T, o webOpts) *webEnv {
 
 // newServeEnv starts softphone serve on the host's loopback, with no
 // namespace and no browser: for the checks of what it serves.
-func newServeEnv(t *testing.T, o webOpts) *webEnv {
+func newServeEnv(t testing.TB, o webOpts) *webEnv {
 	t.Helper()
 	e := newEnv(t)
 	t.Cleanup(e.close)
@@ -117,7 +117,7 @@ func newServeEnv(t *testing.T, o webOpts) *webEnv {
 	return e
 }
 
-func newEnv(t *testing.T) *webEnv {
+func newEnv(t testing.TB) *webEnv {
 	e := &webEnv{t: t, bin: softphoneBinary(t), dir: t.TempDir()}
 	e.key = writeKey(t)
 	// XDG_CONFIG_HOME keeps --tls-self-signed's certificate in the test.
@@ -309,7 +309,7 @@ func (e *webEnv) startBrowser() {
 
 // spkiOf is the base64 SHA-256 of a PEM certificate's public key, for
 // Chromium's --ignore-certificate-errors-spki-list.
-func spkiOf(t *testing.T, certPEM string) string {
+func spkiOf(t testing.TB, certPEM string) string {
 	t.Helper()
 	b, err := os.ReadFile(certPEM)
 	if err != nil {
@@ -327,7 +327,7 @@ func spkiOf(t *testing.T, certPEM string) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-func mustLook(t *testing.T, name string) string {
+func mustLook(t testing.TB, name string) string {
 	p, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +362,7 @@ func writeTone(t testing.TB, path string, hz, amp float64, d time.Duration) {
 
 // phone is a `softphone --headless` process: commands in, JSON lines out.
 type phone struct {
-	t    *testing.T
+	t    testing.TB
 	user string
 	cmd  *exec.Cmd
 	in   io.WriteCloser
@@ -530,7 +530,7 @@ func (p *phone) heard(hz float64) float64 {
 // heardIn is heard for any WAV recording, with how long hz was heard.
 // Frames of the ringtones (the ring's 400+450 Hz, the ringback's 440+480
 // Hz, audio/ringtone.go) are left out: they are not the call's sound.
-func heardIn(t *testing.T, wav string, hz float64) (share float64, d time.Duration) {
+func heardIn(t testing.TB, wav string, hz float64) (share float64, d time.Duration) {
 	t.Helper()
 	pcm := calltest.ReadWAV(t, wav)
 	loud, match := 0, 0
@@ -594,7 +594,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
 // tab is one page in its own browser context (its own storage).
 type tab struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -616,7 +616,7 @@ func (b *tab) sibling(url string) *tab {
 	return newTab(b.t, b.name+"'", ctx, cancel, url)
 }
 
-func newTab(t *testing.T, name string, ctx context.Context, cancel context.CancelFunc, url string) *tab {
+func newTab(t testing.TB, name string, ctx context.Context, cancel context.CancelFunc, url string) *tab {
 	t.Helper()
 	t.Cleanup(cancel)
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {

@@ -256,6 +256,9 @@ func runGoBenchmarks(t *table) {
 		t.info("peer stopped (SIGSTOP) found gone, "+m.what+", p50", num(p50)+" s")
 		check("  … the slowest of the trials", "BenchmarkDeadPeerDetection", m.unit+"-max-s", "s", 1, true, 10)
 	}
+	t.section("web phone (Chromium) and a headless softphone, loopback")
+	check("accept → connected at the browser, p95, the browser offers", "BenchmarkWebAcceptToConnected/browser-offers", "p95-ms", "ms", 1, true, 50)
+	check("accept → connected at the browser, p95, the softphone offers", "BenchmarkWebAcceptToConnected/softphone-offers", "p95-ms", "ms", 1, true, 50)
 	t.section("headless client (the binary, one process per client)")
 	check("CPU of the caller in a 1:1 call", "BenchmarkHeadlessCall", "caller-%core", "% of a core", 1, true, 2)
 	check("CPU of the callee in a 1:1 call", "BenchmarkHeadlessCall", "callee-%core", "% of a core", 1, true, 2)

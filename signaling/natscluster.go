@@ -81,6 +81,7 @@ type NATSCluster struct {
 	start  time.Time
 
 	ns      *server.Server // embedded, or nil
+	listens bool           // ns takes connections (cluster or ClientListen)
 	tmpDir  string
 	nc      *nats.Conn
 	js      jetstream.JetStream
@@ -221,6 +222,11 @@ func (n *NATSCluster) connect() error {
 	if so.ServerName == "" {
 		so.ServerName = "softphone-" + n.id
 	}
+	n.listens = !so.DontListen
+	// Stopping (see shutdown): NATS clients other than ours (on
+	// ClientListen) get a second or two before they are cut off, not the
+	// default 2 minutes.
+	so.LameDuckDuration, so.LameDuckGracePeriod = 2*time.Second, time.Second
 	ns, err := server.NewServer(so)
 	if err != nil {
 		return fmt.Errorf("start the embedded NATS server: %w", err)
@@ -928,6 +934,17 @@ func (n *NATSCluster) shutdown() {
 		}
 		n.wg.Wait()
 		if n.ns != nil {
+			if n.listens {
+				// Lame duck mode hands every bucket this node leads
+				// (and the JetStream meta group) to another node
+				// before it stops, ~1 s. A plain shutdown leaves the
+				// others to notice and elect, seconds in which no
+				// login or call change can be written: a rolling
+				// restart that moved on right after a node's banner
+				// once stalled every login for 20 s that way. It does
+				// nothing for a server without a listener.
+				n.ns.LameDuckShutdown()
+			}
 			n.ns.Shutdown()
 			n.ns.WaitForShutdown()
 		}

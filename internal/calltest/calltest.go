@@ -79,29 +79,34 @@ func (s *Server) Start() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	var ln net.Listener
-	deadline := time.Now().Add(Wait)
-	for {
-		if s.addr == "" {
-			// Below the ephemeral range: no outgoing connection takes
-			// the port while the server is down between Stop and Start.
-			ln = testenv.ListenLoopback(s.t)
-			break
-		}
-		if ln, err = net.Listen("tcp", s.addr); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // the old server may still be letting go of the port
-	}
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	ln := s.listen()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	s.mu.Lock()
 	s.Srv, s.done, s.addr = srv, done, ln.Addr().String()
 	s.URL = signaling.WebSocketURL(ln.Addr(), false)
 	s.mu.Unlock()
+}
+
+// listen takes a port below the ephemeral range the first time, so no
+// outgoing connection takes it while the server is down between Stop and
+// Start, and that same address after.
+func (s *Server) listen() net.Listener {
+	s.t.Helper()
+	if s.addr == "" {
+		return testenv.ListenLoopback(s.t)
+	}
+	deadline := time.Now().Add(Wait)
+	for {
+		ln, err := net.Listen("tcp", s.addr)
+		if err == nil {
+			return ln
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // the old server may still be letting go of the port
+	}
 }
 
 // Stop shuts the server down (gracefully: calls that have begun live on

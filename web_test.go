@@ -207,6 +207,25 @@ func TestWebThreeWay(t *testing.T) {
 	alice.event(fa, "onUserJoin", map[string]any{"userId": "guest"})
 	bob.event(fb, "onUserJoin", map[string]any{"userId": "guest"})
 	b.waitJS("three tiles with moving meters again", `[...document.querySelectorAll('#tiles .tile .meter')].filter((m) => +m.dataset.volume > 30).length === 3`)
+
+	// Out and back in at once, three times: messages of the connections
+	// just left are still on their way and must not reach the new ones
+	// (PROTOCOL.md: sid and to).
+	fa = alice.mark()
+	b.eval(fmt.Sprintf(`(async () => {
+  for (let i = 0; i < 3; i++) { await TUICallKit.hangup(); await TUICallKit.join(%q); }
+  return true;
+})()`, callID), nil)
+	alice.event(fa, "onUserLeave", map[string]any{"userId": "guest"})
+	b.waitJS("three tiles with moving meters after quick rejoins", `[...document.querySelectorAll('#tiles .tile .meter')].filter((m) => +m.dataset.volume > 30).length === 3`)
+	for _, p := range []*phone{alice, bob} {
+		p.wait(p.mark(), "the guest heard again after quick rejoins", func(m map[string]any) bool {
+			vm, _ := m["volumeMap"].(map[string]any)
+			g, _ := vm["guest"].(float64)
+			return m["event"] == "onUserVoiceVolumeChanged" && g > 30
+		})
+	}
+	fa = alice.mark()
 	b.eval(`TUICallKit.hangup().then(() => true)`, nil)
 	alice.event(fa, "onUserLeave", map[string]any{"userId": "guest"})
 	// alice and bob still talk to each other after the browser left.

@@ -273,10 +273,15 @@ func (e *Engine) onSignal(ev signaling.Event) {
 			}
 		}
 
+	case signaling.JoinAnswered:
+		e.joinAnswered(v)
+
 	case signaling.CallBegan:
 		c := e.callFor(v.CallID)
-		if c == nil && e.st == stateIdle && v.Call != nil && !e.finished.has(v.CallID) {
-			// Joined with join (the reply may still be on its way).
+		if c == nil && e.st == stateIdle && v.Call != nil && (e.joining[v.CallID] != nil || !e.finished.has(v.CallID)) {
+			// Joined with join, and the call's node was quicker than the
+			// reply (another node's call in a cluster).
+			e.finished.remove(v.CallID)
 			c = callFromInfo(e.cfg.UserID, v.Call)
 			e.setCall(c)
 		}
@@ -585,10 +590,17 @@ func (e *Engine) dropRemote(c *activeCall, id string) {
 		return
 	}
 	delete(c.remotes, id)
+	e.dropPeer(r)
+}
+
+// dropPeer ends r's media link (closing it in the background); r stays in
+// the call.
+func (e *Engine) dropPeer(r *remoteUser) {
 	if r.rx.Swap(nil) != nil {
-		e.pipe.RemoveRemote(id)
+		e.pipe.RemoveRemote(r.id)
 	}
 	if p := r.peer; p != nil {
+		r.peer = nil
 		e.peerWG.Add(1)
 		go func() {
 			defer e.peerWG.Done()
@@ -617,12 +629,27 @@ func (e *Engine) onRelay(v signaling.Relayed) {
 		e.updateAudioAvailable(r, time.Now())
 		return
 	}
+	if r.peer != nil {
+		switch r.peer.admit(m) {
+		case stale:
+			e.log.Debug("dropping a message of an earlier connection", "from", v.From, "kind", m.Kind, "sid", m.Sid, "to", m.To)
+			return
+		case remoteAnew:
+			// They left and joined back (or restarted) before we saw it:
+			// their new connection's offer needs a new one here.
+			e.log.Info("new connection from the remote; replacing ours", "peer", v.From)
+			e.dropPeer(r)
+		}
+	}
 	if r.peer == nil {
 		if e.st != stateInCall {
 			return
 		}
 		e.startMedia(c, r)
 		if r.peer == nil {
+			return
+		}
+		if r.peer.admit(m) != admitted {
 			return
 		}
 	}

@@ -81,8 +81,9 @@ type Engine struct {
 	conn     ConnState
 	st       callState
 	call     *activeCall
-	finished recentSet // calls over for us: late pushes about them are ignored
-	epoch    int       // counts connection drops, so a snapshot knows what it covers
+	finished recentSet                // calls over for us: late pushes about them are ignored
+	joining  map[string]chan struct{} // joins whose reply the loop has not applied yet
+	epoch    int                      // counts connection drops, so a snapshot knows what it covers
 	muted    bool
 	closed   bool
 
@@ -681,23 +682,49 @@ func (e *Engine) Join(ctx context.Context, callID string) error {
 		e.mu.Unlock()
 		return stateError("already in a call (%s)", e.st)
 	}
-	// A new participation: pushes about this call count again.
-	e.finished.remove(callID)
+	// The loop applies the reply (signaling.JoinAnswered) in its place
+	// among the pushes; Join returns once it has.
+	applied := make(chan struct{})
+	if e.joining == nil {
+		e.joining = make(map[string]chan struct{})
+	}
+	e.joining[callID] = applied
+	done := e.loopDone
 	e.mu.Unlock()
-	info, err := client.Join(ctx, callID)
+	_, err = client.Join(ctx, callID)
+	if err == nil {
+		select {
+		case <-applied:
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+	e.mu.Lock()
+	if e.joining[callID] == applied {
+		delete(e.joining, callID)
+	}
+	e.mu.Unlock()
 	if err != nil {
 		return wrapError("join", err)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.st == stateIdle && e.call == nil && !e.finished.has(info.CallID) {
+	return nil
+}
+
+// joinAnswered starts a participation in a call this user joined (Join),
+// at the reply's place among the pushes: pushes about the call from before
+// it (the callEnded of a hang-up just before) were about the previous one.
+func (e *Engine) joinAnswered(v signaling.JoinAnswered) {
+	if ch := e.joining[v.CallID]; ch != nil {
+		delete(e.joining, v.CallID)
+		defer close(ch)
+	}
+	e.finished.remove(v.CallID)
+	if e.st == stateIdle && e.call == nil {
 		// Joined a call where nobody else is in yet: wait for them as a
-		// caller waits. onCallBegin comes when someone joins.
-		c := callFromInfo(e.cfg.UserID, info)
-		e.setCall(c)
+		// caller waits. onCallBegin comes (callBegan) when someone is.
+		e.setCall(callFromInfo(e.cfg.UserID, v.Call))
 		e.setState(stateDialing)
 	}
-	return nil
 }
 
 // SwitchMediaType asks to switch the call between voice and video

@@ -97,3 +97,30 @@ func TestGroupCall(t *testing.T) {
 		}
 	}
 }
+
+// Hanging up and joining back at once, again and again: the join's reply
+// and the hang-up's callEnded race to the engine, and the callEnded of the
+// participation just left must not end the new one.
+func TestRejoinRightAfterHangup(t *testing.T) {
+	testenv.NoLeaks(t)
+	s := calltest.NewManualServer(t, nil)
+	alice, bob, carol := s.Engine("alice", nil), s.Engine("bob", nil), s.Engine("carol", nil)
+	calltest.Must(t, "call", alice.Call(calltest.Ctx(t), []string{"bob", "carol"}, CallParams{}))
+	var callID string
+	for _, te := range []*calltest.Engine{bob, carol} {
+		callID = calltest.Expect(te, func(CallReceived) bool { return true }).CallID
+		calltest.Must(t, te.UserID()+" accepts", te.Accept(calltest.Ctx(t)))
+		te.WaitHas("onCallBegin(called)")
+	}
+	const rounds = 4
+	for i := 1; i <= rounds; i++ {
+		calltest.Must(t, "carol hangs up", carol.Hangup(calltest.Ctx(t)))
+		calltest.Must(t, "carol joins back", carol.Join(calltest.Ctx(t), callID))
+		carol.WaitCount("onCallBegin(called)", i+1)
+		alice.WaitCount("onUserJoin(carol)", i+1)
+	}
+	carol.VolumeOf("alice", 5)
+	if n := carol.Count("onCallEnd(called)"); n != rounds || carol.Has("onCallCancelled(carol)") {
+		t.Fatalf("carol: %d onCallEnd, want %d, and no onCallCancelled\n%s", n, rounds, carol.Dump())
+	}
+}

@@ -314,7 +314,7 @@ func (p *peer) renewCredentials() {
 	if p.offerer {
 		p.negotiate(true, false)
 	} else {
-		p.ev.signal(signalMsg{Kind: "renegotiate", ICERestart: true})
+		p.send(signalMsg{Kind: "renegotiate", ICERestart: true})
 	}
 }
 

@@ -31,6 +31,69 @@ type signalMsg struct {
 	// restart while the answer was on its way) is ignored. An answer
 	// without Seq (a simpler client) answers the latest offer.
 	Seq int `json:"seq,omitempty"`
+	// Sid names the sender's peer connection, and To the receiver's that
+	// the sender knows (0 before it has heard from it). A participant who
+	// leaves and joins back at once gets new connections on both sides
+	// while messages of the old ones are still on their way: with these a
+	// receiver drops them instead of mixing two connections' descriptions.
+	// Ids grow with time (newPeerID). Clients without them are taken as
+	// before.
+	Sid int64 `json:"sid,omitempty"`
+	To  int64 `json:"to,omitempty"`
+}
+
+// lastPeerID is the latest id newPeerID gave.
+var lastPeerID atomic.Int64
+
+// newPeerID returns an id for a new peer connection: the time in
+// microseconds, made unique and growing in this process, so a connection
+// made later, here or by a restarted process, has a larger id. It stays
+// below 2^53, exact in a browser's numbers.
+func newPeerID() int64 {
+	for {
+		last, now := lastPeerID.Load(), time.Now().UnixMicro()
+		id := max(now, last+1)
+		if lastPeerID.CompareAndSwap(last, id) {
+			return id
+		}
+	}
+}
+
+// admission is what a peer makes of a message from its remote (admit).
+type admission int
+
+const (
+	admitted   admission = iota
+	stale                // for an earlier connection of ours, or from an earlier one of theirs
+	remoteAnew           // from a new connection of theirs, which does not know ours yet
+)
+
+// admit checks a message's connection ids against this connection's. The
+// caller replaces the connection on remoteAnew (the remote started over,
+// its offer needs a fresh connection) and drops stale messages.
+func (p *peer) admit(m signalMsg) admission {
+	if m.To != 0 && m.To != p.id {
+		return stale
+	}
+	if m.Sid == 0 {
+		return admitted
+	}
+	cur := p.remoteID.Load()
+	switch {
+	case cur == 0 || m.Sid == cur:
+	case m.Sid < cur:
+		return stale
+	case m.To == 0:
+		return remoteAnew
+	}
+	p.remoteID.Store(m.Sid)
+	return admitted
+}
+
+// send stamps m with the connection ids and sends it.
+func (p *peer) send(m signalMsg) {
+	m.Sid, m.To = p.id, p.remoteID.Load()
+	p.ev.signal(m)
 }
 
 // isOfferer is the glare rule: of two peers, the one with the smaller user id
@@ -60,14 +123,16 @@ type peerEvents struct {
 // (ops) so offers, answers, candidates and restarts never race, and queuing
 // a step never blocks.
 type peer struct {
-	remote  string
-	offerer bool
-	log     *slog.Logger
-	pc      *webrtc.PeerConnection
-	stats   *statsHolder
-	sender  *webrtc.RTPSender
-	ev      peerEvents
-	hook    func() // mediaConfig.statsHook
+	remote   string
+	id       int64        // this connection's id (signalMsg.Sid)
+	remoteID atomic.Int64 // the remote connection's, once heard from
+	offerer  bool
+	log      *slog.Logger
+	pc       *webrtc.PeerConnection
+	stats    *statsHolder
+	sender   *webrtc.RTPSender
+	ev       peerEvents
+	hook     func() // mediaConfig.statsHook
 
 	ops    operations
 	closed chan struct{}
@@ -182,6 +247,7 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 	}
 	p := &peer{
 		remote:     remote,
+		id:         newPeerID(),
 		offerer:    isOfferer(self, remote),
 		log:        cfg.Logger.With("peer", remote),
 		pc:         pc,
@@ -207,7 +273,7 @@ func newPeer(self, remote string, cfg mediaConfig, track webrtc.TrackLocal, vide
 		if c != nil {
 			init = c.ToJSON()
 		}
-		ev.signal(signalMsg{Kind: "candidate", Candidate: &init})
+		p.send(signalMsg{Kind: "candidate", Candidate: &init})
 	})
 	pc.OnICEConnectionStateChange(p.onICEState)
 	pc.OnTrack(p.onTrack)
@@ -269,7 +335,7 @@ func (p *peer) negotiate(iceRestart, replace bool) {
 	p.offerSeq++
 	// Send before SetLocalDescription starts gathering, so the offer leaves
 	// ahead of its candidates.
-	p.ev.signal(signalMsg{Kind: "offer", SDP: offer.SDP, Seq: p.offerSeq})
+	p.send(signalMsg{Kind: "offer", SDP: offer.SDP, Seq: p.offerSeq})
 	if err := p.pc.SetLocalDescription(offer); err != nil {
 		p.log.Warn("set local offer", "err", err)
 		return
@@ -304,7 +370,7 @@ func (p *peer) setVideo(on bool) {
 		if p.offerer {
 			p.negotiate(false, false)
 		} else {
-			p.ev.signal(signalMsg{Kind: "renegotiate"})
+			p.send(signalMsg{Kind: "renegotiate"})
 		}
 	})
 }
@@ -321,7 +387,7 @@ func (p *peer) onOffer(sdp string, seq int) error {
 	if err != nil {
 		return fmt.Errorf("create answer: %w", err)
 	}
-	p.ev.signal(signalMsg{Kind: "answer", SDP: answer.SDP, Seq: seq})
+	p.send(signalMsg{Kind: "answer", SDP: answer.SDP, Seq: seq})
 	if err := p.pc.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("set local answer: %w", err)
 	}
@@ -412,7 +478,7 @@ func (p *peer) scheduleRestart(after time.Duration) {
 				// path: replace it rather than wait.
 				p.negotiate(true, true)
 			} else {
-				p.ev.signal(signalMsg{Kind: "renegotiate", ICERestart: true})
+				p.send(signalMsg{Kind: "renegotiate", ICERestart: true})
 			}
 		})
 		p.scheduleRestart(restartRetry)

@@ -21,7 +21,8 @@ type peerPair struct {
 	pumpA          atomic.Bool                       // the 20 ms pump writes a's track (on at the start)
 	tapB           atomic.Pointer[func(*rtp.Packet)] // sees each packet b receives
 	offersFromA    atomic.Int64
-	toA            func(signalMsg) // b's signal function
+	toA            func(signalMsg)                 // relays to a
+	signalB        atomic.Pointer[func(signalMsg)] // b's signal function (toA unless a test swaps it)
 	stop           chan struct{}
 }
 
@@ -65,8 +66,9 @@ func newPeerPairNets(t testing.TB, cfgA, cfgB mediaConfig) *peerPair {
 		t.Fatal(err)
 	}
 	pp.toA = func(m signalMsg) { toA <- m }
+	pp.signalB.Store(&pp.toA)
 	pp.b, err = newPeer("bob", "alice", cfgB, pp.trackB, false, peerEvents{
-		signal: pp.toA,
+		signal: func(m signalMsg) { (*pp.signalB.Load())(m) },
 		audio: func(p *rtp.Packet) {
 			pp.gotB.Add(1)
 			if f := pp.tapB.Load(); f != nil {
@@ -158,19 +160,20 @@ func TestPeerRestartReplacesAnUnansweredOffer(t *testing.T) {
 	// An offer whose answer will never be applied: b's answer goes nowhere.
 	var lost signalMsg
 	answered := make(chan struct{})
-	pp.b.ev.signal = func(m signalMsg) {
+	swallow := func(m signalMsg) {
 		if m.Kind == "answer" && lost.Kind == "" {
 			lost = m
 			close(answered)
 		}
 	}
+	pp.signalB.Store(&swallow)
 	pp.a.do(func() { pp.a.negotiate(false, false) })
 	<-answered
 	// a sends its offer before applying it; wait for the apply.
 	testenv.WaitFor(t, "a to hold its unanswered offer", 10*time.Second, func() bool {
 		return pp.a.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer
 	})
-	pp.b.ev.signal = pp.toA
+	pp.signalB.Store(&pp.toA)
 	pp.a.do(func() { pp.a.negotiate(true, true) }) // the restart path
 	testenv.WaitFor(t, "stable after the replacing offer", 20*time.Second, func() bool {
 		return pp.a.pc.SignalingState() == webrtc.SignalingStateStable
@@ -180,5 +183,39 @@ func TestPeerRestartReplacesAnUnansweredOffer(t *testing.T) {
 	testenv.WaitFor(t, "audio after the restart", 20*time.Second, func() bool { return pp.gotB.Load() > n+50 })
 	if st := pp.a.pc.SignalingState(); st != webrtc.SignalingStateStable {
 		t.Fatalf("a is %v after the late answer", st)
+	}
+}
+
+// admit: a message names the connections it is from and for; messages of
+// earlier connections, on either side, are dropped, and a new connection
+// of the remote's, which cannot know ours yet, replaces ours.
+func TestPeerAdmit(t *testing.T) {
+	p := &peer{id: newPeerID()}
+	old, cur := newPeerID(), newPeerID()
+	newer := newPeerID()
+	if !(p.id < old && old < cur && cur < newer) {
+		t.Fatalf("ids do not grow: %d %d %d %d", p.id, old, cur, newer)
+	}
+	steps := []struct {
+		m    signalMsg
+		want admission
+	}{
+		{signalMsg{Kind: "candidate"}, admitted},                     // a client without ids
+		{signalMsg{Kind: "offer", Sid: cur}, admitted},               // their first message: we learn their id
+		{signalMsg{Kind: "candidate", Sid: cur, To: p.id}, admitted}, // for us, from them
+		{signalMsg{Kind: "candidate", Sid: cur, To: p.id - 1}, stale},
+		{signalMsg{Kind: "offer", Sid: old}, stale}, // their earlier connection's, late
+		{signalMsg{Kind: "candidate", Sid: old, To: p.id}, stale},
+		{signalMsg{Kind: "offer", Sid: newer}, remoteAnew},
+		{signalMsg{Kind: "answer", Sid: newer, To: p.id}, admitted}, // knows us: theirs now
+		{signalMsg{Kind: "candidate", Sid: cur, To: p.id}, stale},
+	}
+	for i, s := range steps {
+		if got := p.admit(s.m); got != s.want {
+			t.Fatalf("step %d %+v: got %d, want %d", i, s.m, got, s.want)
+		}
+	}
+	if p.remoteID.Load() != newer {
+		t.Fatalf("remote id %d, want %d", p.remoteID.Load(), newer)
 	}
 }

@@ -73,6 +73,7 @@ type Client struct {
 	session   SessionInfo
 	heartbeat time.Duration
 	pending   map[uint64]chan *Frame
+	joins     map[uint64]string // join requests waiting for their reply: the call id
 	nextID    uint64
 	stopErr   error // why the client went offline for good
 	closed    bool
@@ -134,6 +135,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		events:  make(chan Event, 64),
 		up:      make(chan struct{}),
 		pending: make(map[uint64]chan *Frame),
+		joins:   make(map[uint64]string),
 		notify:  make(chan struct{}, 1),
 		gone:    make(chan struct{}),
 		state:   ConnConnecting,
@@ -339,6 +341,7 @@ func (c *Client) offline(state ConnState, err error) {
 	}
 	pending := c.pending
 	c.pending = make(map[uint64]chan *Frame)
+	clear(c.joins)
 	c.mu.Unlock()
 	for _, ch := range pending {
 		ch <- nil
@@ -465,7 +468,14 @@ func (c *Client) serve(ws *websocket.Conn) error {
 			c.mu.Lock()
 			ch := c.pending[f.ID]
 			delete(c.pending, f.ID)
+			callID, join := c.joins[f.ID]
+			delete(c.joins, f.ID)
 			c.mu.Unlock()
+			if join && ch != nil && f.Type == TypeOK && f.Call != nil {
+				// In the event stream at the reply's place: pushes before
+				// it are about the previous participation.
+				c.emit(JoinAnswered{CallID: callID, Call: f.Call})
+			}
 			if ch != nil {
 				ch <- &f
 			}
@@ -652,6 +662,9 @@ func (c *Client) request(ctx context.Context, f *Frame, wait bool) (*Frame, erro
 	f.ID = c.nextID
 	ch := make(chan *Frame, 1)
 	c.pending[f.ID] = ch
+	if f.Type == TypeJoin {
+		c.joins[f.ID] = f.CallID
+	}
 	ws := c.ws
 	c.mu.Unlock()
 
@@ -687,6 +700,7 @@ func (c *Client) request(ctx context.Context, f *Frame, wait bool) (*Frame, erro
 func (c *Client) forget(id uint64) {
 	c.mu.Lock()
 	delete(c.pending, id)
+	delete(c.joins, id)
 	c.mu.Unlock()
 }
 
@@ -767,7 +781,8 @@ func (c *Client) InviteMore(ctx context.Context, callID string, userIDs []string
 }
 
 // Join enters a live call this user was invited to: it answers while
-// ringing, and comes back after leaving, rejecting or not answering.
+// ringing, and comes back after leaving, rejecting or not answering. A
+// JoinAnswered event marks the reply's place among the pushes.
 func (c *Client) Join(ctx context.Context, callID string) (*CallInfo, error) {
 	c.joining(callID)
 	return c.callReply(c.request(ctx, &Frame{Type: TypeJoin, CallID: callID}, true))

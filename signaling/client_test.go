@@ -337,6 +337,55 @@ func TestClientCallFlow(t *testing.T) {
 	noEvent(t, b)
 }
 
+// A hang-up followed at once by a join back into the same call: the join's
+// reply takes its place in the event stream (JoinAnswered) after the
+// hang-up's callEnded and before the callBegan the join caused, so a client
+// can tell the old participation's pushes from the new one's.
+func TestClientJoinAnsweredInOrder(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b, c := h.client("alice", h.url, time.Hour), h.client("bob", h.url, time.Hour), h.client("carol", h.url, time.Hour)
+	ctx, cancel := testCtx()
+	defer cancel()
+	info, err := a.Invite(ctx, InviteParams{UserIDs: []string{"bob", "carol"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range []*Client{b, c} {
+		nextEvent[IncomingCall](t, cl)
+		if _, err := cl.Accept(ctx, info.CallID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if err := b.Hangup(ctx, info.CallID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Join(ctx, info.CallID); err != nil {
+			t.Fatal(err)
+		}
+		// Before the callEnded: what the call brought before the hang-up.
+		nextEventSkipping[CallEnded](t, b, func(ev Event) bool {
+			switch ev.(type) {
+			case CallBegan, UserJoined:
+				return true
+			}
+			return false
+		})
+		if ja := nextEvent[JoinAnswered](t, b); ja.CallID != info.CallID || ja.Call == nil || ja.Call.CallID != info.CallID {
+			t.Fatalf("join answered %+v", ja)
+		}
+		if cb := nextEventSkipping[CallBegan](t, b, func(ev Event) bool { _, ok := ev.(UserJoined); return ok }); cb.CallID != info.CallID {
+			t.Fatalf("began %+v", cb)
+		}
+	}
+	// A refused join is not in the stream.
+	d := h.client("dave", h.url, time.Hour)
+	if _, err := d.Join(ctx, info.CallID); !errors.Is(err, ErrNotInvited) {
+		t.Fatalf("join uninvited: %v", err)
+	}
+	noEventButPresence(t, d)
+}
+
 func TestClientKicked(t *testing.T) {
 	h := newHarness(t, nil)
 	a1 := h.client("alice", h.url, time.Hour)

@@ -182,7 +182,18 @@ type ServerShutdown struct{ Message string }
 // old TURN allocation.
 type ICEServersChanged struct{ Servers []ICEServer }
 
+// JoinAnswered is not a push: it is the server's yes to this client's join,
+// put in the event stream where the reply came, between the pushes. Pushes
+// before it about the same call (the callEnded of a hang-up just before the
+// join, say) belong to the previous participation; the pushes the join
+// caused (callBegan) come after it.
+type JoinAnswered struct {
+	CallID string
+	Call   *CallInfo
+}
+
 func (ConnEvent) EventType() string      { return "conn" }
+func (JoinAnswered) EventType() string   { return "joinAnswered" }
 func (IncomingCall) EventType() string   { return TypeIncoming }
 func (CallBegan) EventType() string      { return TypeCallBegan }
 func (UserInvited) EventType() string    { return TypeUserInvited }

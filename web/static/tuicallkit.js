@@ -305,6 +305,14 @@
 
   // ---- one remote participant's media link -----------------------------------------
 
+  // Peer ids (PROTOCOL.md: sid and to) grow with time, in microseconds as
+  // the terminal client's do, so a connection made later has a larger id.
+  let lastPeerId = 0;
+  function newPeerId() {
+    lastPeerId = Math.max(Date.now() * 1000, lastPeerId + 1);
+    return lastPeerId;
+  }
+
   // Peer is peer.go: one RTCPeerConnection, negotiation serialised on one
   // promise chain so offers, answers, candidates and restarts never race.
   class Peer {
@@ -312,6 +320,8 @@
       this.kit = kit;
       this.remote = remote;
       this.callId = callId;
+      this.id = newPeerId();
+      this.remoteId = 0; // the remote connection's id, once heard from
       this.offerer = kit.userId < remote; // the glare rule: the smaller id offers
       this.pc = new RTCPeerConnection({ iceServers: kit.iceServers });
       this.ops = Promise.resolve();
@@ -344,7 +354,25 @@
     }
 
     signal(payload) {
+      payload.sid = this.id;
+      if (this.remoteId) payload.to = this.remoteId;
       this.kit.relay(this.callId, this.remote, payload);
+    }
+
+    // admit is peer.go's: "stale" for a message of an earlier connection
+    // (ours or theirs), "anew" for the first message of a new connection of
+    // theirs (replace ours), "ok" otherwise.
+    admit(m) {
+      const sid = Number.isSafeInteger(m.sid) ? m.sid : 0;
+      const to = Number.isSafeInteger(m.to) ? m.to : 0;
+      if (to !== 0 && to !== this.id) return "stale";
+      if (sid === 0) return "ok";
+      if (this.remoteId !== 0 && sid !== this.remoteId) {
+        if (sid < this.remoteId) return "stale";
+        if (to === 0) return "anew";
+      }
+      this.remoteId = sid;
+      return "ok";
     }
 
     do(f) {
@@ -1243,6 +1271,17 @@
         this.updateAudioAvailable(r, Date.now());
         return;
       }
+      if (r.peer) {
+        const a = r.peer.admit(m);
+        if (a === "stale") return;
+        if (a === "anew") {
+          // They left and joined back before we saw it: their new
+          // connection's offer needs a new one here.
+          r.peer.close();
+          r.peer = null;
+          this.streamsChanged(r.id);
+        }
+      }
       if (!r.peer) {
         if (this.st !== "inCall" || !this.mediaPromise) return;
         if (!this.mediaUp) {
@@ -1252,7 +1291,7 @@
           return;
         }
         this.startMedia(c, r);
-        if (!r.peer) return;
+        if (!r.peer || r.peer.admit(m) !== "ok") return;
       }
       r.peer.handle(m);
     }

@@ -89,6 +89,11 @@ func TestGroupCall(t *testing.T) {
 	calltest.Must(t, "carol hangs up", carol.Hangup(calltest.Ctx(t)))
 	dave.WaitHas("onUserLeave(carol)")
 	dave.WaitCount("onCallEnd(called)", 2) // the last one in
+	// Each hang-up's onCallEnd is out before Hangup returns; the recorder
+	// reads the stream on its own.
+	alice.WaitHas("onCallEnd(caller)")
+	bob.WaitHas("onCallEnd(called)")
+	carol.WaitHas("onCallEnd(called)")
 	for _, te := range []*calltest.Engine{alice, bob, carol, dave, erin} {
 		begins := te.Count("onCallBegin(caller)") + te.Count("onCallBegin(called)")
 		ends := te.Count("onCallEnd(caller)") + te.Count("onCallEnd(called)")

@@ -267,9 +267,14 @@ func (p *peer) connectionPath() (ConnectionPath, bool) {
 // setICEServers changes the servers the next gathering uses.
 func (p *peer) setICEServers(servers []webrtc.ICEServer, expires time.Time) {
 	p.do(func() {
+		// pion's SetConfiguration writes the configuration that its
+		// GetStats reads, without a lock of its own (a race CI caught).
+		p.statsMu.Lock()
 		cfg := p.pc.GetConfiguration()
 		cfg.ICEServers = servers
-		if err := p.pc.SetConfiguration(cfg); err != nil {
+		err := p.pc.SetConfiguration(cfg)
+		p.statsMu.Unlock()
+		if err != nil {
 			p.log.Warn("update ICE servers", "err", err)
 			return
 		}

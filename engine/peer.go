@@ -158,7 +158,8 @@ type peer struct {
 	credTimer    *time.Timer // renews the relay's TURN credentials (ice.go)
 
 	// statsMu orders statistics (pion's GetStats and the interceptors'
-	// getters) before the connection's close, which pion does not.
+	// getters) before the connection's close, and against
+	// SetConfiguration, which pion does not.
 	statsMu sync.Mutex
 
 	// path is the media path ICE selected (ice.go).

@@ -19,7 +19,8 @@ import (
 
 // The cluster's tests run real nodes: three Servers, each with its own
 // NATSCluster, on a real NATS cluster of three embedded servers (routes on
-// loopback), sharing one manual clock. TestCluster runs the one-server
+// loopback, each in a process of its own: testenv.NATSNodes says why),
+// sharing one manual clock. TestCluster runs the one-server
 // tests of the call state machine again with their users spread over the
 // three nodes (the harness's dial goes to the nodes in turn): every push
 // each user gets must be the same as on one server.
@@ -47,42 +48,6 @@ func testLog() *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// startNATSCluster runs n embedded NATS servers (NewNATSCluster, as
-// `softphone serve --cluster-listen` does) routed to each other on
-// loopback, and returns them; they stop when the test ends.
-func startNATSCluster(t testing.TB, n int, name string) []*NATSCluster {
-	t.Helper()
-	var addrs, routes []string
-	for range n {
-		a := testenv.FreeAddr(t)
-		addrs = append(addrs, a)
-		routes = append(routes, "nats://"+a)
-	}
-	out := make([]*NATSCluster, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i], errs[i] = NewNATSCluster(NATSConfig{Name: name, ClusterListen: addrs[i], Routes: routes,
-				ClientListen: "127.0.0.1:0", SecretKey: testKey, StoreDir: t.TempDir(), Logger: testLog()})
-		}()
-	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("node %d: %v", i, errs[i])
-		}
-	}
-	t.Cleanup(func() {
-		for _, c := range out {
-			c.Close()
-		}
-	})
-	return out
 }
 
 // newClusterHarness starts three Servers on the shared NATS cluster (as
@@ -155,11 +120,7 @@ func dropBuckets(t testing.TB, url, name string) {
 
 // TestCluster runs the call state machine's tests on three nodes.
 func TestCluster(t *testing.T) {
-	ncs := startNATSCluster(t, 3, "testnats")
-	var urls []string
-	for _, c := range ncs {
-		urls = append(urls, c.ClientURL())
-	}
+	urls := testenv.NATSNodes(t, 3, "testnats", testKey)
 	testNATS.mu.Lock()
 	testNATS.urls = urls
 	testNATS.mu.Unlock()

@@ -97,11 +97,7 @@ func (s *Server) closingNow() bool {
 // from the node that took the timer over, with the reference events for a
 // timeout. Nobody else hears anything.
 func TestClusterNodeCrash(t *testing.T) {
-	ncs := startNATSCluster(t, 3, "crashnats")
-	var urls []string
-	for _, c := range ncs {
-		urls = append(urls, c.ClientURL())
-	}
+	urls := testenv.NATSNodes(t, 3, "crashnats", testKey)
 	h := newClusterHarness(t, urls, nil)
 	n0, n1, n2 := h.nodes[0], h.nodes[1], h.nodes[2]
 	a, b, c, d := n0.login("alice"), n1.login("bob"), n2.login("carol"), n0.login("dave")
@@ -183,11 +179,7 @@ func TestClusterNodeCrash(t *testing.T) {
 // the client's next login, after the second node's death, could not
 // resume and left the call: a rolling restart lost it.)
 func TestClusterTakeoverTwice(t *testing.T) {
-	ncs := startNATSCluster(t, 3, "twicenats")
-	var urls []string
-	for _, c := range ncs {
-		urls = append(urls, c.ClientURL())
-	}
+	urls := testenv.NATSNodes(t, 3, "twicenats", testKey)
 	h := newClusterHarness(t, urls, nil)
 	n0 := h.nodes[0]
 	a, b := n0.login("alice"), h.nodes[1].login("bob")

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -298,26 +297,18 @@ func TestLoadReportTable(t *testing.T) {
 // each pair are on different nodes, so every call crosses them, and every
 // one completes; each node counts its own half of the logins.
 func TestLoadAcrossNodes(t *testing.T) {
-	var addrs, routes []string
-	for range 2 {
-		a := testenv.FreeAddr(t)
-		addrs = append(addrs, a)
-		routes = append(routes, "nats://"+a)
-	}
+	// The NATS servers run in processes of their own (testenv.NATSNodes
+	// says why); each call server joins one, as `softphone serve --nats`.
+	urls := testenv.NATSNodes(t, 2, "loadtest", calltest.Key)
 	cls := make([]*signaling.NATSCluster, 2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
 	for i := range cls {
-		wg.Go(func() {
-			cls[i], errs[i] = signaling.NewNATSCluster(signaling.NATSConfig{Name: "loadtest", ClusterListen: addrs[i],
-				Routes: routes, SecretKey: calltest.Key, StoreDir: t.TempDir(), Logger: calltest.DebugLog()})
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
+		cl, err := signaling.NewNATSCluster(signaling.NATSConfig{URL: urls[i], Name: "loadtest", Replicas: 2,
+			SecretKey: calltest.Key, Logger: calltest.DebugLog()})
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)
 		}
+		t.Cleanup(func() { cl.Close() })
+		cls[i] = cl
 	}
 	var nodes []*calltest.Server
 	for _, cl := range cls {

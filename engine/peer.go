@@ -80,11 +80,17 @@ func (p *peer) admit(m signalMsg) admission {
 	}
 	cur := p.remoteID.Load()
 	switch {
-	case cur == 0 || m.Sid == cur:
-	case m.Sid < cur:
+	case m.Sid == cur:
+		return admitted
+	case cur != 0 && m.Sid < cur:
 		return stale
-	case m.To == 0:
+	case cur != 0 && m.To == 0:
 		return remoteAnew
+	case cur == 0 && m.To == 0 && p.offerer:
+		// The answering side speaks first only to ask for an offer, before
+		// ours reached it: that says nothing about which of its
+		// connections will answer, so learn nothing from it.
+		return admitted
 	}
 	p.remoteID.Store(m.Sid)
 	return admitted

@@ -218,4 +218,15 @@ func TestPeerAdmit(t *testing.T) {
 	if p.remoteID.Load() != newer {
 		t.Fatalf("remote id %d, want %d", p.remoteID.Load(), newer)
 	}
+
+	// The offering side learns the answerer's id from its answer, not from
+	// a renegotiate sent before our offer arrived (a late one of an
+	// earlier connection would make us address our offer to it).
+	o := &peer{id: newPeerID(), offerer: true}
+	if got := o.admit(signalMsg{Kind: "renegotiate", Sid: old}); got != admitted || o.remoteID.Load() != 0 {
+		t.Fatalf("offerer, renegotiate before the offer: %d, remote id %d", got, o.remoteID.Load())
+	}
+	if got := o.admit(signalMsg{Kind: "answer", Sid: cur, To: o.id}); got != admitted || o.remoteID.Load() != cur {
+		t.Fatalf("offerer, answer: %d, remote id %d", got, o.remoteID.Load())
+	}
 }

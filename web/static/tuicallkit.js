@@ -366,11 +366,12 @@
       const sid = Number.isSafeInteger(m.sid) ? m.sid : 0;
       const to = Number.isSafeInteger(m.to) ? m.to : 0;
       if (to !== 0 && to !== this.id) return "stale";
-      if (sid === 0) return "ok";
-      if (this.remoteId !== 0 && sid !== this.remoteId) {
-        if (sid < this.remoteId) return "stale";
-        if (to === 0) return "anew";
-      }
+      if (sid === 0 || sid === this.remoteId) return "ok";
+      if (this.remoteId !== 0 && sid < this.remoteId) return "stale";
+      if (this.remoteId !== 0 && to === 0) return "anew";
+      // The answering side speaks first only to ask for an offer: learn
+      // nothing from that (peer.go).
+      if (this.remoteId === 0 && to === 0 && this.offerer) return "ok";
       this.remoteId = sid;
       return "ok";
     }

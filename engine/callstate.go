@@ -526,6 +526,11 @@ func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
 	}
 	r.rx.Store(rx)
 	callID, id := c.id, r.id
+	// The connection the callbacks below come from: when it is replaced
+	// (a remote that joined back), the old one's late reports are not
+	// about r's link any more.
+	var self atomic.Pointer[peer]
+	current := func() bool { p := self.Load(); return p == nil || r.peer == p }
 	p, err := newPeer(e.cfg.UserID, id, e.media, e.track, c.media == MediaVideo, peerEvents{
 		signal: func(m signalMsg) {
 			b, err := json.Marshal(m)
@@ -539,15 +544,15 @@ func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
 				rx.Push(pkt.SequenceNumber, pkt.Timestamp, pkt.SSRC, pkt.Payload)
 			}
 		},
-		video: func(on bool) { e.onRemoteVideo(callID, id, on) },
+		video: func(on bool) { e.onRemoteVideo(callID, id, current, on) },
 		mediaStarted: func() {
 			e.mu.Lock()
 			defer e.mu.Unlock()
-			if c := e.callFor(callID); c != nil && c.remotes[id] == r {
+			if c := e.callFor(callID); c != nil && c.remotes[id] == r && current() {
 				e.updateAudioAvailable(r, time.Now())
 			}
 		},
-		state: func(s webrtc.ICEConnectionState) { e.onICE(callID, id, s) },
+		state: func(s webrtc.ICEConnectionState) { e.onICE(callID, id, current, s) },
 	})
 	if err != nil {
 		e.pipe.RemoveRemote(id)
@@ -555,6 +560,7 @@ func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
 		e.mediaError(id, err)
 		return
 	}
+	self.Store(p)
 	r.peer = p
 }
 
@@ -656,24 +662,24 @@ func (e *Engine) onRelay(v signaling.Relayed) {
 	r.peer.handle(m)
 }
 
-func (e *Engine) onRemoteVideo(callID, id string, on bool) {
+func (e *Engine) onRemoteVideo(callID, id string, current func() bool, on bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c := e.callFor(callID)
 	if c == nil {
 		return
 	}
-	if r := c.remotes[id]; r != nil && r.videoAvail != on {
+	if r := c.remotes[id]; r != nil && current() && r.videoAvail != on {
 		r.videoAvail = on
 		e.events.publish(UserVideoAvailable{UserID: id, IsVideoAvailable: on})
 	}
 }
 
-func (e *Engine) onICE(callID, id string, s webrtc.ICEConnectionState) {
+func (e *Engine) onICE(callID, id string, current func() bool, s webrtc.ICEConnectionState) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if c := e.callFor(callID); c != nil {
-		if r := c.remotes[id]; r != nil {
+		if r := c.remotes[id]; r != nil && current() {
 			r.ice = s
 			switch s {
 			case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted:

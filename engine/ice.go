@@ -296,7 +296,17 @@ func (p *peer) gathering() {
 		return
 	}
 	left := time.Until(p.gatheredExpires)
-	p.credTimer = time.AfterFunc(left-min(2*time.Minute, left/4), func() { p.do(p.renewCredentials) })
+	gathered := p.gatheredExpires
+	p.credTimer = time.AfterFunc(left-min(2*time.Minute, left/4), func() {
+		p.do(func() {
+			if p.gatheredExpires.Equal(gathered) {
+				p.renewCredentials()
+			}
+			// else a restart gathered again (the remote's own renewal,
+			// say) between the timer and this step: that gathering armed
+			// its own renewal.
+		})
+	})
 }
 
 // renewCredentials restarts ICE before the TURN credentials this path's

@@ -327,8 +327,6 @@ func (h *headlessProc) wait(t testing.TB, name string) map[string]any {
 // lastSecond is the last second of pcm (all of it if shorter).
 func lastSecond(pcm []int16) []int16 { return pcm[max(0, len(pcm)-audio.SampleRate):] }
 
-// hasTone reports whether the last second of pcm is a clear tone of hz:
-// loud enough and ten times stronger at hz than half an octave either side.
 // tonePowers says, for a failure message, how strong hz, its two
 // neighbours hasTone compares it with, and other are in pcm's last second.
 func tonePowers(pcm []int16, hz, other float64) string {
@@ -337,6 +335,8 @@ func tonePowers(pcm []int16, hz, other float64) string {
 		hz, testenv.TonePower(s, hz), hz/1.41, testenv.TonePower(s, hz/1.41), hz*1.41, testenv.TonePower(s, hz*1.41), other, testenv.TonePower(s, other))
 }
 
+// hasTone reports whether the last second of pcm is a clear tone of hz:
+// loud enough and ten times stronger at hz than half an octave either side.
 func hasTone(pcm []int16, hz float64) bool {
 	s := lastSecond(pcm)
 	if len(s) < audio.SampleRate/2 || audio.Level(s) < 30 {

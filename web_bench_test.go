@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
+
+	"softphone/internal/loadtest"
 )
 
 // pcTimer wraps the page's RTCPeerConnection constructor (the kit creates
@@ -64,13 +65,10 @@ func BenchmarkWebAcceptToConnected(b *testing.B) {
 				page.eval(`TUICallKit.hangup().then(() => true)`, nil)
 				alice.event(from, "onCallEnd", nil)
 			}
-			slices.Sort(took)
+			pc := loadtest.PercentilesOf(took) // sorts took
 			b.Logf("%s, accept → connected of %d calls: %v", c.name, len(took), took)
-			q := func(p float64) float64 {
-				return float64(took[int(p*float64(len(took)-1))]) / float64(time.Millisecond)
-			}
-			b.ReportMetric(q(0.5), "p50-ms")
-			b.ReportMetric(q(0.95), "p95-ms")
+			b.ReportMetric(pc.P50, "p50-ms")
+			b.ReportMetric(pc.P95, "p95-ms")
 			b.ReportMetric(0, "ns/op")
 		})
 	}

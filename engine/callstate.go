@@ -528,9 +528,10 @@ func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
 	callID, id := c.id, r.id
 	// The connection the callbacks below come from: when it is replaced
 	// (a remote that joined back), the old one's late reports are not
-	// about r's link any more.
-	var self atomic.Pointer[peer]
-	current := func() bool { p := self.Load(); return p == nil || r.peer == p }
+	// about r's link any more. Set and read with e.mu held (the callbacks
+	// take it, so none runs before self is set).
+	var self *peer
+	current := func() bool { return self != nil && r.peer == self }
 	p, err := newPeer(e.cfg.UserID, id, e.media, e.track, c.media == MediaVideo, peerEvents{
 		signal: func(m signalMsg) {
 			b, err := json.Marshal(m)
@@ -560,7 +561,7 @@ func (e *Engine) startMedia(c *activeCall, r *remoteUser) {
 		e.mediaError(id, err)
 		return
 	}
-	self.Store(p)
+	self = p
 	r.peer = p
 }
 

@@ -72,8 +72,7 @@ type Client struct {
 	token     string
 	session   SessionInfo
 	heartbeat time.Duration
-	pending   map[uint64]chan *Frame
-	joins     map[uint64]string // join requests waiting for their reply: the call id
+	pending   map[uint64]pendingRequest
 	nextID    uint64
 	stopErr   error // why the client went offline for good
 	closed    bool
@@ -88,6 +87,14 @@ type Client struct {
 	qmu    sync.Mutex
 	queue  []Event
 	notify chan struct{}
+}
+
+// pendingRequest is a request waiting for its reply.
+type pendingRequest struct {
+	reply chan *Frame
+	// join is the call id of a join request, whose reply also goes into
+	// the event stream (JoinAnswered); "" for other requests.
+	join string
 }
 
 // Dial connects to the server and logs in. It fails with an error matching
@@ -134,8 +141,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		log:     cfg.Logger,
 		events:  make(chan Event, 64),
 		up:      make(chan struct{}),
-		pending: make(map[uint64]chan *Frame),
-		joins:   make(map[uint64]string),
+		pending: make(map[uint64]pendingRequest),
 		notify:  make(chan struct{}, 1),
 		gone:    make(chan struct{}),
 		state:   ConnConnecting,
@@ -340,11 +346,10 @@ func (c *Client) offline(state ConnState, err error) {
 	default:
 	}
 	pending := c.pending
-	c.pending = make(map[uint64]chan *Frame)
-	clear(c.joins)
+	c.pending = make(map[uint64]pendingRequest)
 	c.mu.Unlock()
-	for _, ch := range pending {
-		ch <- nil
+	for _, p := range pending {
+		p.reply <- nil
 	}
 	c.emit(ConnEvent{State: state, Err: err})
 }
@@ -466,18 +471,16 @@ func (c *Client) serve(ws *websocket.Conn) error {
 		}
 		if f.ID != 0 && (f.Type == TypeOK || f.Type == TypeError) {
 			c.mu.Lock()
-			ch := c.pending[f.ID]
+			p, ok := c.pending[f.ID]
 			delete(c.pending, f.ID)
-			callID, join := c.joins[f.ID]
-			delete(c.joins, f.ID)
 			c.mu.Unlock()
-			if join && ch != nil && f.Type == TypeOK && f.Call != nil {
+			if ok && p.join != "" && f.Type == TypeOK && f.Call != nil {
 				// In the event stream at the reply's place: pushes before
 				// it are about the previous participation.
-				c.emit(JoinAnswered{CallID: callID, Call: f.Call})
+				c.emit(JoinAnswered{CallID: p.join, Call: f.Call})
 			}
-			if ch != nil {
-				ch <- &f
+			if ok {
+				p.reply <- &f
 			}
 			continue
 		}
@@ -661,10 +664,11 @@ func (c *Client) request(ctx context.Context, f *Frame, wait bool) (*Frame, erro
 	}
 	f.ID = c.nextID
 	ch := make(chan *Frame, 1)
-	c.pending[f.ID] = ch
+	p := pendingRequest{reply: ch}
 	if f.Type == TypeJoin {
-		c.joins[f.ID] = f.CallID
+		p.join = f.CallID
 	}
+	c.pending[f.ID] = p
 	ws := c.ws
 	c.mu.Unlock()
 
@@ -700,7 +704,6 @@ func (c *Client) request(ctx context.Context, f *Frame, wait bool) (*Frame, erro
 func (c *Client) forget(id uint64) {
 	c.mu.Lock()
 	delete(c.pending, id)
-	delete(c.joins, id)
 	c.mu.Unlock()
 }
 

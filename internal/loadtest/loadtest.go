@@ -882,11 +882,11 @@ func (r *loadRun) report() *Report {
 		Server: strings.Join(r.cfg.urls(), ","), Users: r.cfg.Users, Pairs: len(r.pairs), Media: r.cfg.Media,
 		OfferedRate: r.cfg.CallsPerSec, Duration: r.cfg.Duration.Seconds(), HoldSec: r.cfg.Hold.Seconds(),
 		LoggedIn: len(r.users), LoginFailed: r.loginFailed, LoginSec: r.loginWall.Seconds(),
-		Login:     percentiles(r.loginTimes),
+		Login:     PercentilesOf(r.loginTimes),
 		Attempted: rec.attempted, Completed: rec.completed, NotPlaced: rec.notPlacedN,
 		PeakConcurrent: rec.peak,
 		Requests:       map[string]Percentiles{},
-		Setup:          percentiles(rec.setup),
+		Setup:          PercentilesOf(rec.setup),
 		Warnings:       rec.warnings,
 	}
 	if len(r.loginFailedBy) > 0 {
@@ -913,11 +913,11 @@ func (r *loadRun) report() *Report {
 	sort.Strings(keys)
 	for _, k := range keys {
 		all = append(all, rec.req[k]...)
-		rep.Requests[k] = percentiles(rec.req[k])
+		rep.Requests[k] = PercentilesOf(rec.req[k])
 	}
-	rep.Signaling = percentiles(all)
+	rep.Signaling = PercentilesOf(all)
 	if r.cfg.Media {
-		p := percentiles(rec.audioSetup)
+		p := PercentilesOf(rec.audioSetup)
 		rep.AudioSetup = &p
 		a := rec.audio
 		rep.Audio = &a

@@ -216,15 +216,15 @@ func TestPercentiles(t *testing.T) {
 	for i := 100; i >= 1; i-- { // unsorted on purpose
 		d = append(d, time.Duration(i)*time.Millisecond)
 	}
-	got := percentiles(d)
+	got := PercentilesOf(d)
 	want := Percentiles{N: 100, P50: 50, P95: 95, P99: 99, Max: 100}
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
-	if got := percentiles(nil); got != (Percentiles{}) {
+	if got := PercentilesOf(nil); got != (Percentiles{}) {
 		t.Fatalf("empty: %+v", got)
 	}
-	if got := percentiles([]time.Duration{3 * time.Millisecond}); got != (Percentiles{1, 3, 3, 3, 3}) {
+	if got := PercentilesOf([]time.Duration{3 * time.Millisecond}); got != (Percentiles{1, 3, 3, 3, 3}) {
 		t.Fatalf("one: %+v", got)
 	}
 }

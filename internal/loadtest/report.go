@@ -86,8 +86,8 @@ type Percentiles struct {
 	Max float64 `json:"maxMs"`
 }
 
-// percentiles computes nearest-rank percentiles of d (which it sorts).
-func percentiles(d []time.Duration) Percentiles {
+// PercentilesOf computes nearest-rank percentiles of d (which it sorts).
+func PercentilesOf(d []time.Duration) Percentiles {
 	if len(d) == 0 {
 		return Percentiles{}
 	}

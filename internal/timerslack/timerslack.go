@@ -54,7 +54,7 @@ static softphone_create_fn softphone_real_create(void) {
 
 static long softphone_base_slack;   // every thread but sysmon
 static long softphone_sysmon_slack; // the first thread the runtime creates
-static int softphone_threads_made;
+static int softphone_first_taken;
 
 static long softphone_env_ns(const char *name, long unset) {
 	const char *v = getenv(name);
@@ -109,10 +109,16 @@ int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *)
 	}
 	s->fn = fn;
 	s->arg = arg;
-	int first = __atomic_fetch_add(&softphone_threads_made, 1, __ATOMIC_SEQ_CST) == 0;
+	// The first thread made is sysmon. A creation that fails (the
+	// runtime retries on EAGAIN, which a machine short of threads or
+	// memory returns) does not use up the first place.
+	int first = __atomic_exchange_n(&softphone_first_taken, 1, __ATOMIC_SEQ_CST) == 0;
 	s->slack = first ? softphone_sysmon_slack : softphone_base_slack;
 	int r = real(t, attr, softphone_thread_start, s);
 	if (r != 0) {
+		if (first) {
+			__atomic_store_n(&softphone_first_taken, 0, __ATOMIC_SEQ_CST);
+		}
 		free(s);
 	}
 	return r;

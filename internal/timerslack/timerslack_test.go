@@ -129,7 +129,14 @@ func child(t *testing.T) {
 		return
 	}
 	if len(raised) != 1 {
-		t.Fatalf("want one thread (sysmon) with slack %d ns, the others %d: %v", wantSysmon, wantBase, all)
+		var idle []int // threads that ran no goroutine here: sysmon is one
+		for tid := range all {
+			if _, ok := ran[tid]; !ok {
+				idle = append(idle, tid)
+			}
+		}
+		t.Fatalf("want one thread (sysmon) with slack %d ns, the others %d: %v; threads that ran none of the goroutines: %v (this one: %d)",
+			wantSysmon, wantBase, all, idle, syscall.Gettid())
 	}
 	// That one is sysmon: it never runs goroutines, and it wakes when a
 	// system call or a timer follows an idle moment.

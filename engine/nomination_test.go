@@ -14,7 +14,7 @@ import (
 
 // TestControllingSideNominatesOnSuccess checks the one change softphone
 // makes to pion/ice (third_party/pion-ice, SOFTPHONE.md): as the controlling
-// agent (the side that offered), once a check of a direct pair succeeds it
+// agent (the side that offered), once a check of a host-to-host pair succeeds it
 // nominates at once. The remote here is a bare STUN responder that answers
 // checks and never sends one of its own (a browser's next check may come
 // late), and the agent's check rounds are as far apart as upstream allows

@@ -219,21 +219,24 @@ func (s *controllingSelector) HandleSuccessResponse(
 
 // nominateOnSuccess is softphone's change (see SOFTPHONE.md): when a check
 // succeeds and nothing is nominated yet, the best valid pair is nominated
-// at once if it is a direct one (no relay on either side), instead of at
-// the next check round (the check interval, 200 ms) or when the remote's
-// next check happens to arrive. A pair through a relay still waits for
-// those, which gives a direct pair that checks out a moment later the
-// chance to win.
+// at once if it runs between host addresses (ours a host candidate, the
+// remote's a host one or a peer-reflexive one, which is how a host address
+// the remote has not signaled yet first appears), instead of at the next
+// check round (the check interval, 200 ms) or when the remote's next check
+// happens to arrive. Nothing better than such a pair can check out later.
+// Any other pair (through NAT, through a relay) still waits for those,
+// which gives a host pair that checks out a moment later the chance to win.
 func (s *controllingSelector) nominateOnSuccess() {
 	if s.nominatedPair != nil || s.agent.getSelectedPair() != nil {
 		return
 	}
 	p := s.agent.getBestValidCandidatePair()
-	if p == nil || p.Local.Type() == CandidateTypeRelay || p.Remote.Type() == CandidateTypeRelay ||
+	if p == nil || p.Local.Type() != CandidateTypeHost ||
+		(p.Remote.Type() != CandidateTypeHost && p.Remote.Type() != CandidateTypePeerReflexive) ||
 		!s.isNominatable(p.Local) || !s.isNominatable(p.Remote) {
 		return
 	}
-	s.log.Tracef("Direct pair checked out, nominating (%s, %s)", p.Local, p.Remote)
+	s.log.Tracef("Host pair checked out, nominating (%s, %s)", p.Local, p.Remote)
 	p.nominated = true
 	s.nominatedPair = p
 	s.nominatePair(p)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"softphone/internal/procstat"
 )
 
 // threadSlacks reads the timer slack of every thread of this process, by
@@ -51,17 +53,7 @@ func switches(t *testing.T, tid int) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("no voluntary_ctxt_switches for thread %d", tid)
-	return 0
+	return int(procstat.StatusInt(b, "voluntary_ctxt_switches:"))
 }
 
 // goroutineThreads runs n goroutines at once, each locked to its own

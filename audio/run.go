@@ -28,6 +28,10 @@ type runState struct {
 	clock    frameClock
 	ticking  bool
 	watching bool
+	// rephase: a clocked capture side just started for a call; its first
+	// frame goes out now, not on the beat of a clock that was already
+	// running (for the ringtone), up to 20 ms later.
+	rephase bool
 }
 
 // run is the pipeline's one audio goroutine. Each wakeup — a device callback
@@ -87,7 +91,11 @@ func (p *Pipeline) run() {
 		case !needClock && rs.ticking:
 			ticker.Stop()
 			rs.ticking = false
+		case rs.rephase && rs.ticking:
+			rs.clock = frameClock{start: now}
+			ticker.Reset(FrameDuration)
 		}
+		rs.rephase = false
 		needWatch := (rs.capOn && rs.capDev != nil) || (rs.playOn && rs.playDev != nil)
 		switch {
 		case needWatch && !rs.watching:
@@ -149,6 +157,7 @@ func (p *Pipeline) follow(rs *runState, now time.Time) {
 		}
 		rs.call = a.call
 		rs.capClock = a.capture == nil
+		rs.rephase = rs.capClock
 		p.cs.dropped = 0
 		if d := a.capture; d != nil {
 			// Audio from before the call (a device kept open from an

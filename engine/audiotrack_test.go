@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
 	"softphone/internal/testenv"
 )
@@ -90,4 +91,62 @@ func BenchmarkAudioTrackWrite(b *testing.B) {
 	for range b.N {
 		pp.trackA.write(frame, 0)
 	}
+}
+
+// TestAudioTrackSendsTheKeptFrameWhenThePeerIsUp: the last frame written
+// before a peer's DTLS-SRTP is up (pion drops it) goes out to that peer as
+// its connection comes up, not with the next frame up to 20 ms later. Here
+// one frame is written before the peers even negotiate and none after: the
+// other side must still receive it, with its numbering, exactly once.
+func TestAudioTrackSendsTheKeptFrameWhenThePeerIsUp(t *testing.T) {
+	track := newTestTrack(t, "alice")
+	track.readyAge = time.Minute // the frame below stays fresh while the peers connect
+	var mu sync.Mutex
+	var got []rtp.Packet
+	tap := func(p *rtp.Packet) {
+		mu.Lock()
+		got = append(got, rtp.Packet{Header: p.Header.Clone(), Payload: bytes.Clone(p.Payload)})
+		mu.Unlock()
+	}
+	frame := []byte{0xb7, 0x01, 0x02}
+	track.write(frame, 0) // no peer bound yet: kept
+	seq, ts := track.pkt.SequenceNumber, track.pkt.Timestamp
+
+	pp := newPeerPairTracks(t, testMediaConfig(), testMediaConfig(), track, false, tap)
+	defer pp.close()
+	testenv.WaitFor(t, "the kept frame at the other side", 20*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) > 0
+	})
+	time.Sleep(200 * time.Millisecond) // a second copy would be here by now
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("the other side received %d packets, want the kept frame once", len(got))
+	}
+	p := got[0]
+	if !bytes.Equal(p.Payload, frame) || p.SequenceNumber != seq || p.Timestamp != ts {
+		t.Errorf("received payload %x seq %d ts %d, want %x seq %d ts %d", p.Payload, p.SequenceNumber, p.Timestamp, frame, seq, ts)
+	}
+	if track.ready(webrtc.SSRC(p.SSRC)) {
+		t.Error("ready sent the frame again to a peer it already went out to")
+	}
+}
+
+// TestAudioTrackKeepsOnlyAFreshFrame: a frame older than one frame interval
+// (sending stopped: muted) is not sent to a peer that comes up; its first
+// frame is the next one written.
+func TestAudioTrackKeepsOnlyAFreshFrame(t *testing.T) {
+	track := newTestTrack(t, "alice")
+	track.write([]byte{1, 2, 3}, 0)
+	track.lastAt = time.Now().Add(-readyFrameAge - time.Millisecond)
+	pp := newPeerPairTracks(t, testMediaConfig(), testMediaConfig(), track, false, nil)
+	defer pp.close()
+	testenv.WaitFor(t, "bob hears nothing yet, alice hears bob", 20*time.Second, func() bool { return pp.gotA.Load() > 5 })
+	if n := pp.gotB.Load(); n != 0 {
+		t.Fatalf("bob received %d packets from a stale frame, want none", n)
+	}
+	pp.pumpA.Store(true)
+	testenv.WaitFor(t, "bob hears alice's next frames", 20*time.Second, func() bool { return pp.gotB.Load() > 5 })
 }

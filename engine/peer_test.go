@@ -49,8 +49,19 @@ func newPeerPair(t testing.TB, cfg mediaConfig) *peerPair {
 
 func newPeerPairNets(t testing.TB, cfgA, cfgB mediaConfig) *peerPair {
 	t.Helper()
-	pp := &peerPair{trackA: newTestTrack(t, "alice"), trackB: newTestTrack(t, "bob"), stop: make(chan struct{})}
-	pp.pumpA.Store(true)
+	return newPeerPairTracks(t, cfgA, cfgB, newTestTrack(t, "alice"), true, nil)
+}
+
+// newPeerPairTracks connects a peer pair with trackA as a's track, pumped
+// from the start if pumpA, and tapB (if not nil) seeing b's packets from the
+// first.
+func newPeerPairTracks(t testing.TB, cfgA, cfgB mediaConfig, trackA *audioTrack, pumpA bool, tapB func(*rtp.Packet)) *peerPair {
+	t.Helper()
+	pp := &peerPair{trackA: trackA, trackB: newTestTrack(t, "bob"), stop: make(chan struct{})}
+	pp.pumpA.Store(pumpA)
+	if tapB != nil {
+		pp.tapB.Store(&tapB)
+	}
 	toA, toB := make(chan signalMsg, 1024), make(chan signalMsg, 1024)
 	var err error
 	pp.a, err = newPeer("alice", "bob", cfgA, pp.trackA, false, peerEvents{

@@ -501,3 +501,48 @@ func checkLevels(t *testing.T, pcm []int16, spans []levelSpan) {
 		}
 	}
 }
+
+// TestClockStartsAfreshForACallsMicrophone: the pipeline clock runs during
+// ringing (the ringtone on a clocked speaker); when a clocked microphone
+// starts for the call 7 ms into a 20 ms beat, its first frame is due at
+// once rather than on the old clock's next beat, and the beat after it
+// comes 20 ms later. A clocked side that simply keeps running keeps its
+// beat.
+func TestClockStartsAfreshForACallsMicrophone(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	rs := runState{playOn: true, playClock: true}
+	if c := rs.updateClock(t0); c != clockStart {
+		t.Fatalf("ringing with a clocked speaker: %v, want the clock started", c)
+	}
+	if n, _ := rs.clock.due(t0); n != 1 {
+		t.Fatalf("first ringing beat: %d frames due, want 1", n)
+	}
+	at := t0.Add(7 * time.Millisecond)
+	if c := rs.updateClock(at); c != clockKeep {
+		t.Fatalf("nothing changed: %v, want the clock kept", c)
+	}
+	if n, _ := rs.clock.due(at); n != 0 {
+		t.Fatalf("7 ms into the beat: %d frames due, want 0", n)
+	}
+	// The call begins: the microphone starts, on the clock (no device).
+	rs.capOn, rs.capClock, rs.rephase = true, true, true
+	if c := rs.updateClock(at); c != clockStart {
+		t.Fatalf("the call's microphone started: %v, want the clock started afresh", c)
+	}
+	if n, _ := rs.clock.due(at); n != 1 {
+		t.Fatalf("the call's first frame: %d due at its start, want 1", n)
+	}
+	if n, _ := rs.clock.due(at.Add(19 * time.Millisecond)); n != 0 {
+		t.Fatalf("19 ms later: %d due, want 0", n)
+	}
+	if n, _ := rs.clock.due(at.Add(20 * time.Millisecond)); n != 1 {
+		t.Fatalf("20 ms later: %d due, want 1", n)
+	}
+	if c := rs.updateClock(at.Add(25 * time.Millisecond)); c != clockKeep {
+		t.Fatalf("mid-call: %v, want the clock kept", c)
+	}
+	rs.capOn, rs.playOn = false, false
+	if c := rs.updateClock(at.Add(30 * time.Millisecond)); c != clockStop || rs.ticking {
+		t.Fatalf("call over: %v (ticking %v), want the clock stopped", c, rs.ticking)
+	}
+}

@@ -34,6 +34,33 @@ type runState struct {
 	rephase bool
 }
 
+type clockChange int
+
+const (
+	clockKeep clockChange = iota
+	clockStart
+	clockStop
+)
+
+// updateClock starts the pipeline clock when a side needs it, stops it when
+// none does, and starts it afresh when a clocked capture side just started
+// for a call (rephase). It says what the ticker must do.
+func (rs *runState) updateClock(now time.Time) clockChange {
+	needClock := (rs.capOn && rs.capClock) || (rs.playOn && rs.playClock)
+	rephase := rs.rephase
+	rs.rephase = false
+	switch {
+	case needClock && (!rs.ticking || rephase):
+		rs.clock = frameClock{start: now}
+		rs.ticking = true
+		return clockStart
+	case !needClock && rs.ticking:
+		rs.ticking = false
+		return clockStop
+	}
+	return clockKeep
+}
+
 // run is the pipeline's one audio goroutine. Each wakeup — a device callback
 // that completed or needs a frame, the 20 ms ticker of the clocked sides,
 // the device watchdog, a new activeSet — does every step that is due: a
@@ -82,20 +109,12 @@ func (p *Pipeline) run() {
 		now := time.Now()
 		p.checkDevices(&rs, now)
 
-		needClock := (rs.capOn && rs.capClock) || (rs.playOn && rs.playClock)
-		switch {
-		case needClock && !rs.ticking:
-			rs.clock = frameClock{start: now}
+		switch rs.updateClock(now) {
+		case clockStart:
 			ticker.Reset(FrameDuration)
-			rs.ticking = true
-		case !needClock && rs.ticking:
+		case clockStop:
 			ticker.Stop()
-			rs.ticking = false
-		case rs.rephase && rs.ticking:
-			rs.clock = frameClock{start: now}
-			ticker.Reset(FrameDuration)
 		}
-		rs.rephase = false
 		needWatch := (rs.capOn && rs.capDev != nil) || (rs.playOn && rs.playDev != nil)
 		switch {
 		case needWatch && !rs.watching:

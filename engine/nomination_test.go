@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"testing"
@@ -54,12 +53,15 @@ func TestControllingSideNominatesOnSuccess(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if _, err := conn.WriteToUDP(resp.Raw, from); err != nil {
-				return
-			}
+			// Recorded before it is answered: the answer to a nomination
+			// connects the agent, and the test must find the nomination
+			// by the time Dial returns.
 			select {
 			case checks <- check{req.Contains(stun.AttrUseCandidate), time.Now()}:
 			default:
+			}
+			if _, err := conn.WriteToUDP(resp.Raw, from); err != nil {
+				return
 			}
 		}
 	}()
@@ -109,20 +111,27 @@ func TestControllingSideNominatesOnSuccess(t *testing.T) {
 
 	wait := time.After(10 * time.Second)
 	var first time.Time // the first check answered
+	// see takes one check and reports whether it was the nomination.
+	see := func(c check) bool {
+		if !c.use {
+			if first.IsZero() {
+				first = c.at
+			}
+			return false
+		}
+		if first.IsZero() {
+			t.Fatal("USE-CANDIDATE before any check succeeded")
+		}
+		if d := c.at.Sub(first); d > time.Second {
+			t.Fatalf("USE-CANDIDATE %v after the first check was answered: the agent waited for its next check round", d)
+		}
+		return true
+	}
 	for {
 		select {
 		case c := <-checks:
-			if !c.use {
-				if first.IsZero() {
-					first = c.at
-				}
+			if !see(c) {
 				continue
-			}
-			if first.IsZero() {
-				t.Fatal("USE-CANDIDATE before any check succeeded")
-			}
-			if d := c.at.Sub(first); d > time.Second {
-				t.Fatalf("USE-CANDIDATE %v after the first check was answered: the agent waited for its next check round", d)
 			}
 			// Nominated; the agent connects on the success response.
 			select {
@@ -135,8 +144,20 @@ func TestControllingSideNominatesOnSuccess(t *testing.T) {
 			}
 			return
 		case err := <-dialed:
-			if !errors.Is(err, context.Canceled) {
+			if err != nil {
 				t.Fatalf("dial ended before any nomination: %v", err)
+			}
+			// Connected: the nomination's check is already recorded (the
+			// responder records before it answers), maybe not yet read.
+			for {
+				select {
+				case c := <-checks:
+					if see(c) {
+						return
+					}
+				default:
+					t.Fatal("the agent connected without a nomination the responder saw")
+				}
 			}
 		case <-wait:
 			t.Fatal("no USE-CANDIDATE within 10 s")

@@ -131,7 +131,10 @@ func child(t *testing.T) {
 			wantSysmon, wantBase, all, idle, syscall.Gettid())
 	}
 	// That one is sysmon: it never runs goroutines, and it wakes when a
-	// system call or a timer follows an idle moment.
+	// system call or a timer follows an idle moment. Not after every one
+	// (a busy machine blurs which moments are idle: 49 of 100 were seen in
+	// CI), but the only other thread that runs no goroutine, cgo's template
+	// thread, sleeps throughout.
 	tid := raised[0]
 	if _, ok := ran[tid]; ok || tid == syscall.Getpid() {
 		t.Fatalf("thread %d has sysmon's slack but runs goroutines", tid)
@@ -145,7 +148,7 @@ func child(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 		syscall.Getppid()
 	}
-	if d := switches(t, tid) - before; d < rounds/2 {
+	if d := switches(t, tid) - before; d < rounds/10 {
 		t.Fatalf("thread %d, with sysmon's slack, woke %d times in %d idle moments: not sysmon", tid, d, rounds)
 	}
 }

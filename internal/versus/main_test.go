@@ -176,3 +176,48 @@ func TestProcInNetns(t *testing.T) {
 		t.Fatalf("after stop: %v", err)
 	}
 }
+
+// TestRoundOrder: over 6 rounds of 3 sides, each side runs once in each
+// of the 6 orders, so each is in each place twice and follows each other
+// side twice; every round runs every side once.
+func TestRoundOrder(t *testing.T) {
+	const n, rounds = 3, 6
+	orders := map[[n]int]int{}
+	place := map[[2]int]int{}   // side, place
+	follows := map[[2]int]int{} // side, the side just before it
+	for r := range rounds {
+		o := roundOrder(n, r)
+		if len(o) != n {
+			t.Fatalf("round %d: order %v", r, o)
+		}
+		var key [n]int
+		copy(key[:], o)
+		orders[key]++
+		seen := map[int]bool{}
+		for i, s := range o {
+			if s < 0 || s >= n || seen[s] {
+				t.Fatalf("round %d: order %v is not every side once", r, o)
+			}
+			seen[s] = true
+			place[[2]int{s, i}]++
+			if i > 0 {
+				follows[[2]int{s, o[i-1]}]++
+			}
+		}
+	}
+	if len(orders) != 6 {
+		t.Errorf("%d distinct orders in %d rounds, want all 6: %v", len(orders), rounds, orders)
+	}
+	for s := range n {
+		for i := range n {
+			if place[[2]int{s, i}] != 2 {
+				t.Errorf("side %d in place %d %d times, want 2", s, i, place[[2]int{s, i}])
+			}
+		}
+		for p := range n {
+			if p != s && follows[[2]int{s, p}] != 2 {
+				t.Errorf("side %d right after side %d %d times, want 2", s, p, follows[[2]int{s, p}])
+			}
+		}
+	}
+}

@@ -56,8 +56,8 @@ type trackBinding struct {
 // fell behind), and the next frame is the one to start with.
 const readyFrameAge = 2 * 20 * time.Millisecond
 
-func newAudioTrack(userID string) (*audioTrack, error) {
-	return &audioTrack{id: "audio", streamID: "softphone-" + userID, readyAge: readyFrameAge}, nil
+func newAudioTrack(userID string) *audioTrack {
+	return &audioTrack{id: "audio", streamID: "softphone-" + userID, readyAge: readyFrameAge}
 }
 
 // Bind is pion's: a peer connection's sender takes the track, once the
@@ -134,15 +134,7 @@ func (t *audioTrack) write(payload []byte, dropped uint16) {
 	// frames of a call go out before the answer binds the peer.
 	waiting := len(t.bindings) == 0
 	for _, b := range t.bindings {
-		// A copy per peer: pion's interceptors add their header
-		// extensions (transport-cc) to the header they are given.
-		hb := *h
-		hb.SSRC, hb.PayloadType = uint32(b.ssrc), uint8(b.pt)
-		// pion reports 0 bytes and no error for a frame it dropped
-		// because the peer's SRTP is not up yet.
-		if n, err := b.w.WriteRTP(&hb, payload); n > 0 && err == nil {
-			b.flowing = true
-		}
+		b.send(*h, payload)
 		waiting = waiting || !b.flowing
 	}
 	if waiting {
@@ -158,18 +150,26 @@ func (t *audioTrack) write(payload []byte, dropped uint16) {
 func (t *audioTrack) ready(ssrc webrtc.SSRC) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.started || time.Since(t.lastAt) > t.readyAge {
+	if time.Since(t.lastAt) > t.readyAge { // also: no frame yet
 		return false
 	}
 	for _, b := range t.bindings {
-		if b.ssrc != ssrc || b.flowing {
-			continue
+		if b.ssrc == ssrc && !b.flowing {
+			b.send(t.last.Header, t.last.Payload)
+			return b.flowing
 		}
-		h := t.last.Header
-		h.SSRC, h.PayloadType = uint32(b.ssrc), uint8(b.pt)
-		n, err := b.w.WriteRTP(&h, t.last.Payload)
-		b.flowing = n > 0 && err == nil
-		return b.flowing
 	}
 	return false
+}
+
+// send writes one frame to the peer, with the peer's SSRC and payload type
+// set on h, its own copy: pion's interceptors add their header extensions
+// (transport-cc) to the header they are given. A frame that went out marks
+// the peer flowing; pion reports 0 bytes and no error for one it dropped
+// because the peer's SRTP is not up yet.
+func (b *trackBinding) send(h rtp.Header, payload []byte) {
+	h.SSRC, h.PayloadType = uint32(b.ssrc), uint8(b.pt)
+	if n, err := b.w.WriteRTP(&h, payload); n > 0 && err == nil {
+		b.flowing = true
+	}
 }

@@ -135,11 +135,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.relays = newRelayQueue(e.log)
 
-	track, err := newAudioTrack(cfg.UserID)
-	if err != nil {
-		return nil, &Error{Code: CodeMedia, Message: "create the audio track: " + err.Error(), err: err}
-	}
-	e.track = track
+	e.track = newAudioTrack(cfg.UserID)
 
 	pipe, err := e.openAudio(cfg.Mic, cfg.Speaker)
 	if err != nil {

@@ -305,11 +305,11 @@ func newPeer(self, remote string, cfg mediaConfig, track *audioTrack, video bool
 // SRTP not up, sends nothing, and the next frame starts the audio.)
 func (p *peer) mediaReady(track *audioTrack) {
 	_ = p.sender.Transport().State()
-	params := p.sender.GetParameters()
-	if len(params.Encodings) == 0 {
+	ssrc, ok := p.senderSSRC()
+	if !ok {
 		return
 	}
-	if track.ready(params.Encodings[0].SSRC) {
+	if track.ready(ssrc) {
 		p.log.Debug("first frame sent as the connection came up")
 	}
 }
@@ -685,11 +685,11 @@ func (p *peer) lastArrival() (time.Time, bool) {
 // our own row's network quality is the worst of these over all peers.
 func (p *peer) uplinkStats() linkStats {
 	ls := linkStats{RTT: p.rtt()}
-	params := p.sender.GetParameters()
-	if len(params.Encodings) == 0 {
+	ssrc, ok := p.senderSSRC()
+	if !ok {
 		return ls
 	}
-	s := p.stats.get(uint32(params.Encodings[0].SSRC))
+	s := p.stats.get(uint32(ssrc))
 	if s == nil || s.RemoteInboundRTPStreamStats.PacketsReceived == 0 {
 		return ls
 	}
@@ -703,11 +703,19 @@ func (p *peer) uplinkStats() linkStats {
 	return ls
 }
 
+// senderSSRC is the SSRC our audio goes to this peer with.
+func (p *peer) senderSSRC() (webrtc.SSRC, bool) {
+	params := p.sender.GetParameters()
+	if len(params.Encodings) == 0 {
+		return 0, false
+	}
+	return params.Encodings[0].SSRC, true
+}
+
 // rtt is the round trip from RTCP reports, else from ICE's STUN checks.
 func (p *peer) rtt() time.Duration {
-	params := p.sender.GetParameters()
-	if len(params.Encodings) > 0 {
-		if s := p.stats.get(uint32(params.Encodings[0].SSRC)); s != nil && s.RemoteInboundRTPStreamStats.RoundTripTimeMeasurements > 0 {
+	if ssrc, ok := p.senderSSRC(); ok {
+		if s := p.stats.get(uint32(ssrc)); s != nil && s.RemoteInboundRTPStreamStats.RoundTripTimeMeasurements > 0 {
 			return s.RemoteInboundRTPStreamStats.RoundTripTime
 		}
 	}

@@ -28,11 +28,7 @@ type peerPair struct {
 
 func newTestTrack(t testing.TB, id string) *audioTrack {
 	t.Helper()
-	tr, err := newAudioTrack(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tr
+	return newAudioTrack(id)
 }
 
 func testMediaConfig() mediaConfig {

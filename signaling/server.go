@@ -730,13 +730,16 @@ func (s *Server) connGone(c *conn) {
 		return
 	}
 	s.log.Info("connection lost; holding the call for the grace period", "user", sess.userID, "call", sess.call.id, "grace", s.cfg.Grace)
+	// The grace period starts before anyone hears of the loss: its clock
+	// is the one that put the others' "away" in their hands (its timer
+	// cannot fire before s.mu is released).
+	s.holdAway(sess)
 	if sess.call.remote != "" {
 		s.sendNote(sess.call.remote, &peerMsg{Kind: kAway, User: sess.userID, Call: sess.call.id})
 	} else if m := sess.call.member(sess.userID); m != nil && m.state == StateJoined {
 		s.pushOthers(sess.call, sess.userID, "", true, &Frame{Type: TypeUserAway, CallID: sess.call.id, UserID: sess.userID})
 		s.flush(nil, nil)
 	}
-	s.holdAway(sess)
 }
 
 // holdAway keeps an away session's place in its call for the grace period;

@@ -93,14 +93,29 @@ func ReadWAV(r io.Reader) ([]int16, WAVInfo, error) {
 			if !haveFmt {
 				return nil, info, fmt.Errorf("%w: data chunk before the fmt chunk", ErrWAV)
 			}
-			mono, err := readWAVData(br, size, &info)
-			if err != nil {
+			// A 48 kHz file goes straight to PCM: a float copy of a
+			// long file would be twice its size again, garbage at once.
+			var mono []float32
+			var pcm []int16
+			put := func(v float32) { mono = append(mono, v) }
+			if info.SampleRate == SampleRate {
+				// Room for the declared size, up to a minute: a wrong
+				// size must not cost more than that before the end shows.
+				if size > 0 && size < math.MaxUint32 {
+					pcm = make([]int16, 0, min(size/int64(info.BitsPerSample/8*info.Channels), 60*SampleRate))
+				}
+				put = func(v float32) { pcm = append(pcm, sampleToPCM(v)) }
+			}
+			if err := readWAVData(br, size, &info, put); err != nil {
 				return nil, info, err
 			}
-			if len(mono) == 0 {
+			if info.Frames == 0 {
 				return nil, info, fmt.Errorf("%w: the file holds no audio", ErrWAV)
 			}
-			return floatToPCM(resample(mono, info.SampleRate, SampleRate)), info, nil
+			if pcm == nil {
+				pcm = floatToPCM(resample(mono, info.SampleRate, SampleRate))
+			}
+			return pcm, info, nil
 		default:
 			if _, err := io.CopyN(io.Discard, br, size+size%2); err != nil {
 				return nil, info, fmt.Errorf("%w: no data chunk", ErrWAV)
@@ -135,15 +150,16 @@ func checkWAVFormat(format int, info *WAVInfo) error {
 }
 
 // readWAVData reads the data chunk (declared size bytes, or up to EOF when
-// the size is unknown or wrong) and averages the channels to mono in -1..1.
-func readWAVData(r io.Reader, size int64, info *WAVInfo) ([]float32, error) {
+// the size is unknown or wrong), averages the channels to mono in -1..1 and
+// hands each sample to put.
+func readWAVData(r io.Reader, size int64, info *WAVInfo, put func(float32)) error {
 	bytesPer := info.BitsPerSample / 8
 	frameBytes := bytesPer * info.Channels
 	maxFrames := MaxWAVDuration * info.SampleRate
 	if size == 0 || size == math.MaxUint32 {
 		size = math.MaxInt64 // streamed: size unknown, read to EOF
 	}
-	var mono []float32
+	frames := 0
 	buf := make([]byte, 64*1024-64*1024%frameBytes)
 	var left int64 = size
 	for left > 0 {
@@ -159,21 +175,22 @@ func readWAVData(r io.Reader, size int64, info *WAVInfo) ([]float32, error) {
 			for c := range info.Channels {
 				sum += wavSample(buf[off+c*bytesPer:], info)
 			}
-			mono = append(mono, float32(sum/float64(info.Channels)))
+			put(float32(sum / float64(info.Channels)))
+			frames++
 		}
-		if len(mono) > maxFrames {
-			return nil, fmt.Errorf("%w: longer than %d minutes; trim it (sox in.wav out.wav trim 0 60)", ErrWAV, MaxWAVDuration/60)
+		if frames > maxFrames {
+			return fmt.Errorf("%w: longer than %d minutes; trim it (sox in.wav out.wav trim 0 60)", ErrWAV, MaxWAVDuration/60)
 		}
 		left -= int64(n)
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			break // a cut-short file: keep what is there
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: reading samples: %v", ErrWAV, err)
+			return fmt.Errorf("%w: reading samples: %v", ErrWAV, err)
 		}
 	}
-	info.Frames = len(mono)
-	return mono, nil
+	info.Frames = frames
+	return nil
 }
 
 // wavSample decodes one little-endian sample to -1..1.
@@ -209,10 +226,13 @@ func sanitize(v float64) float64 {
 func floatToPCM(x []float32) []int16 {
 	out := make([]int16, len(x))
 	for i, v := range x {
-		out[i] = clamp16(math.Round(float64(v) * 32768))
+		out[i] = sampleToPCM(v)
 	}
 	return out
 }
+
+// sampleToPCM turns a sample in -1..1 into 16-bit PCM.
+func sampleToPCM(v float32) int16 { return clamp16(math.Round(float64(v) * 32768)) }
 
 // WAVWriter records 48 kHz mono 16-bit PCM to a WAV file that stays valid
 // if the process dies: the header's sizes are rewritten every

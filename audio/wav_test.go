@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -170,6 +171,34 @@ func TestReadWAVErrors(t *testing.T) {
 		if _, _, err := ReadWAV(bytes.NewReader(tt.file)); !errors.Is(err, ErrWAV) {
 			t.Errorf("%s: err = %v, want ErrWAV", tt.name, err)
 		}
+	}
+}
+
+// A 48 kHz file is read straight into PCM: its reading allocates little
+// more than the result (a float copy first would be twice that again, and
+// more while it grew).
+func TestReadWAVAt48kHzAllocatesOnlyThePCM(t *testing.T) {
+	data := sineBytes(48000, 440, 10, 16, 1, false)
+	file := makeWAV(wavPCM, 1, 48000, 16, data)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	pcm, _, err := ReadWAV(bytes.NewReader(file))
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pcm) != 10*SampleRate {
+		t.Fatalf("%d samples, want %d", len(pcm), 10*SampleRate)
+	}
+	for i, v := range pcm[:SampleRate] {
+		if want := int16(binary.LittleEndian.Uint16(data[2*i:])); v != want {
+			t.Fatalf("sample %d is %d, want %d as stored", i, v, want)
+		}
+	}
+	size := uint64(2 * len(pcm))
+	if got := after.TotalAlloc - before.TotalAlloc; got > size+size/4 {
+		t.Errorf("reading %d KB of PCM allocated %d KB", size/1024, got/1024)
 	}
 }
 

@@ -53,6 +53,44 @@ func BenchmarkEncodeDecode20ms(b *testing.B) {
 	frames, _ := speechPackets(b, 50)
 	enc, _ := NewEncoder(0)
 	dec, _ := NewDecoder()
+	benchEncodeDecode(b, frames, enc, dec)
+}
+
+// BenchmarkEncodeDecodeSpeech20ms is BenchmarkEncodeDecode20ms with real
+// speech (espeak-ng): Opus codes it as SILK with CELT above 8 kHz (hybrid),
+// where the synthetic signal and a tone mostly take CELT alone, and the
+// encoder's work differs several times over between them.
+func BenchmarkEncodeDecodeSpeech20ms(b *testing.B) {
+	enc, _ := NewEncoder(0)
+	dec, _ := NewDecoder()
+	benchEncodeDecode(b, benchSpeech(b), enc, dec)
+}
+
+// benchSpeechText is about 12 s of speech at espeak-ng's 150 words a minute.
+const benchSpeechText = "Hello, can you hear me? I think the line is clear now. " +
+	"We should talk about the schedule for next week before the meeting starts. " +
+	"The quick brown fox jumps over the lazy dog, and she sells sea shells by the sea shore."
+
+// benchSpeech returns benchSpeechText spoken, in 20 ms frames at 48 kHz.
+func benchSpeech(b *testing.B) [][]int16 {
+	pcm := testenv.Speech(b, "en-us", benchSpeechText, SampleRate)
+	var frames [][]int16
+	for i := 0; (i+1)*FrameSamples <= len(pcm); i++ {
+		frames = append(frames, pcm[i*FrameSamples:(i+1)*FrameSamples])
+	}
+	if len(frames) < 100 {
+		b.Fatalf("espeak-ng spoke %d frames, want ≥ 100", len(frames))
+	}
+	return frames
+}
+
+// benchEncodeDecode encodes and decodes frames in turn, one 20 ms frame per
+// op, and reports the share of a core one stream takes.
+func benchEncodeDecode(b *testing.B, frames [][]int16, enc interface {
+	Encode([]int16, []byte) (int, error)
+}, dec interface {
+	Decode([]byte, []int16) (int, error)
+}) {
 	pkt := make([]byte, MaxPayload)
 	pcm := make([]int16, MaxPacketSamples)
 	b.ReportAllocs()

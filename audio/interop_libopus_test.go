@@ -13,7 +13,6 @@ package audio
 import (
 	"math"
 	"testing"
-	"time"
 
 	"gopkg.in/hraban/opus.v2"
 )
@@ -226,21 +225,11 @@ func concatFrames(frames [][]int16) []int16 {
 // for the side-by-side row of make bench.
 func BenchmarkEncodeDecodeLibopus20ms(b *testing.B) {
 	frames, _ := speechPackets(b, 50)
-	enc, dec := newLibopusEncoder(b), newLibopusDecoder(b)
-	pkt := make([]byte, MaxPayload)
-	pcm := make([]int16, MaxPacketSamples)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		n, err := enc.Encode(frames[i%len(frames)], pkt)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := dec.Decode(pkt[:n], pcm); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-	perFrame := b.Elapsed() / time.Duration(i)
-	b.ReportMetric(float64(perFrame)/float64(FrameDuration)*100, "%core/stream")
+	benchEncodeDecode(b, frames, newLibopusEncoder(b), newLibopusDecoder(b))
+}
+
+// BenchmarkEncodeDecodeLibopusSpeech20ms is BenchmarkEncodeDecodeSpeech20ms
+// with libopus.
+func BenchmarkEncodeDecodeLibopusSpeech20ms(b *testing.B) {
+	benchEncodeDecode(b, benchSpeech(b), newLibopusEncoder(b), newLibopusDecoder(b))
 }

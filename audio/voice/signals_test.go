@@ -1,15 +1,8 @@
 package voice
 
 import (
-	"bytes"
-	"encoding/binary"
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"sync"
 	"testing"
 
 	"softphone/internal/testenv"
@@ -34,42 +27,14 @@ const (
 		"I will send you the notes later this afternoon."
 )
 
-var speechCache sync.Map // key → []float64
-
 // speech returns text spoken by voice at rate Hz, in int16 scale.
 func speech(t testing.TB, voice, text string, rate int) []float64 {
 	t.Helper()
-	key := voice + "|" + text + "|" + strconv.Itoa(rate)
-	if v, ok := speechCache.Load(key); ok {
-		return v.([]float64)
-	}
-	for _, tool := range []string{"espeak-ng", "sox"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			testenv.Missing(t, "%s is not installed (apt-get install espeak-ng sox)", tool)
-		}
-	}
-	dir := t.TempDir()
-	wav := filepath.Join(dir, "speech.wav")
-	raw := filepath.Join(dir, "speech.raw")
-	if out, err := exec.Command("espeak-ng", "-v", voice, "-s", "150", "-w", wav, text).CombinedOutput(); err != nil {
-		t.Fatalf("espeak-ng: %v: %s", err, out)
-	}
-	if out, err := exec.Command("sox", wav, "-r", strconv.Itoa(rate), "-b", "16", "-e", "signed-integer", "-c", "1", "-t", "raw", raw).CombinedOutput(); err != nil {
-		t.Fatalf("sox: %v: %s", err, out)
-	}
-	b, err := os.ReadFile(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcm := make([]int16, len(b)/2)
-	if err := binary.Read(bytes.NewReader(b), binary.LittleEndian, pcm); err != nil {
-		t.Fatal(err)
-	}
+	pcm := testenv.Speech(t, voice, text, rate)
 	x := make([]float64, len(pcm))
 	for i, v := range pcm {
 		x[i] = float64(v)
 	}
-	speechCache.Store(key, x)
 	return x
 }
 

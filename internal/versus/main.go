@@ -13,6 +13,16 @@
 // from before a change), and a column for it: before and after side by side
 // in one run. It may be repeated.
 //
+// -wav FILE makes both sides send that recording instead of the tone
+// (any WAV the softphone's wav: microphone reads; it is converted to 48 kHz
+// mono and repeated to the call's length). Speech is what calls carry, and
+// Opus codes it differently from a tone (SILK with CELT above 8 kHz, where a
+// tone is CELT alone), so the codec's share of the CPU differs; for
+// example, a speech file from espeak-ng:
+//
+//	espeak-ng -w speech.wav "$(cat README.md | head -c 2000)"
+//	go run ./internal/versus -wav speech.wav
+//
 // Everything runs in a network namespace of its own with only loopback (and a
 // veth pair, since baresip wants an address that is not loopback's): the
 // calls cannot leak onto the machine's network, and a packet socket there
@@ -66,14 +76,15 @@ func main() {
 		return nil
 	})
 	baresip := flag.String("baresip", "baresip", "the baresip binary (Debian's baresip-core)")
+	wav := flag.String("wav", "", "a WAV file both sides send instead of the 440 Hz tone (speech, say), repeated")
 	flag.Parse()
-	if err := run(*rounds, *window, *settle, *softphone, before, *baresip); err != nil {
+	if err := run(*rounds, *window, *settle, *softphone, before, *baresip, *wav); err != nil {
 		fmt.Fprintln(os.Stderr, "versus:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rounds int, window, settle time.Duration, softphoneBin string, beforeBins []string, baresipBin string) error {
+func run(rounds int, window, settle time.Duration, softphoneBin string, beforeBins []string, baresipBin, wav string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root: network namespaces and packet sockets")
 	}
@@ -128,11 +139,22 @@ func run(rounds int, window, settle time.Duration, softphoneBin string, beforeBi
 	}
 	defer exec.Command("ip", "netns", "del", ns).Run()
 
-	tone := filepath.Join(dir, "tone.wav")
-	// baresip's source: the softphone's tone:440 written to a file (its
-	// ausine source is stereo only), long enough that aufile, which does
-	// not loop, never runs out.
-	if err := writeTone(tone, settle+window+20*time.Second); err != nil {
+	// What both sides send, as a file: baresip's aufile source reads it
+	// (its ausine source is stereo only), so it is long enough that aufile,
+	// which does not loop, never runs out. The softphones send the same:
+	// the tone from their own tone:440 source, a recording from one
+	// repetition of it, which their wav: source loops (it holds the file in
+	// memory, so a short loop keeps their RSS comparable).
+	tone := filepath.Join(dir, "source.wav")
+	mic := "tone:440"
+	if wav != "" {
+		loop := filepath.Join(dir, "loop.wav")
+		if err := writeSource(loop, wav, 0); err != nil {
+			return err
+		}
+		mic = "wav:" + loop
+	}
+	if err := writeSource(tone, wav, settle+window+20*time.Second); err != nil {
 		return err
 	}
 	sn, err := rtpsniff.Open(ns)
@@ -140,7 +162,7 @@ func run(rounds int, window, settle time.Duration, softphoneBin string, beforeBi
 		return err
 	}
 	defer sn.Close()
-	env := &bench{ns: ns, dir: dir, tone: tone, serveBin: softphoneBin, baresip: baresipBin,
+	env := &bench{ns: ns, dir: dir, tone: tone, mic: mic, serveBin: softphoneBin, baresip: baresipBin,
 		sniff: sn, window: window, settle: settle}
 	if err := env.startServer(); err != nil {
 		return err
@@ -175,8 +197,12 @@ func run(rounds int, window, settle time.Duration, softphoneBin string, beforeBi
 	if okMachine && ok && total1 > total0 {
 		fmt.Printf("machine busy during the run (every process): %.0f %%\n", 100*float64(busy1-busy0)/float64(total1-total0))
 	}
-	fmt.Printf("%d rounds, alternating, %v windows; per endpoint: mean of caller and callee per round; mean (min–max) over rounds\n\n",
-		rounds, window)
+	source := "a 440 Hz tone"
+	if wav != "" {
+		source = filepath.Base(wav)
+	}
+	fmt.Printf("%d rounds, alternating, %v windows, both sides sending %s; per endpoint: mean of caller and callee per round; mean (min–max) over rounds\n\n",
+		rounds, window, source)
 	t := compare(sides)
 	t.print(os.Stdout)
 	if t.bad > 0 {
@@ -208,21 +234,53 @@ func makeNetns(name string) error {
 	return nil
 }
 
-// writeTone writes a 440 Hz tone at the softphone's tone amplitude, 48 kHz
-// mono 16-bit, of duration d.
-func writeTone(path string, d time.Duration) error {
+// loopLimit is the longest stretch of a -wav recording the phones send:
+// what is longer is cut, and the rest repeats it.
+const loopLimit = 10 * time.Second
+
+// writeSource writes what the phones send, 48 kHz mono 16-bit, of duration
+// d: the WAV file wav (converted, cut to loopLimit, repeated; d 0 writes it
+// once), or without one a 440 Hz tone at the softphone's tone amplitude.
+func writeSource(path, wav string, d time.Duration) error {
+	var read func([]int16)
+	if wav == "" {
+		tone, err := audio.NewTone(440, audio.DefaultToneAmplitude)
+		if err != nil {
+			return err
+		}
+		read = func(pcm []int16) { tone.Read(pcm) }
+	} else {
+		f, err := os.Open(wav)
+		if err != nil {
+			return err
+		}
+		rec, _, err := audio.ReadWAV(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("-wav %s: %w", wav, err)
+		}
+		if len(rec) < audio.SampleRate {
+			return fmt.Errorf("-wav %s: shorter than a second", wav)
+		}
+		rec = rec[:min(len(rec), int(loopLimit.Seconds())*audio.SampleRate)]
+		if d == 0 {
+			d = time.Duration(len(rec)/(audio.SampleRate/50)) * 20 * time.Millisecond
+		}
+		at := 0
+		read = func(pcm []int16) {
+			for i := range pcm {
+				pcm[i] = rec[at]
+				at = (at + 1) % len(rec)
+			}
+		}
+	}
 	w, err := audio.CreateWAV(path)
 	if err != nil {
 		return err
 	}
-	tone, err := audio.NewTone(440, audio.DefaultToneAmplitude)
-	if err != nil {
-		w.Close()
-		return err
-	}
 	pcm := make([]int16, audio.SampleRate/50)
 	for range int(d / (20 * time.Millisecond)) {
-		tone.Read(pcm)
+		read(pcm)
 		if err := w.Write(pcm); err != nil {
 			w.Close()
 			return err
@@ -259,7 +317,7 @@ type side struct {
 }
 
 type bench struct {
-	ns, dir, tone      string
+	ns, dir, tone, mic string
 	serveBin, baresip  string // the softphone binary that serves, baresip's
 	sniff              *rtpsniff.Sniffer
 	window, settle     time.Duration
@@ -481,7 +539,7 @@ type headlessEvent struct {
 
 func (b *bench) headless(bin, user string, extra ...string) (*proc, error) {
 	args := append([]string{bin, "--headless", "--server", b.serverURL, "--user", user,
-		"--secret-key-file", b.keyFile, "--mic", "tone:440", "--speaker", "none", "--log-level", "warn"}, extra...)
+		"--secret-key-file", b.keyFile, "--mic", b.mic, "--speaker", "none", "--log-level", "warn"}, extra...)
 	p, err := b.start("softphone "+user, args...)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -107,9 +109,10 @@ func TestCompare(t *testing.T) {
 	}
 }
 
-func TestWriteTone(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tone.wav")
-	if err := writeTone(path, time.Second); err != nil {
+func TestWriteSource(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tone.wav")
+	if err := writeSource(path, "", time.Second); err != nil {
 		t.Fatal(err)
 	}
 	pcm := calltest.ReadWAV(t, path) // fails unless 48 kHz
@@ -122,6 +125,77 @@ func TestWriteTone(t *testing.T) {
 	}
 	if want := int(math.Round(audio.DefaultToneAmplitude * 32767)); peak < want-2 || peak > want+2 {
 		t.Fatalf("peak %d, want %d", peak, want)
+	}
+
+	// A recording at another rate, in stereo: converted to 48 kHz mono
+	// and repeated to the length asked for.
+	rec := filepath.Join(dir, "rec.wav")
+	var b bytes.Buffer
+	frames := 24000 // 1.5 s at 16 kHz: a ramp on the left, silence on the right
+	hdr := make([]byte, 44)
+	copy(hdr, "RIFF")
+	binary.LittleEndian.PutUint32(hdr[4:], uint32(36+frames*4))
+	copy(hdr[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(hdr[16:], 16)
+	binary.LittleEndian.PutUint16(hdr[20:], 1)
+	binary.LittleEndian.PutUint16(hdr[22:], 2)
+	binary.LittleEndian.PutUint32(hdr[24:], 16000)
+	binary.LittleEndian.PutUint32(hdr[28:], 16000*4)
+	binary.LittleEndian.PutUint16(hdr[32:], 4)
+	binary.LittleEndian.PutUint16(hdr[34:], 16)
+	copy(hdr[36:], "data")
+	binary.LittleEndian.PutUint32(hdr[40:], uint32(frames*4))
+	b.Write(hdr)
+	for i := range frames {
+		binary.Write(&b, binary.LittleEndian, [2]int16{int16(i), 0})
+	}
+	if err := os.WriteFile(rec, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.wav")
+	if err := writeSource(out, rec, 4*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pcm = calltest.ReadWAV(t, out)
+	if len(pcm) != 4*audio.SampleRate {
+		t.Fatalf("%d samples, want %d", len(pcm), 4*audio.SampleRate)
+	}
+	// The ramp's top, halved by the mix to mono, near the end of each
+	// 1.5 s repetition; the ramp's start right after it.
+	for _, rep := range []int{1, 2} {
+		end := rep * 72000
+		if top := pcm[end-100]; top < 11000 || top > 12500 {
+			t.Errorf("repetition %d ends at %d, want ≈ %d", rep, top, 24000/2)
+		}
+		if start := pcm[end+100]; start > 100 {
+			t.Errorf("repetition %d restarts at %d, want ≈ 0", rep+1, start)
+		}
+	}
+	// Cut to loopLimit (12 s → 10 s), once with d 0: the loop file the
+	// softphones get.
+	for i := range 7 * frames {
+		binary.Write(&b, binary.LittleEndian, [2]int16{int16(i % 7), 0})
+	}
+	binary.LittleEndian.PutUint32(b.Bytes()[40:], uint32(8*frames*4))
+	binary.LittleEndian.PutUint32(b.Bytes()[4:], uint32(36+8*frames*4)) // 12 s
+	long := filepath.Join(dir, "long.wav")
+	if err := os.WriteFile(long, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSource(out, long, 0); err != nil {
+		t.Fatal(err)
+	}
+	if pcm = calltest.ReadWAV(t, out); len(pcm) != 10*audio.SampleRate {
+		t.Fatalf("once: %d samples, want %d", len(pcm), 10*audio.SampleRate)
+	}
+	if err := writeSource(out, filepath.Join(dir, "missing.wav"), time.Second); err == nil {
+		t.Error("a missing -wav file gave no error")
+	}
+	if err := os.WriteFile(rec, []byte("not a wav"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSource(out, rec, time.Second); err == nil || !strings.Contains(err.Error(), "-wav") {
+		t.Errorf("a bad -wav file: %v", err)
 	}
 }
 

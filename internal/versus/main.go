@@ -262,9 +262,12 @@ func writeSource(path, wav string, d time.Duration) error {
 		if len(rec) < audio.SampleRate {
 			return fmt.Errorf("-wav %s: shorter than a second", wav)
 		}
-		rec = rec[:min(len(rec), int(loopLimit.Seconds())*audio.SampleRate)]
+		// Whole frames, so that the loop the softphones play and the
+		// repetitions baresip reads have the same period.
+		frame := audio.SampleRate / 50
+		rec = rec[:min(len(rec), int(loopLimit.Seconds())*audio.SampleRate)/frame*frame]
 		if d == 0 {
-			d = time.Duration(len(rec)/(audio.SampleRate/50)) * 20 * time.Millisecond
+			d = time.Duration(len(rec)/frame) * 20 * time.Millisecond
 		}
 		at := 0
 		read = func(pcm []int16) {

@@ -131,7 +131,9 @@ func TestWriteSource(t *testing.T) {
 	// and repeated to the length asked for.
 	rec := filepath.Join(dir, "rec.wav")
 	var b bytes.Buffer
-	frames := 24000 // 1.5 s at 16 kHz: a ramp on the left, silence on the right
+	// 1.5 s and 10 samples at 16 kHz (a ramp on the left, silence on the
+	// right): cut to whole 20 ms frames, 1.5 s, when it repeats.
+	frames := 24010
 	hdr := make([]byte, 44)
 	copy(hdr, "RIFF")
 	binary.LittleEndian.PutUint32(hdr[4:], uint32(36+frames*4))
@@ -160,14 +162,14 @@ func TestWriteSource(t *testing.T) {
 	if len(pcm) != 4*audio.SampleRate {
 		t.Fatalf("%d samples, want %d", len(pcm), 4*audio.SampleRate)
 	}
-	// The ramp's top, halved by the mix to mono, near the end of each
-	// 1.5 s repetition; the ramp's start right after it.
+	// The ramp's top, halved by the mix to mono, at the end of each 1.5 s
+	// repetition; the ramp's start right after it.
 	for _, rep := range []int{1, 2} {
 		end := rep * 72000
-		if top := pcm[end-100]; top < 11000 || top > 12500 {
+		if top := pcm[end-1]; top < 11000 || top > 12500 {
 			t.Errorf("repetition %d ends at %d, want ≈ %d", rep, top, 24000/2)
 		}
-		if start := pcm[end+100]; start > 100 {
+		if start := pcm[end]; start > 100 {
 			t.Errorf("repetition %d restarts at %d, want ≈ 0", rep+1, start)
 		}
 	}

@@ -34,19 +34,27 @@ func speechPackets(b *testing.B, n int) ([][]int16, [][]byte) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var frames [][]int16
+	frames := splitFrames(pcm)
 	var pkts [][]byte
-	for i := range n {
-		f := pcm[i*FrameSamples : (i+1)*FrameSamples]
+	for _, f := range frames {
 		pkt := make([]byte, MaxPayload)
 		m, err := enc.Encode(f, pkt)
 		if err != nil {
 			b.Fatal(err)
 		}
-		frames = append(frames, f)
 		pkts = append(pkts, pkt[:m])
 	}
 	return frames, pkts
+}
+
+// splitFrames cuts pcm into 20 ms frames (views into it); a partial frame
+// at the end is left out.
+func splitFrames(pcm []int16) [][]int16 {
+	frames := make([][]int16, 0, len(pcm)/FrameSamples)
+	for i := 0; (i+1)*FrameSamples <= len(pcm); i++ {
+		frames = append(frames, pcm[i*FrameSamples:(i+1)*FrameSamples])
+	}
+	return frames
 }
 
 func BenchmarkEncodeDecode20ms(b *testing.B) {
@@ -73,11 +81,7 @@ const benchSpeechText = "Hello, can you hear me? I think the line is clear now. 
 
 // benchSpeech returns benchSpeechText spoken, in 20 ms frames at 48 kHz.
 func benchSpeech(b *testing.B) [][]int16 {
-	pcm := testenv.Speech(b, "en-us", benchSpeechText, SampleRate)
-	var frames [][]int16
-	for i := 0; (i+1)*FrameSamples <= len(pcm); i++ {
-		frames = append(frames, pcm[i*FrameSamples:(i+1)*FrameSamples])
-	}
+	frames := splitFrames(testenv.Speech(b, "en-us", benchSpeechText, SampleRate))
 	if len(frames) < 100 {
 		b.Fatalf("espeak-ng spoke %d frames, want ≥ 100", len(frames))
 	}

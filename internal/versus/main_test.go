@@ -130,30 +130,14 @@ func TestWriteSource(t *testing.T) {
 	// A recording at another rate, in stereo: converted to 48 kHz mono
 	// and repeated to the length asked for.
 	rec := filepath.Join(dir, "rec.wav")
-	var b bytes.Buffer
 	// 1.5 s and 10 samples at 16 kHz (a ramp on the left, silence on the
 	// right): cut to whole 20 ms frames, 1.5 s, when it repeats.
 	frames := 24010
-	hdr := make([]byte, 44)
-	copy(hdr, "RIFF")
-	binary.LittleEndian.PutUint32(hdr[4:], uint32(36+frames*4))
-	copy(hdr[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(hdr[16:], 16)
-	binary.LittleEndian.PutUint16(hdr[20:], 1)
-	binary.LittleEndian.PutUint16(hdr[22:], 2)
-	binary.LittleEndian.PutUint32(hdr[24:], 16000)
-	binary.LittleEndian.PutUint32(hdr[28:], 16000*4)
-	binary.LittleEndian.PutUint16(hdr[32:], 4)
-	binary.LittleEndian.PutUint16(hdr[34:], 16)
-	copy(hdr[36:], "data")
-	binary.LittleEndian.PutUint32(hdr[40:], uint32(frames*4))
-	b.Write(hdr)
+	var stereo []int16
 	for i := range frames {
-		binary.Write(&b, binary.LittleEndian, [2]int16{int16(i), 0})
+		stereo = append(stereo, int16(i), 0)
 	}
-	if err := os.WriteFile(rec, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeStereo16k(t, rec, stereo)
 	out := filepath.Join(dir, "out.wav")
 	if err := writeSource(out, rec, 4*time.Second); err != nil {
 		t.Fatal(err)
@@ -176,14 +160,10 @@ func TestWriteSource(t *testing.T) {
 	// Cut to loopLimit (12 s → 10 s), once with d 0: the loop file the
 	// softphones get.
 	for i := range 7 * frames {
-		binary.Write(&b, binary.LittleEndian, [2]int16{int16(i % 7), 0})
+		stereo = append(stereo, int16(i%7), 0)
 	}
-	binary.LittleEndian.PutUint32(b.Bytes()[40:], uint32(8*frames*4))
-	binary.LittleEndian.PutUint32(b.Bytes()[4:], uint32(36+8*frames*4)) // 12 s
 	long := filepath.Join(dir, "long.wav")
-	if err := os.WriteFile(long, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeStereo16k(t, long, stereo) // 12 s
 	if err := writeSource(out, long, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +178,27 @@ func TestWriteSource(t *testing.T) {
 	}
 	if err := writeSource(out, rec, time.Second); err == nil || !strings.Contains(err.Error(), "-wav") {
 		t.Errorf("a bad -wav file: %v", err)
+	}
+}
+
+// writeStereo16k writes interleaved stereo samples as a 16 kHz 16-bit WAV
+// file: a format the phones do not send, to be converted.
+func writeStereo16k(t *testing.T, path string, stereo []int16) {
+	t.Helper()
+	var b bytes.Buffer
+	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
+	b.WriteString("RIFF")
+	le(uint32(36 + 2*len(stereo)))
+	b.WriteString("WAVEfmt ")
+	le(uint32(16))                 // fmt chunk size
+	le([]uint16{1, 2})             // PCM, 2 channels
+	le([]uint32{16000, 16000 * 4}) // rate, bytes a second
+	le([]uint16{4, 16})            // bytes a frame, bits
+	b.WriteString("data")
+	le(uint32(2 * len(stereo)))
+	le(stereo)
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
